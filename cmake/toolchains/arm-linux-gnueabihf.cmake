@@ -1,0 +1,17 @@
+# Cross-compile for 32-bit ARMv7 Linux boards (hard-float, NEON) with Debian's
+# g++-arm-linux-gnueabihf; ctest runs the cross-built tests under qemu-user.
+#   cmake -S . -B build-armv7 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/arm-linux-gnueabihf.cmake
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR armv7l)
+set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+# NEON is optional on ARMv7: the NEON kernels get -mfpu=neon per file and are chosen at run time
+# from HWCAP, so the baseline here stays plain ARMv7-A with VFPv3-D16.
+set(CMAKE_C_FLAGS_INIT "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard")
+set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard")
+set(CMAKE_FIND_ROOT_PATH /usr/arm-linux-gnueabihf)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(FDAL_QEMU_CPU "cortex-a15" CACHE STRING "CPU model qemu-arm emulates for ctest")
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static -cpu ${FDAL_QEMU_CPU} -L /usr/arm-linux-gnueabihf)
