@@ -1,0 +1,295 @@
+"""One active-learning cycle of training: plain CE, FDAL (distillation + adversarial sampler),
+LL4AL (CE + loss-prediction module) or VAAL (CE + VAE/discriminator).
+
+FDAL loss per labeled batch (Gaire & Roohi):
+    CE + 1.0 * MSE(decoder(z), teacher_feature) + 1.0 * MSE(student_logits, teacher_logits)
+       + 0.1 * adversarial                       (adversarial only from `adv_start_epoch` on)
+where `adversarial` asks the (frozen) sampler to call both the labeled and an unlabeled batch
+"labeled", through the student's z. The sampler is stepped in alternation, on detached z, to say
+1 for labeled and 0 for unlabeled. Unlike the reference code, the decoder is stepped (it shares
+the student's optimizer) and the feature MSE compares tensors of identical shape.
+
+Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MODES = ("ce", "fdal", "ll4al", "vaal")
+
+
+@dataclass(frozen=True)
+class FdalConfig:
+    """Hyper-parameters of one cycle's training; defaults are the paper's."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple = (80, 150)
+    lr_gamma: float = 0.1
+    feature_weight: float = 1.0
+    logit_weight: float = 1.0
+    adversarial_weight: float = 0.1
+    adv_start_epoch: int = 20
+    # The paper does not state the sampler's optimizer; Adam 5e-4 is VAAL's discriminator setting,
+    # which the FDAL reference code derives from.
+    sampler_lr: float = 5e-4
+    # LL4AL (Yoo & Kweon 2019): lambda 1, margin 1, features detached after 120 of 200 epochs.
+    ll4al_weight: float = 1.0
+    ll4al_margin: float = 1.0
+    ll4al_detach_epoch: int = 120
+    # VAAL (Sinha et al. 2019): Adam 5e-4 for VAE and discriminator, latent 32, adversary weight 1.
+    vaal_lr: float = 5e-4
+    vaal_latent: int = 32
+    vaal_beta: float = 1.0
+    vaal_adversary_weight: float = 1.0
+    student_arch: str = "vgg11lite"  # or "alexnetlite"
+    augment: bool = True
+    bf16: bool = False  # bf16 autocast (GPU); losses are computed in float32 either way
+    eval_batch_size: int = 1000
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs}, {self.batch_size}")
+        if self.student_arch not in ("vgg11lite", "alexnetlite"):
+            raise ValueError(f"student_arch must be 'vgg11lite' or 'alexnetlite', got {self.student_arch!r}")
+        if any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
+
+    def scaled(self, epochs: int, **overrides) -> "FdalConfig":
+        """The same schedule over `epochs`: milestones, adv_start_epoch and the LL4AL detach epoch
+        keep their fraction of the run (20/200 -> 2/20)."""
+        f = epochs / self.epochs
+        ms = tuple(sorted({max(1, round(m * f)) for m in self.milestones}))
+        return dataclasses.replace(
+            self, epochs=epochs, milestones=ms,
+            adv_start_epoch=max(0, round(self.adv_start_epoch * f)),
+            ll4al_detach_epoch=max(0, round(self.ll4al_detach_epoch * f)), **overrides)
+
+
+@dataclass
+class CycleModels:
+    """What one cycle's training produced; the strategies read from it."""
+
+    mode: str
+    student: torch.nn.Module
+    decoder: Optional[torch.nn.Module] = None
+    sampler: Optional[torch.nn.Module] = None
+    lossnet: Optional[torch.nn.Module] = None
+    vae: Optional[torch.nn.Module] = None
+    discriminator: Optional[torch.nn.Module] = None
+    history: list = field(default_factory=list)  # one dict of mean losses per epoch
+
+
+def make_student(arch: str, dataset) -> torch.nn.Module:
+    """A fresh student normalized with the dataset's own channel statistics."""
+    from fdal.training import models
+    student = models.make_student(arch, num_classes=dataset.num_classes)
+    return student.set_normalization(dataset.mean, dataset.std)
+
+
+class _Cycler:
+    """Endless shuffled batches of indices from a pool (the unlabeled batches for the sampler)."""
+
+    def __init__(self, indices: torch.Tensor, batch_size: int, generator: torch.Generator):
+        self.indices, self.batch_size, self.g = indices, batch_size, generator
+        self.order, self.pos = None, 0
+
+    def next(self) -> torch.Tensor:
+        n = len(self.indices)
+        out = []
+        need = min(self.batch_size, n)
+        while need > 0:
+            if self.order is None or self.pos >= n:
+                self.order = self.indices[torch.randperm(n, generator=self.g, device=self.g.device)]
+                self.pos = 0
+            take = self.order[self.pos:self.pos + need]
+            self.pos += len(take)
+            need -= len(take)
+            out.append(take)
+        return torch.cat(out)
+
+
+def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
+
+
+def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed: int,
+                teacher: Optional[torch.nn.Module] = None, device="cpu",
+                progress: bool = False) -> CycleModels:
+    """Train freshly initialized (seeded) models on `labeled` pool indices for one cycle.
+
+    `dataset` must already live on `device`. `unlabeled` (pool indices) feeds the sampler (fdal)
+    and the VAE/discriminator (vaal). Returns the trained models in eval mode.
+    """
+    from fdal.training import data as fdata
+    from fdal.training import models
+    from fdal.training.strategies.ll4al import LossNet, conv_features, loss_prediction_loss
+    from fdal.training.strategies.vaal import VAE, Discriminator, vae_loss
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "fdal" and teacher is None:
+        raise ValueError("mode 'fdal' needs a teacher")
+    device = torch.device(device)
+    labeled_t = torch.as_tensor(np.asarray(labeled, dtype=np.int64), device=device)
+    unlabeled_t = torch.as_tensor(np.asarray(unlabeled, dtype=np.int64), device=device)
+    if len(labeled_t) < 2:
+        raise ValueError(f"need at least 2 labeled images, got {len(labeled_t)}")
+    if mode in ("fdal", "vaal") and len(unlabeled_t) == 0:
+        raise ValueError(f"mode {mode!r} needs a non-empty unlabeled pool")
+
+    torch.manual_seed(seed)
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    out = CycleModels(mode=mode, student=make_student(config.student_arch, dataset).to(device))
+    student = out.student
+    params = list(student.parameters())
+    aux_opts = []
+    if mode == "fdal":
+        out.decoder = models.Decoder(in_channels=64, out_channels=512).to(device)
+        out.sampler = models.Sampler(in_features=256).to(device)
+        params += list(out.decoder.parameters())  # the decoder IS stepped (reference bug)
+        sampler_opt = torch.optim.Adam(out.sampler.parameters(), lr=config.sampler_lr)
+        teacher.eval()
+    elif mode == "ll4al":
+        with torch.no_grad():
+            feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
+        out.lossnet = LossNet([f.shape[1] for f in feats]).to(device)
+        params += list(out.lossnet.parameters())
+    elif mode == "vaal":
+        out.vae = VAE(config.vaal_latent).to(device)
+        out.discriminator = Discriminator(config.vaal_latent).to(device)
+        vae_opt = torch.optim.Adam(out.vae.parameters(), lr=config.vaal_lr)
+        disc_opt = torch.optim.Adam(out.discriminator.parameters(), lr=config.vaal_lr)
+    opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_gamma)
+    unl_batches = _Cycler(unlabeled_t, config.batch_size, g) if len(unlabeled_t) else None
+
+    def batch_input(idx):
+        x = dataset.train_x[idx]
+        if config.augment:
+            x = fdata.augment(x, g)
+        return fdata.to_input(x)
+
+    def autocast():
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16)
+
+    epochs = range(config.epochs)
+    if progress:
+        from tqdm import tqdm
+        epochs = tqdm(epochs, desc=f"train[{mode}] n={len(labeled_t)}", leave=False, unit="ep")
+    for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
+        if module is not None:
+            module.train()
+    for epoch in epochs:
+        sums: dict = {}
+        nb = 0
+        order = labeled_t[torch.randperm(len(labeled_t), generator=g, device=device)]
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            if len(idx) < 2:
+                continue  # a single-image tail batch adds nothing and breaks pair losses
+            x, y = batch_input(idx), dataset.train_y[idx]
+            terms = {}
+            with autocast():
+                if mode == "ll4al":
+                    z, logits, feats = conv_features(student, x)
+                else:
+                    z, logits = student(x)
+                ce_each = F.cross_entropy(logits.float(), y, reduction="none")
+                terms["ce"] = ce_each.mean()
+                loss = terms["ce"]
+                if mode == "fdal":
+                    with torch.no_grad():
+                        t_feat, t_logits = teacher(x)
+                    s_feat = out.decoder(z)
+                    if s_feat.shape != t_feat.shape:  # the reference code broadcast 7x7 against 1x1
+                        raise ValueError(f"decoder output {tuple(s_feat.shape)} != teacher feature {tuple(t_feat.shape)}")
+                    terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
+                    terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
+                    loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
+                    xu = batch_input(unl_batches.next())
+                    adversarial_on = epoch >= config.adv_start_epoch
+                    with torch.set_grad_enabled(adversarial_on):
+                        zu, _ = student(xu)
+                    if adversarial_on:
+                        out.sampler.requires_grad_(False)  # frozen for the student's term
+                        terms["adversarial"] = _bce(out.sampler.logit(z), 1.0) + _bce(out.sampler.logit(zu), 1.0)
+                        out.sampler.requires_grad_(True)
+                        loss = loss + config.adversarial_weight * terms["adversarial"]
+                elif mode == "ll4al":
+                    if epoch >= config.ll4al_detach_epoch:
+                        feats = [f.detach() for f in feats]
+                    pred = out.lossnet(feats)
+                    terms["loss_prediction"] = loss_prediction_loss(pred, ce_each, config.ll4al_margin)
+                    loss = loss + config.ll4al_weight * terms["loss_prediction"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if mode == "fdal":  # the sampler's own step: 1 for labeled, 0 for unlabeled
+                with autocast():
+                    s_loss = _bce(out.sampler.logit(z.detach()), 1.0) + _bce(out.sampler.logit(zu.detach()), 0.0)
+                sampler_opt.zero_grad(set_to_none=True)
+                s_loss.backward()
+                sampler_opt.step()
+                terms["sampler"] = s_loss
+            elif mode == "vaal":
+                terms.update(_vaal_step(out, fdata.to_input(dataset.train_x[idx]),
+                                        fdata.to_input(dataset.train_x[unl_batches.next()]),
+                                        vae_opt, disc_opt, config, vae_loss))
+            terms["total"] = loss
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            nb += 1
+        sched.step()
+        out.history.append({"epoch": epoch, **{k: v / max(nb, 1) for k, v in sums.items()}})
+    for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
+        if module is not None:
+            module.eval()
+    return out
+
+
+def _vaal_step(out: CycleModels, xl, xu, vae_opt, disc_opt, config: FdalConfig, vae_loss) -> dict:
+    """One VAAL iteration: VAE (reconstruct both, fool the discriminator), then discriminator."""
+    rl, mu_l, lv_l = out.vae(xl)
+    ru, mu_u, lv_u = out.vae(xu)
+    disc = out.discriminator
+    disc.requires_grad_(False)
+    adv = _bce(disc.logit(mu_l), 1.0) + _bce(disc.logit(mu_u), 1.0)
+    disc.requires_grad_(True)
+    v_loss = (vae_loss(xl, rl, mu_l, lv_l, config.vaal_beta) + vae_loss(xu, ru, mu_u, lv_u, config.vaal_beta)
+              + config.vaal_adversary_weight * adv)
+    vae_opt.zero_grad(set_to_none=True)
+    v_loss.backward()
+    vae_opt.step()
+    d_loss = _bce(disc.logit(mu_l.detach()), 1.0) + _bce(disc.logit(mu_u.detach()), 0.0)
+    disc_opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    disc_opt.step()
+    return {"vae": v_loss, "discriminator": d_loss}
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy (fraction in [0, 1]) of a model whose forward returns (features, logits)."""
+    from fdal.training import data as fdata
+    if len(x_uint8) == 0:
+        raise ValueError("accuracy of an empty test set")
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for s in range(0, len(x_uint8), batch_size):
+        logits = model(fdata.to_input(x_uint8[s:s + batch_size]))[1]
+        correct += int((logits.argmax(1) == y[s:s + batch_size]).sum())
+    model.train(was_training)
+    return correct / len(x_uint8)

@@ -1,0 +1,76 @@
+"""The shared interface of the acquisition strategies.
+
+A strategy is `fn(ctx, candidates, budget, seed) -> np.ndarray[int64]`: `budget` distinct pool
+indices, all from `candidates` (the cycle's random subset of the unlabeled pool), none labeled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class SelectionContext:
+    """What a strategy may look at: the dataset (on `device`), the labeled pool indices and the
+    models trained this cycle (a fdal_loop.CycleModels)."""
+
+    dataset: object
+    labeled: np.ndarray
+    models: object
+    device: object = "cpu"
+    batch_size: int = 1000
+
+
+def check_request(ctx: SelectionContext, candidates, budget: int) -> np.ndarray:
+    """Validate a selection request; returns the candidates as int64."""
+    cand = np.asarray(candidates)
+    if cand.ndim != 1 or not (cand.size == 0 or np.issubdtype(cand.dtype, np.integer)):
+        raise ValueError(f"candidates must be a 1-D integer array, got shape {cand.shape} dtype {cand.dtype}")
+    cand = cand.astype(np.int64)
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"budget must be a positive integer, got {budget!r}")
+    if budget > len(cand):
+        raise ValueError(f"budget {budget} exceeds the {len(cand)} candidates")
+    if len(np.unique(cand)) != len(cand):
+        raise ValueError("candidates contain duplicates")
+    n = len(ctx.dataset.train_y)
+    if cand.min() < 0 or cand.max() >= n:
+        raise ValueError(f"candidates must index the pool [0, {n})")
+    if np.intersect1d(cand, np.asarray(ctx.labeled, dtype=np.int64)).size:
+        raise ValueError("candidates include already labeled images")
+    return cand
+
+
+def lowest(scores: np.ndarray, cand: np.ndarray, budget: int) -> np.ndarray:
+    """The `budget` candidates with the lowest scores (ties: earlier candidate first)."""
+    return cand[np.argsort(np.asarray(scores, dtype=np.float64), kind="stable")[:budget]].astype(np.int64)
+
+
+def highest(scores: np.ndarray, cand: np.ndarray, budget: int) -> np.ndarray:
+    return lowest(-np.asarray(scores, dtype=np.float64), cand, budget)
+
+
+@torch.no_grad()
+def forward_pool(ctx: SelectionContext, indices: np.ndarray, fn) -> torch.Tensor:
+    """Apply `fn(x_float)` to pool images in batches (no augmentation); concatenates on CPU."""
+    from fdal.training import data as fdata
+    idx = torch.as_tensor(indices, dtype=torch.int64, device=ctx.dataset.train_x.device)
+    outs = []
+    for s in range(0, len(idx), ctx.batch_size):
+        outs.append(fn(fdata.to_input(ctx.dataset.train_x[idx[s:s + ctx.batch_size]])).float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def student_logits(ctx: SelectionContext, indices: np.ndarray) -> torch.Tensor:
+    student = ctx.models.student
+    student.eval()
+    return forward_pool(ctx, indices, lambda x: student(x)[1])
+
+
+def student_embedding(ctx: SelectionContext, indices: np.ndarray) -> torch.Tensor:
+    """The student's z flattened: (N, 256) for VGG11-lite."""
+    student = ctx.models.student
+    student.eval()
+    return forward_pool(ctx, indices, lambda x: student(x)[0].flatten(1))

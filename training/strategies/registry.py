@@ -1,0 +1,36 @@
+"""Method name -> (training mode, selection function)."""
+from .coreset import select_coreset
+from .fdal import select_fdal
+from .ll4al import select_ll4al
+from .random import select_random
+from .uncertainty import select_entropy, select_margin
+from .vaal import select_vaal
+
+METHODS = {
+    "random": ("ce", select_random),
+    "entropy": ("ce", select_entropy),
+    "margin": ("ce", select_margin),
+    "coreset": ("ce", select_coreset),
+    "ll4al": ("ll4al", select_ll4al),
+    "vaal": ("vaal", select_vaal),
+    "fdal": ("fdal", select_fdal),
+    # Full FDAL training (distillation + sampler), selection ignores the sampler: isolates what
+    # the distillation contributes from what the sampler's choice contributes.
+    "kd_random": ("fdal", select_random),
+    "kd_entropy": ("fdal", select_entropy),
+}
+
+
+def training_mode(name: str) -> str:
+    return _lookup(name)[0]
+
+
+def _lookup(name: str):
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def select(name: str, ctx, candidates, budget: int, seed: int):
+    """Pick `budget` distinct pool indices from `candidates` with method `name` (int64 array)."""
+    return _lookup(name)[1](ctx, candidates, budget, seed)
