@@ -1,0 +1,35 @@
+"""Batch augmentation on uint8 tensors: random crop (zero padding) + horizontal flip, vectorized."""
+import torch
+
+
+def to_input(x_uint8):
+    """uint8 pixels -> float in [0, 1], the models' input contract."""
+    if x_uint8.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 pixels, got {x_uint8.dtype}")
+    return x_uint8.float().div_(255.0)
+
+
+def augment(x, generator, padding=4, flip=True):
+    """Random crop of the original size from the image padded with `padding` zero pixels on each
+    side, then a horizontal flip with probability 1/2. x: uint8 (N, C, H, W) on any device.
+
+    One gather for the whole batch (no per-image loop). Random draws come from `generator`
+    (on its own device), so a seeded generator gives the same batch on CPU and GPU.
+    """
+    if x.dtype != torch.uint8 or x.dim() != 4:
+        raise ValueError(f"augment expects uint8 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    n, c, h, w = x.shape
+    gdev = generator.device
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=gdev).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=gdev).to(x.device)
+    flips = torch.rand(n, generator=generator, device=gdev).to(x.device) < 0.5 if flip else \
+        torch.zeros(n, dtype=torch.bool, device=x.device)
+    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))  # zeros
+    rows = dy[:, None] + torch.arange(h, device=x.device)          # (N, H)
+    cols = torch.arange(w, device=x.device).expand(n, w)
+    cols = torch.where(flips[:, None], cols.flip(1), cols) + dx[:, None]  # (N, W)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]      # (N, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()

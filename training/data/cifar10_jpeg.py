@@ -1,0 +1,54 @@
+"""Decode the project's CIFAR-10 JPEG copy into the official cifar-10-batches-py layout.
+
+    python -m fdal.training.data.cifar10_jpeg OUT_DIR [--source DIR]
+
+Runs the copy's own to_cifar_batches.py (needs Pillow: pip install pillow), so the result is
+exactly what that script writes; the standard CIFAR-10 loader then reads it.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+from .cifar import CIFAR10_FILES
+
+# Where the copy lives in this project's workspace; override with FDAL_CIFAR10_JPEG or source_dir.
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_SOURCE = os.environ.get("FDAL_CIFAR10_JPEG",
+                                os.path.join(os.path.dirname(_REPO), "shared", "data", "cifar10-jpeg"))
+
+
+def prepare_cifar10_jpeg(out_dir, source_dir=None, overwrite=False):
+    """Write OUT_DIR/cifar-10-batches-py/ from the JPEG copy; returns that folder.
+    Does nothing when all batch files are already there (unless overwrite)."""
+    source_dir = source_dir or DEFAULT_SOURCE
+    folder = os.path.join(out_dir, "cifar-10-batches-py")
+    if not overwrite and all(os.path.isfile(os.path.join(folder, f)) for f in CIFAR10_FILES):
+        return folder
+    script = os.path.join(source_dir, "to_cifar_batches.py")
+    needed = [script, os.path.join(source_dir, "train.npz"), os.path.join(source_dir, "test.npz")]
+    missing = [p for p in needed if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"CIFAR-10 JPEG copy not found: missing {missing}; pass source_dir= "
+                                f"or set FDAL_CIFAR10_JPEG to the folder holding train.npz, test.npz, "
+                                f"to_cifar_batches.py")
+    try:
+        import PIL  # noqa: F401
+    except ImportError as e:
+        raise ImportError("decoding the CIFAR-10 JPEG copy needs Pillow: pip install pillow") from e
+    os.makedirs(out_dir, exist_ok=True)
+    subprocess.run([sys.executable, script, out_dir], check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--source", default=None, help=f"JPEG copy folder (default {DEFAULT_SOURCE})")
+    ap.add_argument("--overwrite", action="store_true")
+    args = ap.parse_args(argv)
+    print(prepare_cifar10_jpeg(args.out_dir, args.source, args.overwrite))
+
+
+if __name__ == "__main__":
+    main()
