@@ -1,0 +1,71 @@
+"""Active-learning protocols: how many images to start with, add per cycle, and train how long.
+
+Presets:
+  paper-table2         CIFAR-10, 5,000 initial + 5,000 per cycle -> 30,000 (10%..60%), 200 epochs
+  paper-fig2           CIFAR-10, 1,000 + 1,000 -> 10,000, 200 epochs
+  paper-fig2-cifar100  CIFAR-100, 2,000 + 2,000 -> 20,000, 200 epochs
+  cpu-small            CIFAR-10, 500 + 500 -> 2,000, small teacher, few epochs: minutes on 2 CPU cores
+  smoke                synthetic data, tiny everything: for tests
+Every cycle scores a random subset of `subset` unlabeled images (min with the pool size).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from fdal.training.fdal_loop import FdalConfig
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    dataset: str            # a name for fdal.training.data.load_dataset, or "synthetic"
+    initial: int            # size of the random initial labeled set
+    step: int               # images labeled per cycle
+    final: int              # labeled-set size of the last cycle
+    subset: int = 10_000    # unlabeled candidates scored per cycle
+    train: FdalConfig = field(default_factory=FdalConfig)
+    teacher_arch: str = "vgg19"
+    teacher_epochs: int = 200
+    seed: int = 0           # trial t uses seed + t
+    synthetic: tuple = (10, 2000, 500)  # (num_classes, n_train, n_test) when dataset == "synthetic"
+
+    def __post_init__(self):
+        if self.initial < 2 or self.step < 1 or self.subset < 1:
+            raise ValueError(f"{self.name}: initial must be >= 2, step and subset >= 1")
+        if self.final < self.initial or (self.final - self.initial) % self.step:
+            raise ValueError(f"{self.name}: final ({self.final}) must be initial ({self.initial}) "
+                             f"plus a whole number of steps ({self.step})")
+
+    @property
+    def cycles(self) -> int:
+        return (self.final - self.initial) // self.step + 1
+
+    def budgets(self) -> list:
+        """The labeled-set size at each cycle."""
+        return [self.initial + c * self.step for c in range(self.cycles)]
+
+    def replace(self, **changes) -> "Protocol":
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS = {
+    "paper-table2": Protocol("paper-table2", "cifar10", 5000, 5000, 30000),
+    "paper-fig2": Protocol("paper-fig2", "cifar10", 1000, 1000, 10000),
+    "paper-fig2-cifar100": Protocol("paper-fig2-cifar100", "cifar100", 2000, 2000, 20000),
+    "cpu-small": Protocol(
+        "cpu-small", "cifar10", 500, 500, 2000, subset=2000,
+        train=FdalConfig().scaled(30), teacher_arch="small", teacher_epochs=10),
+    "smoke": Protocol(
+        "smoke", "synthetic", 40, 40, 120, subset=200,
+        train=FdalConfig(batch_size=32).scaled(3), teacher_arch="small", teacher_epochs=2,
+        synthetic=(4, 400, 100)),
+}
+
+
+def get_protocol(name_or_protocol) -> Protocol:
+    if isinstance(name_or_protocol, Protocol):
+        return name_or_protocol
+    if name_or_protocol not in PRESETS:
+        raise ValueError(f"unknown preset {name_or_protocol!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name_or_protocol]

@@ -1,0 +1,250 @@
+"""The active-learning protocol runner: cycles of (train, test, select) per method and trial.
+
+    python -m fdal.training.runner --preset cpu-small --methods random,kd_random,fdal \
+        --data-dir data --out runs/cpu-small
+
+Files in the output directory:
+    protocol.json                the protocol (a resumed run must match it)
+    teacher.pt                   the teacher, trained once per run (or --teacher PATH is used)
+    results.jsonl                one record per cycle, appended as cycles finish (results.py)
+    checkpoints/{method}-trial{t}.json   labeled indices, subset-RNG state and results so far;
+                                 a rerun resumes after the last finished cycle
+    models/{method}-trial{t}.pt  state dicts of the latest finished cycle's models: keys "student",
+                                 "sampler" (fdal modes, else None), "decoder", plus "student_arch",
+                                 "num_classes", "n_labeled", "cycle", "accuracy". After the run it
+                                 holds the last cycle's student+sampler, the one to export.
+    results.md, curves.png       written by the command line after the run
+
+Determinism: cycle c of trial t trains with seed (seed + t) * 1000 + c (the same initialization
+for every method), so on CPU a resumed run reproduces an uninterrupted one exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fdal.training.fdal_loop import accuracy, train_cycle
+from fdal.training.protocols import PRESETS, Protocol, get_protocol
+from fdal.training.results import append_result, markdown_table, read_results
+from fdal.training.strategies import METHODS, SelectionContext, select, training_mode
+
+
+def _protocol_json(p: Protocol) -> dict:
+    d = dataclasses.asdict(p)
+    return json.loads(json.dumps(d))  # tuples -> lists, so a reloaded file compares equal
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_protocol_dataset(p: Protocol, data_dir, device):
+    from fdal.training import data as fdata
+    if p.dataset == "synthetic":
+        nc, n_train, n_test = p.synthetic
+        return fdata.make_synthetic(nc, n_train, n_test, seed=p.seed).to(device)
+    if data_dir is None:
+        raise ValueError(f"preset {p.name!r} needs --data-dir for dataset {p.dataset!r}")
+    return fdata.load_dataset(p.dataset, data_dir, device)
+
+
+def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, reuse_cache=True,
+                progress=True):
+    """The run's teacher: --teacher PATH, else the cached out_dir/teacher.pt, else trained now
+    (and cached). Returned in eval mode."""
+    from fdal.training import teacher as fteacher
+    cache = out_dir / "teacher.pt"
+    if teacher_path is not None:
+        model = fteacher.load_teacher(teacher_path, device)
+    elif reuse_cache and cache.exists():
+        model = fteacher.load_teacher(cache, device)
+    else:
+        if progress:
+            print(f"training the {p.teacher_arch} teacher for {p.teacher_epochs} epochs ...", file=sys.stderr)
+        t0 = time.time()
+        model, _history = fteacher.train_teacher(dataset, arch=p.teacher_arch, epochs=p.teacher_epochs,
+                                                 device=device, seed=p.seed, progress=progress)
+        fteacher.save_teacher(model, cache)
+        acc = accuracy(model, dataset.test_x, dataset.test_y)
+        _write_json_atomic(out_dir / "teacher.json", {"arch": p.teacher_arch, "epochs": p.teacher_epochs,
+                                                      "test_accuracy": acc, "seconds": time.time() - t0})
+        if progress:
+            print(f"teacher: test accuracy {100 * acc:.2f}% in {time.time() - t0:.0f} s", file=sys.stderr)
+    model.eval()
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    return model
+
+
+def _fresh_state(p: Protocol, trial: int, pool_size: int) -> dict:
+    seed = p.seed + trial
+    if p.initial > pool_size:
+        raise ValueError(f"initial labeled set {p.initial} exceeds the pool ({pool_size})")
+    if p.final > pool_size:
+        raise ValueError(f"the protocol labels up to {p.final} images but the pool has {pool_size}")
+    labeled = np.random.default_rng(seed).choice(pool_size, size=p.initial, replace=False)
+    subset_rng = np.random.default_rng([seed, 1])  # draws the per-cycle candidate subsets
+    return {"labeled": labeled.tolist(), "next_cycle": 0, "rng_state": subset_rng.bit_generator.state,
+            "results": []}
+
+
+def _save_models(path: Path, models, arch: str, num_classes: int, rec: dict) -> None:
+    def sd(m):
+        return None if m is None else {k: v.detach().cpu() for k, v in m.state_dict().items()}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"student": sd(models.student), "sampler": sd(models.sampler), "decoder": sd(models.decoder),
+                "student_arch": arch, "num_classes": num_classes, "n_labeled": rec["n_labeled"],
+                "cycle": rec["cycle"], "accuracy": rec["accuracy"]}, tmp)
+    os.replace(tmp, path)
+
+
+def run_cycle(p: Protocol, method: str, trial: int, state: dict, dataset, teacher, device,
+              progress=False) -> dict:
+    """Run the next cycle of `state` (train, test, select the next batch); updates `state` in place
+    and returns the cycle's result record and the trained models."""
+    cycle = state["next_cycle"]
+    seed = (p.seed + trial) * 1000 + cycle
+    t0 = time.time()
+    labeled = np.asarray(state["labeled"], dtype=np.int64)
+    unlabeled = np.setdiff1d(np.arange(len(dataset.train_y)), labeled)
+    models = train_cycle(training_mode(method), dataset, labeled, unlabeled, p.train, seed=seed,
+                         teacher=teacher, device=device, progress=progress)
+    acc = accuracy(models.student, dataset.test_x, dataset.test_y, p.train.eval_batch_size)
+    if cycle + 1 < p.cycles:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng_state"]
+        candidates = rng.choice(unlabeled, size=min(p.subset, len(unlabeled)), replace=False)
+        state["rng_state"] = rng.bit_generator.state
+        ctx = SelectionContext(dataset, labeled, models, device, p.train.eval_batch_size)
+        picks = select(method, ctx, candidates, p.step, seed)
+        state["labeled"] = labeled.tolist() + picks.tolist()
+    rec = {"method": method, "dataset": dataset.name, "trial": trial, "cycle": cycle,
+           "n_labeled": int(len(labeled)), "accuracy": acc, "seconds": round(time.time() - t0, 3),
+           "preset": p.name, "seed": p.seed + trial}
+    state["results"].append(rec)
+    state["next_cycle"] = cycle + 1
+    return rec, models
+
+
+def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", trials: int = 1,
+                 device="cpu", resume: bool = True, teacher_path=None, progress: bool = True) -> list:
+    """Run `methods` (names or a comma-separated string) for `trials` trials; returns every result
+    record of these methods and trials (resumed ones included), in run order."""
+    p = get_protocol(preset_or_config)
+    methods = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else list(methods)
+    if not methods:
+        raise ValueError("no methods given")
+    for m in methods:
+        training_mode(m)  # raises ValueError naming the unknown method
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    out = Path(out_dir)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(exist_ok=True)
+    results_path = out / "results.jsonl"
+    proto_path = out / "protocol.json"
+    if resume and proto_path.exists() and json.loads(proto_path.read_text()) != _protocol_json(p):
+        raise ValueError(f"{out} holds a run of a different protocol; use another --out or resume=False")
+    if not resume:
+        results_path.unlink(missing_ok=True)
+        for f in (out / "checkpoints").glob("*.json"):
+            f.unlink()
+    _write_json_atomic(proto_path, _protocol_json(p))
+
+    dataset = load_protocol_dataset(p, data_dir, device)
+    teacher = None
+    if any(training_mode(m) == "fdal" for m in methods):
+        teacher = get_teacher(p, dataset, out, device, teacher_path, reuse_cache=resume, progress=progress)
+
+    states = {}
+    for trial in range(trials):
+        for m in methods:
+            ck = out / "checkpoints" / f"{m}-trial{trial}.json"
+            states[m, trial] = json.loads(ck.read_text()) if resume and ck.exists() else \
+                _fresh_state(p, trial, len(dataset.train_y))
+    _sync_results(results_path, [r for s in states.values() for r in s["results"]])
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        done = sum(s["next_cycle"] for s in states.values())
+        bar = tqdm(total=len(states) * p.cycles, initial=done, desc=p.name, unit="cycle")
+    try:
+        for trial in range(trials):
+            for m in methods:
+                state = states[m, trial]
+                while state["next_cycle"] < p.cycles:
+                    rec, models = run_cycle(p, m, trial, state, dataset, teacher, device, progress)
+                    _save_models(out / "models" / f"{m}-trial{trial}.pt", models, p.train.student_arch,
+                                 dataset.num_classes, rec)
+                    _write_json_atomic(out / "checkpoints" / f"{m}-trial{trial}.json", state)
+                    append_result(results_path, rec)
+                    if bar is not None:
+                        bar.set_postfix_str(f"{m} t{trial} n={rec['n_labeled']} acc={100 * rec['accuracy']:.1f}%")
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [r for trial in range(trials) for m in methods for r in states[m, trial]["results"]]
+
+
+def _sync_results(path: Path, records: list) -> None:
+    """After a crash between checkpoint and append, put checkpointed records missing from the file back."""
+    have = set()
+    if path.exists():
+        have = {(r["preset"], r["method"], r["trial"], r["cycle"]) for r in read_results(path)}
+    for r in records:
+        if (r["preset"], r["method"], r["trial"], r["cycle"]) not in have:
+            append_result(path, r)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fdal.training.runner", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--preset", required=True, choices=sorted(PRESETS))
+    ap.add_argument("--methods", default="random,kd_random,fdal",
+                    help=f"comma-separated, from: {', '.join(METHODS)}")
+    ap.add_argument("--data-dir", default=None, help="dataset folder (not needed for the smoke preset)")
+    ap.add_argument("--out", required=True, help="output directory (resumed if it holds a run)")
+    ap.add_argument("--trials", type=int, default=1)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--no-resume", action="store_true", help="start over, discarding checkpoints and results")
+    ap.add_argument("--teacher", default=None, help="a saved teacher to use instead of training one")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs per cycle (schedule scaled)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for training (GPU)")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    p = get_protocol(a.preset)
+    if a.epochs is not None or a.bf16:
+        train = p.train.scaled(a.epochs) if a.epochs is not None else p.train
+        p = p.replace(train=dataclasses.replace(train, bf16=a.bf16 or train.bf16),
+                      name=f"{p.name}-e{train.epochs}{'-bf16' if a.bf16 else ''}")
+    t0 = time.time()
+    results = run_protocol(p, a.methods, a.data_dir, a.out, a.trials, a.device, resume=not a.no_resume,
+                           teacher_path=a.teacher, progress=not a.no_progress)
+    from fdal.training.plots import plot_learning_curves
+    table = markdown_table(results)
+    Path(a.out, "results.md").write_text(f"# {p.name} ({p.dataset})\n\n" + table)
+    plot_learning_curves(results, Path(a.out, "curves.png"), title=f"{p.name}: {p.dataset}")
+    print(table)
+    print(f"wall-clock {time.time() - t0:.0f} s; results in {a.out}/results.jsonl, plot {a.out}/curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
