@@ -1,0 +1,183 @@
+// The C API over the C++ classes: every entry point catches everything (including bad_alloc) and
+// turns it into an fdal_status plus a thread-local message.
+#include <exception>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fdal/fdal.h"
+#include "format/format_error.h"
+#include "format/loader.h"
+#include "rank/ranker.h"
+#include "runtime/executor.h"
+
+struct fdal_model {
+  std::unique_ptr<const fdal::Model> model;
+};
+
+struct fdal_ranker {
+  std::unique_ptr<fdal::Ranker> ranker;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+template <typename F>
+fdal_status guarded(F&& body) {
+  try {
+    last_error.clear();
+    body();
+    return FDAL_OK;
+  } catch (const fdal::FormatError& e) {
+    last_error = e.what();
+    return FDAL_ERR_FORMAT;
+  } catch (const std::invalid_argument& e) {
+    last_error = e.what();
+    return FDAL_ERR_INVALID_ARGUMENT;
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory";
+    return FDAL_ERR_NO_MEMORY;
+  } catch (const std::exception& e) {
+    last_error = e.what();
+    return FDAL_ERR_INTERNAL;
+  } catch (...) {
+    last_error = "unknown internal error";
+    return FDAL_ERR_INTERNAL;
+  }
+}
+
+void require(bool ok, const char* message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+fdal::ImageView to_view(const fdal_images* images) {
+  require(images != nullptr, "images is NULL");
+  require(images->n >= 0, "images->n is negative");
+  require(images->n == 0 || images->data != nullptr, "images->data is NULL");
+  fdal::ImageView v;
+  v.data = images->data;
+  v.n = images->n;
+  v.h = images->h;
+  v.w = images->w;
+  v.c = images->c;
+  v.stride_n = images->stride_n;
+  v.stride_h = images->stride_h;
+  v.stride_w = images->stride_w;
+  v.stride_c = images->stride_c;
+  return v;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* fdal_last_error(void) { return last_error.c_str(); }
+
+const char* fdal_status_name(fdal_status status) {
+  switch (status) {
+    case FDAL_OK: return "FDAL_OK";
+    case FDAL_ERR_INVALID_ARGUMENT: return "FDAL_ERR_INVALID_ARGUMENT";
+    case FDAL_ERR_FORMAT: return "FDAL_ERR_FORMAT";
+    case FDAL_ERR_NO_MEMORY: return "FDAL_ERR_NO_MEMORY";
+    case FDAL_ERR_INTERNAL: return "FDAL_ERR_INTERNAL";
+  }
+  return "FDAL_ERR_UNKNOWN";
+}
+
+fdal_status fdal_model_load_memory(const void* data, size_t size, fdal_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    *out = nullptr;
+    auto handle = std::make_unique<fdal_model>();
+    handle->model = fdal::load_model(data, size);
+    *out = handle.release();
+  });
+}
+
+fdal_status fdal_model_load_file(const char* path, fdal_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    require(path != nullptr, "path is NULL");
+    *out = nullptr;
+    auto handle = std::make_unique<fdal_model>();
+    handle->model = fdal::load_model_file(path);
+    *out = handle.release();
+  });
+}
+
+void fdal_model_free(fdal_model* model) { delete model; }
+
+fdal_status fdal_model_get_info(const fdal_model* model, fdal_model_info* info) {
+  return guarded([&] {
+    require(model != nullptr && info != nullptr, "model or info is NULL");
+    const fdal::Model& m = *model->model;
+    info->input_h = m.input_shape.h;
+    info->input_w = m.input_shape.w;
+    info->input_c = m.input_shape.c;
+    info->num_classes = m.num_classes;
+    info->num_layers = std::int32_t(m.layers.size());
+    info->has_sampler = m.has_sampler() ? 1 : 0;
+    info->version_major = m.version_major;
+    info->version_minor = m.version_minor;
+    info->weight_bytes = m.weight_bytes;
+    info->arena_bytes = m.arena_bytes();
+    info->file_bytes = m.file_bytes();
+    info->kernels = m.kernels->name;
+  });
+}
+
+fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int32_t* logits_raw,
+                         int32_t* score_raw, float* logits, float* score) {
+  return guarded([&] {
+    require(model != nullptr, "model is NULL");
+    require(logits_raw != nullptr, "logits_raw is NULL");
+    const fdal::Model& m = *model->model;
+    require(score == nullptr || m.has_sampler(), "score requested but the model has no sampler");
+    const fdal::ImageView view = to_view(images);
+    std::vector<std::int32_t> scratch;
+    if (score != nullptr && score_raw == nullptr) {
+      scratch.resize(std::size_t(view.n));
+      score_raw = scratch.data();
+    }
+    fdal::Workspace workspace(m);
+    fdal::forward_raw(m, view, workspace, logits_raw, m.has_sampler() ? score_raw : nullptr);
+    if (logits != nullptr) fdal::logits_from_raw(m, logits_raw, view.n, logits);
+    if (score != nullptr) fdal::scores_from_raw(m, score_raw, view.n, score);
+  });
+}
+
+fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
+                               uint64_t seed, fdal_ranker** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    *out = nullptr;
+    require(model != nullptr, "model is NULL");
+    require(strategy != nullptr, "strategy is NULL");
+    auto handle = std::make_unique<fdal_ranker>();
+    handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed);
+    *out = handle.release();
+  });
+}
+
+fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images) {
+  return guarded([&] {
+    require(ranker != nullptr, "ranker is NULL");
+    ranker->ranker->push(to_view(images));
+  });
+}
+
+fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k) {
+  return guarded([&] {
+    require(ranker != nullptr && indices != nullptr, "ranker or indices is NULL");
+    const std::vector<std::int64_t> best = ranker->ranker->finish();
+    require(std::int64_t(best.size()) == k, "k does not match the k the ranker was created with");
+    for (std::size_t i = 0; i < best.size(); ++i) indices[i] = best[i];
+  });
+}
+
+void fdal_ranker_free(fdal_ranker* ranker) { delete ranker; }
+
+}  // extern "C"

@@ -1,0 +1,20 @@
+// The .fdal loader: copies the bytes into an owned 64-byte aligned buffer, checks every rule of
+// docs/format.md in the documented order (size, magic, version; CRC; every field; offsets,
+// alignment, overlaps; shape chain; overflow rule; limits) and returns an immutable Model.
+// Throws FormatError (never reads outside the buffer), std::bad_alloc, or std::invalid_argument
+// (FDAL_KERNELS names an unknown kernel path).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+
+namespace fdal {
+
+std::unique_ptr<const Model> load_model(const void* data, std::size_t size);
+// Reads the whole file; a missing or unreadable file is a FormatError naming the path.
+std::unique_ptr<const Model> load_model_file(const std::string& path);
+
+}  // namespace fdal

@@ -1,0 +1,71 @@
+/* fdal C API: load a .fdal int8 model, run it on raw uint8 images, rank a pool.
+ * Every function returns an fdal_status; on failure fdal_last_error() holds a message for the
+ * calling thread. No C++ exception crosses this API. Handles are opaque; a model is read-only
+ * after load and may be shared by threads; a ranker belongs to one thread. */
+#ifndef FDAL_FDAL_H
+#define FDAL_FDAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fdal_status {
+  FDAL_OK = 0,
+  FDAL_ERR_INVALID_ARGUMENT = 1, /* bad argument: null pointer, wrong shape, k > pool size ... */
+  FDAL_ERR_FORMAT = 2,           /* the model file breaks a rule of docs/format.md, or is missing */
+  FDAL_ERR_NO_MEMORY = 3,
+  FDAL_ERR_INTERNAL = 4
+} fdal_status;
+
+typedef struct fdal_model fdal_model;
+typedef struct fdal_ranker fdal_ranker;
+
+typedef struct fdal_model_info {
+  int32_t input_h, input_w, input_c;
+  int32_t num_classes;
+  int32_t num_layers;
+  int32_t has_sampler;      /* 1 when the model has a score layer */
+  int32_t version_major, version_minor;
+  int64_t weight_bytes;     /* int8 weights + int32 biases, multipliers, shifts */
+  int64_t arena_bytes;      /* activation arena for one image */
+  int64_t file_bytes;
+  const char* kernels;      /* the kernel path chosen at load, e.g. "reference" */
+} fdal_model_info;
+
+/* Raw uint8 images, n x h x w x c, with byte strides (may be negative or zero). */
+typedef struct fdal_images {
+  const uint8_t* data; /* address of element [0][0][0][0] */
+  int64_t n, h, w, c;
+  int64_t stride_n, stride_h, stride_w, stride_c;
+} fdal_images;
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+const char* fdal_last_error(void);
+const char* fdal_status_name(fdal_status status);
+
+fdal_status fdal_model_load_memory(const void* data, size_t size, fdal_model** out);
+fdal_status fdal_model_load_file(const char* path, fdal_model** out);
+void fdal_model_free(fdal_model* model);
+fdal_status fdal_model_get_info(const fdal_model* model, fdal_model_info* info);
+
+/* Runs n images. logits_raw: n*num_classes int32 (required). score_raw: n int32 or NULL.
+ * logits: n*num_classes float or NULL. score: n float or NULL (must be NULL without a sampler). */
+fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int32_t* logits_raw,
+                         int32_t* score_raw, float* logits, float* score);
+
+/* strategy: "fdal", "margin", "entropy" or "random". */
+fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
+                               uint64_t seed, fdal_ranker** out);
+fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images);
+/* Writes k int64 pool indices, best first; fails when fewer than k images were pushed. */
+fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k);
+void fdal_ranker_free(fdal_ranker* ranker);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FDAL_FDAL_H */

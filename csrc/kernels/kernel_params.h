@@ -1,0 +1,38 @@
+// Parameters shared by all kernels: tensor shapes (NHWC, one image), window geometry and the
+// quantization of one layer. Kernels read only these, never the file or the model.
+#pragma once
+#include <cstdint>
+
+namespace fdal {
+
+struct TensorShape {
+  std::int32_t h = 0, w = 0, c = 0;
+  std::int64_t elements() const { return std::int64_t(h) * w * c; }
+};
+
+struct OpParams {
+  TensorShape in, out;
+  std::int32_t kernel_h = 0, kernel_w = 0;  // UPSAMPLE_NEAREST: the replication factors
+  std::int32_t stride_h = 0, stride_w = 0;
+  std::int32_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  std::int32_t in_zero_point = 0, out_zero_point = 0;
+  std::int32_t act_min = -128, act_max = 127;
+};
+
+// Weights of a CONV2D / FULLY_CONNECTED layer; multiplier/shift are null for int32 heads.
+struct QuantWeights {
+  const std::int8_t* weights = nullptr;   // CONV2D: [out_c][kh][kw][in_c]; FC: [out_c][K]
+  const std::int32_t* bias = nullptr;     // [out_c]
+  const std::int32_t* multiplier = nullptr;  // [out_c], Q31 in [2^30, 2^31-1]
+  const std::int32_t* shift = nullptr;       // [out_c], right shift in [1, 62]
+};
+
+// Raw uint8 images with arbitrary byte strides (numpy strides, may be negative or zero).
+struct ImageView {
+  const std::uint8_t* data = nullptr;  // address of element [0, 0, 0, 0]
+  std::int64_t n = 0, h = 0, w = 0, c = 0;
+  std::int64_t stride_n = 0, stride_h = 0, stride_w = 0, stride_c = 0;  // in bytes
+  const std::uint8_t* image(std::int64_t i) const { return data + i * stride_n; }
+};
+
+}  // namespace fdal

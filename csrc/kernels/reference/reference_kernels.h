@@ -1,0 +1,26 @@
+// The portable reference kernels: deliberately simple, the fallback of every optimized path and
+// the ground truth they are tested against. One function per file, named like the file.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernel_params.h"
+
+namespace fdal {
+namespace reference {
+
+void input_lookup_u8(const std::uint8_t* pixels, std::int64_t stride_h, std::int64_t stride_w,
+                     std::int64_t stride_c, const TensorShape& shape, const std::int8_t* lut,
+                     std::int8_t* out);
+void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int8_t* out);
+void fully_connected_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                        std::int8_t* out);
+void fully_connected_s8_s32(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                            std::int32_t* out);
+void max_pool_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+void avg_pool_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+void relu_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+void upsample_nearest_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+void copy_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+
+}  // namespace reference
+}  // namespace fdal

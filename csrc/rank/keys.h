@@ -1,0 +1,31 @@
+// Ranking keys of docs/quantization.md ("Ranking keys"): smaller key = more informative.
+// Each key is encoded as an order-preserving uint64 so one top-k structure serves every strategy.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace fdal {
+
+enum class Strategy { Fdal, Margin, Entropy, Random };
+
+constexpr int kNumStrategies = 4;
+extern const char* const kStrategyNames[kNumStrategies];  // "fdal", "margin", "entropy", "random"
+
+// Throws std::invalid_argument naming the known strategies.
+Strategy parse_strategy(const std::string& name);
+const char* strategy_name(Strategy s);
+
+// Order-preserving encodings: a < b  <=>  encode(a) < encode(b).
+std::uint64_t encode_int64(std::int64_t v);
+std::uint64_t encode_double(double v);  // -0.0 encodes like +0.0; NaN throws std::domain_error
+
+// fdal: the score layer's accumulator.
+inline std::uint64_t fdal_key(std::int32_t score_acc) { return encode_int64(score_acc); }
+// margin: acc[top1] - acc[top2] of the logits accumulators (classes >= 2).
+std::int64_t margin(const std::int32_t* logits_acc, std::int32_t classes);
+// entropy: -H of softmax(float64(acc) * unit), det_exp/det_log, sums in class order.
+double negative_entropy(const std::int32_t* logits_acc, std::int32_t classes, float unit);
+// random: SplitMix64's finalizer of seed + golden * (index + 1), wrapping.
+std::uint64_t random_key(std::uint64_t seed, std::int64_t pool_index);
+
+}  // namespace fdal

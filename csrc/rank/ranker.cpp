@@ -1,0 +1,73 @@
+#include "rank/ranker.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/executor.h"
+
+namespace fdal {
+
+Ranker::Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed)
+    : model_(model),
+      strategy_(strategy),
+      k_(k),
+      seed_(seed),
+      workspace_(model),
+      logits_raw_(std::size_t(kChunk * model.num_classes)),
+      score_raw_(std::size_t(kChunk)),
+      top_(k) {
+  if (strategy == Strategy::Fdal && !model.has_sampler()) {
+    throw std::invalid_argument(
+        "strategy 'fdal' needs a model with a sampler (score layer); this model has none");
+  }
+}
+
+void Ranker::push(const ImageView& images) {
+  const TensorShape& s = model_.input_shape;
+  if (images.h != s.h || images.w != s.w || images.c != s.c) {
+    throw std::invalid_argument("batch images have shape (" + std::to_string(images.h) + ", " +
+                                std::to_string(images.w) + ", " + std::to_string(images.c) +
+                                ") but the model expects (" + std::to_string(s.h) + ", " +
+                                std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
+  }
+  if (strategy_ == Strategy::Random) {  // the key depends on the index only: no forward pass
+    for (std::int64_t i = 0; i < images.n; ++i) top_.push(random_key(seed_, seen_ + i), seen_ + i);
+    seen_ += images.n;
+    return;
+  }
+  const float unit = model_.layers[std::size_t(model_.logits_layer)].out_scale;
+  const std::int32_t classes = model_.num_classes;
+  for (std::int64_t start = 0; start < images.n; start += kChunk) {
+    ImageView chunk = images;
+    chunk.data = images.image(start);
+    chunk.n = std::min(kChunk, images.n - start);
+    forward_raw(model_, chunk, workspace_, logits_raw_.data(),
+                model_.has_sampler() ? score_raw_.data() : nullptr);
+    for (std::int64_t i = 0; i < chunk.n; ++i) {
+      const std::int32_t* logits = logits_raw_.data() + i * classes;
+      std::uint64_t key = 0;
+      switch (strategy_) {
+        case Strategy::Fdal: key = fdal_key(score_raw_[std::size_t(i)]); break;
+        case Strategy::Margin: key = encode_int64(margin(logits, classes)); break;
+        case Strategy::Entropy: key = encode_double(negative_entropy(logits, classes, unit)); break;
+        case Strategy::Random: break;  // handled above
+      }
+      top_.push(key, seen_ + start + i);
+    }
+  }
+  seen_ += images.n;
+}
+
+std::vector<std::int64_t> Ranker::finish() const {
+  if (k_ > seen_) {
+    throw std::invalid_argument("k=" + std::to_string(k_) + " is larger than the pool size " +
+                                std::to_string(seen_));
+  }
+  std::vector<std::int64_t> indices;
+  indices.reserve(std::size_t(k_));
+  for (const TopK::Entry& e : top_.sorted()) indices.push_back(e.second);
+  return indices;
+}
+
+}  // namespace fdal

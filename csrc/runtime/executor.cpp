@@ -1,0 +1,81 @@
+#include "runtime/executor.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/det_math.h"
+
+namespace fdal {
+
+namespace {
+
+void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std::int8_t* out) {
+  const OpParams& p = L.params;
+  switch (L.op) {
+    case Op::Conv2D: k.conv2d_s8(p, L.weights, in, out); break;
+    case Op::MaxPool: k.max_pool_s8(p, in, out); break;
+    case Op::AvgPool: k.avg_pool_s8(p, in, out); break;
+    case Op::Relu: k.relu_s8(p, in, out); break;
+    case Op::Flatten: k.copy_s8(p, in, out); break;
+    case Op::UpsampleNearest: k.upsample_nearest_s8(p, in, out); break;
+    case Op::FullyConnected:
+      if (L.out_kind == OutKind::Int32) {
+        // The arena offset is 64-byte aligned, so the int32 view is aligned.
+        k.fully_connected_s8_s32(p, L.weights, in, reinterpret_cast<std::int32_t*>(out));
+      } else {
+        k.fully_connected_s8(p, L.weights, in, out);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
+                 std::int32_t* logits_raw, std::int32_t* score_raw) {
+  const TensorShape& s = model.input_shape;
+  if (images.h != s.h || images.w != s.w || images.c != s.c) {
+    throw std::invalid_argument("images have shape (" + std::to_string(images.h) + ", " +
+                                std::to_string(images.w) + ", " + std::to_string(images.c) +
+                                ") per image but the model expects (" + std::to_string(s.h) +
+                                ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
+  }
+  if (workspace.bytes() < std::size_t(model.arena_bytes())) {
+    throw std::invalid_argument("workspace is smaller than the model's arena");
+  }
+  const KernelTable& k = *model.kernels;
+  std::int8_t* arena = workspace.arena();
+  const std::int32_t classes = model.num_classes;
+  const std::int64_t logits_at = model.plan.layer_offsets[std::size_t(model.logits_layer)];
+  for (std::int64_t i = 0; i < images.n; ++i) {
+    // (h, w, c) uint8, any strides -> int8 input tensor
+    k.input_lookup_u8(images.image(i), images.stride_h, images.stride_w, images.stride_c, s,
+                      model.lut, arena + model.plan.input_offset);
+    for (std::size_t j = 0; j < model.layers.size(); ++j) {
+      const Layer& L = model.layers[j];
+      const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
+                                                   : model.plan.layer_offsets[std::size_t(L.input_layer)];
+      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j]);
+    }
+    std::memcpy(logits_raw + i * classes, arena + logits_at, sizeof(std::int32_t) * std::size_t(classes));
+    if (score_raw != nullptr && model.has_sampler()) {
+      std::memcpy(score_raw + i, arena + model.plan.layer_offsets[std::size_t(model.score_layer)],
+                  sizeof(std::int32_t));
+    }
+  }
+}
+
+void logits_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* logits) {
+  const float unit = model.layers[std::size_t(model.logits_layer)].out_scale;
+  const std::int64_t count = n * model.num_classes;
+  for (std::int64_t i = 0; i < count; ++i) logits[i] = static_cast<float>(raw[i]) * unit;
+}
+
+void scores_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* score) {
+  if (!model.has_sampler()) throw std::invalid_argument("the model has no sampler (no score layer)");
+  const float unit = model.layers[std::size_t(model.score_layer)].out_scale;
+  for (std::int64_t i = 0; i < n; ++i) score[i] = det_sigmoid_score(raw[i], unit);
+}
+
+}  // namespace fdal

@@ -1,0 +1,23 @@
+// The executor: runs images through the model's layer list in a workspace arena, one image at a
+// time (a tile of 1), with the kernel table chosen at load. Outputs the heads' raw int32
+// accumulators; outputs.h turns them into float logits and scores.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernel_params.h"
+#include "model/model.h"
+#include "runtime/workspace.h"
+
+namespace fdal {
+
+// images: n images of the model's input shape (checked: std::invalid_argument otherwise).
+// logits_raw: n * num_classes int32; score_raw: n int32, or null (also when there is no sampler).
+void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
+                 std::int32_t* logits_raw, std::int32_t* score_raw);
+
+// logits[i] = float32(raw[i]) * unit, one conversion and one float32 multiply.
+void logits_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* logits);
+// score[i] = det_sigmoid_score(raw[i], unit) (docs/quantization.md).
+void scores_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* score);
+
+}  // namespace fdal

@@ -1,0 +1,21 @@
+// Workspace: the arena for one image (the planner's layout), allocated once per call or thread
+// and reused for every image; never allocated per image or per batch.
+#pragma once
+#include <cstdint>
+
+#include "model/aligned_buffer.h"
+#include "model/model.h"
+
+namespace fdal {
+
+class Workspace {
+ public:
+  explicit Workspace(const Model& model) : arena_(std::size_t(model.arena_bytes())) {}
+  std::int8_t* arena() { return reinterpret_cast<std::int8_t*>(arena_.data()); }
+  std::size_t bytes() const { return arena_.size(); }
+
+ private:
+  AlignedBuffer arena_;
+};
+
+}  // namespace fdal
