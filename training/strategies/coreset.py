@@ -20,6 +20,9 @@ def min_distances(points: torch.Tensor, centers: torch.Tensor, batch: int = 4096
 
 def k_center_greedy(points: torch.Tensor, centers: torch.Tensor, budget: int) -> np.ndarray:
     """Positions (into `points`) of `budget` greedy k-center picks."""
+    if budget > len(points) or (len(centers) and centers.shape[1] != points.shape[1]):
+        raise ValueError(f"k-center: budget {budget} for {len(points)} points, feature sizes "
+                         f"{tuple(points.shape[1:])} vs centers {tuple(centers.shape[1:])}")
     dist = min_distances(points, centers) if len(centers) else torch.full((len(points),), float("inf"), dtype=torch.float64)
     picks = []
     p64 = points.double()
