@@ -1,0 +1,227 @@
+"""Seeded random but realistic int8 models and images for tests, fuzz seeds and benchmarks.
+
+Weights are random int8 with per-channel float scales; every int8 layer's output scale and zero
+point are calibrated from the integer accumulators of a few hundred seeded images run through the
+oracle, so activations neither saturate nor collapse to zero.
+
+    b = ModelBuilder((9, 7, 2), seed=3)
+    b.conv2d(5, kernel=(5, 3), stride=(2, 2), pad=(2, 1, 1, 0))
+    b.fc(4, head="logits")
+    spec = b.build()
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from . import oracle
+from .format import LayerSpec, ModelSpec, layer_output_shape, validate
+from .quant import choose_activation_qparams, make_input_lut, quantize_multiplier, requantize
+
+ARCHS = ("tiny", "vgg11_lite", "vgg11_lite_upsample", "alexnet_lite")
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+_BIAS_LIMIT = 2**31 - 1
+
+
+def random_images(seed: int, n: int, shape=(32, 32, 3)) -> np.ndarray:
+    """uint8 (n, h, w, c) images with structure: per-image tint, smooth blobs and pixel noise."""
+    rng = np.random.default_rng(seed)
+    h, w, c = shape
+    tint = rng.uniform(0, 255, (n, 1, 1, c))
+    coarse = rng.uniform(0, 255, (n, 4, 4, c))
+    blobs = coarse[:, (np.arange(h) * 4) // h][:, :, (np.arange(w) * 4) // w]
+    noise = rng.normal(0, 18, (n, h, w, c))
+    return np.clip(0.4 * tint + 0.6 * blobs + noise, 0, 255).round().astype(np.uint8)
+
+
+@dataclass
+class _Pending:
+    op: str
+    input: int
+    in_shape: tuple
+    out_shape: tuple
+    kernel: tuple = (0, 0)
+    stride: tuple = (0, 0)
+    pad: tuple = (0, 0, 0, 0)
+    relu: bool = False
+    head: Optional[str] = None
+
+
+class ModelBuilder:
+    """Add layers (each returns its index; input=None reads the last layer), then build()."""
+
+    def __init__(self, input_shape=(32, 32, 3), seed: int = 0, mean=None, std=None):
+        self.input_shape = tuple(int(v) for v in input_shape)
+        c = self.input_shape[2]
+        default_mean, default_std = (CIFAR_MEAN, CIFAR_STD) if c == 3 else ((0.5,) * c, (0.25,) * c)
+        self.mean = np.asarray(default_mean if mean is None else mean, dtype=np.float32)
+        self.std = np.asarray(default_std if std is None else std, dtype=np.float32)
+        self.seed = seed
+        self.pending: list = []
+
+    def _shape_of(self, index: int) -> tuple:
+        return self.input_shape if index == -1 else self.pending[index].out_shape
+
+    def _add(self, op, input, out_c=None, kernel=(0, 0), stride=(0, 0), pad=(0, 0, 0, 0), relu=False, head=None):
+        src = len(self.pending) - 1 if input is None else int(input)
+        if not -1 <= src < len(self.pending):
+            raise ValueError(f"input {src} is not an existing layer")
+        in_shape = self._shape_of(src)
+        out_shape = layer_output_shape(op, in_shape, kernel, stride, pad, out_c)
+        self.pending.append(_Pending(op, src, in_shape, out_shape, tuple(kernel), tuple(stride), tuple(pad), relu, head))
+        return len(self.pending) - 1
+
+    def conv2d(self, out_c, kernel=(3, 3), stride=(1, 1), pad=(0, 0, 0, 0), relu=True, input=None) -> int:
+        return self._add("conv2d", input, out_c, kernel, stride, pad, relu)
+
+    def maxpool(self, kernel, stride=None, pad=(0, 0, 0, 0), input=None) -> int:
+        return self._add("maxpool", input, None, kernel, kernel if stride is None else stride, pad)
+
+    def avgpool(self, kernel, stride=None, input=None) -> int:
+        return self._add("avgpool", input, None, kernel, kernel if stride is None else stride)
+
+    def relu(self, input=None) -> int:
+        return self._add("relu", input)
+
+    def flatten(self, input=None) -> int:
+        return self._add("flatten", input)
+
+    def upsample(self, factor, input=None) -> int:
+        return self._add("upsample", input, None, tuple(factor))
+
+    def fc(self, out_c, relu=True, head=None, input=None) -> int:
+        """head: None (int8 layer), "logits" or "score" (int32 accumulators, one weight scale)."""
+        if head not in (None, "logits", "score"):
+            raise ValueError(f"head must be None, 'logits' or 'score', got {head!r}")
+        return self._add("fc", input, out_c, relu=relu and head is None, head=head)
+
+    def build(self, calibration_images=None, n_calibration: int = 256) -> ModelSpec:
+        """Draw weights and calibrate every int8 layer on seeded (or given) images."""
+        heads = {p.head: i for i, p in enumerate(self.pending) if p.head}
+        if "logits" not in heads:
+            raise ValueError("the model needs an fc layer with head='logits'")
+        rng = np.random.default_rng(self.seed)
+        images = (random_images(self.seed + 1, n_calibration, self.input_shape)
+                  if calibration_images is None else np.asarray(calibration_images))
+        c = self.input_shape[2]
+        lo = float(np.min((0.0 - self.mean.astype(np.float64)) / self.std))
+        hi = float(np.max((1.0 - self.mean.astype(np.float64)) / self.std))
+        in_scale, in_zp = choose_activation_qparams(lo, hi)
+        lut = make_input_lut(self.mean, self.std, in_scale, in_zp, c)
+        acts = {-1: oracle.apply_lut(lut, images)}
+        qparams = {-1: (in_scale, in_zp)}
+        layers = []
+        for i, p in enumerate(self.pending):
+            layer = _build_layer(p, qparams[p.input], acts[p.input], rng)
+            layers.append(layer)
+            acts[i] = oracle.run_layer(layer, acts[p.input])
+            qparams[i] = (layer.out_scale, layer.out_zero_point)
+        spec = ModelSpec(self.input_shape, layers[heads["logits"]].out_shape[2], in_scale, in_zp,
+                         self.mean.copy(), self.std.copy(), lut, layers, heads["logits"], heads.get("score", -1))
+        validate(spec)
+        return spec
+
+
+def _build_layer(p: _Pending, in_q, x, rng) -> LayerSpec:
+    """A LayerSpec for a pending layer, calibrated on the calibration activations x."""
+    in_scale, in_zp = in_q
+    common = dict(op=p.op, input=p.input, in_shape=p.in_shape, out_shape=p.out_shape, kernel=p.kernel,
+                  stride=p.stride, pad=p.pad, in_scale=in_scale, in_zero_point=in_zp)
+    if p.op not in ("conv2d", "fc"):
+        return LayerSpec(**common, out_scale=in_scale, out_zero_point=in_zp,
+                         act_min=in_zp if p.op == "relu" else -128, act_max=127)
+    out_c = p.out_shape[2]
+    h, w, c = p.in_shape
+    k = p.kernel[0] * p.kernel[1] * c if p.op == "conv2d" else h * w * c
+    wshape = (out_c, p.kernel[0], p.kernel[1], c) if p.op == "conv2d" else (out_c, k)
+    # Bell-shaped int8 weights filling most of [-127, 127]; He-like real scale per channel.
+    weights = np.clip(np.round(rng.normal(0, 45, wshape)), -127, 127).astype(np.int8)
+    he = np.sqrt(2.0 / k) / 45.0
+    if p.head:
+        wscale = np.full(out_c, np.float32(he * rng.uniform(0.5, 1.5)), dtype=np.float32)
+    else:
+        wscale = (he * rng.uniform(0.5, 1.5, out_c)).astype(np.float32)
+    zeros = np.zeros(out_c, dtype=np.int32)
+    if p.op == "conv2d":
+        acc = oracle.conv2d_acc(x, weights, zeros, p.stride, p.pad, in_zp).reshape(-1, out_c)
+    else:
+        acc = oracle.fully_connected(x, weights, zeros, in_zp).reshape(-1, out_c).astype(np.int64)
+    limit = _BIAS_LIMIT - k * 127 * 255
+    centre = -acc.mean(axis=0) if p.head and acc.size else 0.0  # heads: outputs centred near 0
+    spread = acc.std(axis=0) if acc.size else 0.0
+    bias = np.clip(np.round(centre + rng.normal(0, 0.5, out_c) * (spread + 1.0)), -limit, limit).astype(np.int32)
+    if p.head:
+        # Heads get one scale that puts the real outputs at a float model's magnitude (std ~2).
+        spread = float(np.std(acc + bias.astype(np.int64))) if acc.size else 0.0
+        wscale[:] = np.float32(2.0 / (np.float64(np.float32(in_scale)) * max(spread, 1.0)))
+        unit = float(np.float32(np.float64(np.float32(in_scale)) * np.float64(wscale[0])))
+        return LayerSpec(**common, out_scale=unit, out_zero_point=0, act_min=-128, act_max=127, out_kind="int32",
+                         weights=weights, bias=bias, weight_scale=wscale)
+    real = (acc + bias) * (np.float64(np.float32(in_scale)) * wscale.astype(np.float64))
+    lo, hi = np.percentile(real, [0.1, 99.9]) if real.size else (0.0, 0.0)
+    out_scale, out_zp = choose_activation_qparams(0.0 if p.relu else lo, hi)
+    multiplier, shift = quantize_multiplier(np.float64(np.float32(in_scale)) * wscale.astype(np.float64)
+                                            / np.float64(out_scale))
+    return LayerSpec(**common, out_scale=out_scale, out_zero_point=out_zp,
+                     act_min=out_zp if p.relu else -128, act_max=127, out_kind="int8",
+                     weights=weights, bias=bias, multiplier=multiplier, shift=shift, weight_scale=wscale)
+
+
+def _vgg11_lite(b: ModelBuilder, num_classes: int, with_sampler: bool, upsample: bool) -> None:
+    b.conv2d(16, (3, 3), pad=(1, 1, 1, 1))
+    b.maxpool((4, 4))
+    b.conv2d(32, (3, 3), pad=(1, 1, 1, 1))
+    b.maxpool((2, 2))
+    b.conv2d(64, (3, 3), pad=(1, 1, 1, 1))
+    z = b.maxpool((2, 2))
+    if upsample:
+        b.upsample((2, 2))  # AdaptiveAvgPool(4, 4) on a 2x2 map, unfolded
+    classifier_in = b.flatten()
+    b.fc(512)
+    b.fc(num_classes, head="logits")
+    if with_sampler:
+        feat = b.flatten(input=z) if upsample else classifier_in  # the sampler reads the 256 features
+        b.fc(64, input=feat)
+        b.fc(1, head="score")
+
+
+def _alexnet_lite(b: ModelBuilder, num_classes: int, with_sampler: bool) -> None:
+    b.conv2d(24, (5, 5), stride=(2, 2), pad=(2, 2, 2, 2), relu=False)
+    b.relu()
+    b.maxpool((3, 3), stride=(2, 2), pad=(1, 1, 1, 1))
+    b.conv2d(48, (3, 3), pad=(1, 1, 1, 1))
+    b.conv2d(32, (3, 2), pad=(1, 0, 1, 1))  # asymmetric kernel and padding
+    b.avgpool((2, 2))
+    feat = b.flatten()
+    b.fc(128)
+    b.fc(num_classes, head="logits")
+    if with_sampler:
+        b.fc(32, input=feat)
+        b.fc(1, head="score")
+
+
+def _tiny(b: ModelBuilder, num_classes: int, with_sampler: bool) -> None:
+    feat = b.conv2d(4, (3, 3), pad=(1, 1, 1, 1))
+    b.fc(num_classes, head="logits", input=feat)
+    if with_sampler:
+        b.fc(1, head="score", input=feat)
+
+
+def random_model(seed: int, arch: str = "vgg11_lite", num_classes: int = 10, with_sampler: bool = True,
+                 input_shape=(32, 32, 3), n_calibration: int = 256) -> ModelSpec:
+    """A seeded, calibrated random model of one of ARCHS."""
+    b = ModelBuilder(input_shape, seed=seed)
+    if arch == "vgg11_lite":
+        _vgg11_lite(b, num_classes, with_sampler, upsample=False)
+    elif arch == "vgg11_lite_upsample":
+        _vgg11_lite(b, num_classes, with_sampler, upsample=True)
+    elif arch == "alexnet_lite":
+        _alexnet_lite(b, num_classes, with_sampler)
+    elif arch == "tiny":
+        _tiny(b, num_classes, with_sampler)
+    else:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+    return b.build(n_calibration=n_calibration)
