@@ -74,12 +74,12 @@ bool is_little_endian() {
 const char* op_name_or_null(std::uint8_t op) {
   switch (op) {
     case 1: return "conv2d";
-    case 2: return "max_pool";
-    case 3: return "avg_pool";
+    case 2: return "maxpool";
+    case 3: return "avgpool";
     case 4: return "relu";
     case 5: return "flatten";
-    case 6: return "fully_connected";
-    case 7: return "upsample_nearest";
+    case 6: return "fc";
+    case 7: return "upsample";
     default: return nullptr;
   }
 }
@@ -263,7 +263,7 @@ class LayerChecker {
     L.out_kind = static_cast<OutKind>(out_kind);
     const bool head = (i == h_.logits_layer || i == h_.score_layer);
     if (L.out_kind == OutKind::Int32 && (L.op != Op::FullyConnected || !head)) {
-      fail(where_ + "out_kind 1 (int32) is allowed only for the fully_connected logits or score layer");
+      fail(where_ + "out_kind 1 (int32) is allowed only for the fc logits or score layer");
     }
     if (head && L.out_kind != OutKind::Int32) {
       fail(where_ + "is the " + (i == h_.logits_layer ? "logits" : "score") +
@@ -344,10 +344,10 @@ class LayerChecker {
         in_range("stride_h", p.stride_h, 1, 15);
         in_range("stride_w", p.stride_w, 1, 15);
         if (L.op == Op::AvgPool) {
-          is_zero("pad_top", p.pad_top, "(avg_pool has no padding)");
-          is_zero("pad_left", p.pad_left, "(avg_pool has no padding)");
-          is_zero("pad_bottom", p.pad_bottom, "(avg_pool has no padding)");
-          is_zero("pad_right", p.pad_right, "(avg_pool has no padding)");
+          is_zero("pad_top", p.pad_top, "(avgpool has no padding)");
+          is_zero("pad_left", p.pad_left, "(avgpool has no padding)");
+          is_zero("pad_bottom", p.pad_bottom, "(avgpool has no padding)");
+          is_zero("pad_right", p.pad_right, "(avgpool has no padding)");
         } else {
           in_range("pad_top", p.pad_top, 0, p.kernel_h - 1);
           in_range("pad_left", p.pad_left, 0, p.kernel_w - 1);

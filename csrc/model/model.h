@@ -23,7 +23,7 @@ enum class Op : std::uint8_t {
   UpsampleNearest = 7,
 };
 
-const char* op_name(Op op);  // "conv2d", "max_pool", ...
+const char* op_name(Op op);  // "conv2d", "maxpool", "avgpool", "relu", "flatten", "fc", "upsample" (as fdal.format)
 
 enum class OutKind : std::uint8_t { Int8 = 0, Int32 = 1 };
 

@@ -18,6 +18,11 @@ namespace {
 
 using ModelPtr = std::shared_ptr<const fdal::Model>;
 
+// The Python Model object: a shared, immutable fdal::Model (rankers keep it alive).
+struct PyModel {
+  ModelPtr model;
+};
+
 fdal::ImageView image_view(const py::array& images) {
   if (!images.dtype().is(py::dtype::of<std::uint8_t>())) {
     throw std::invalid_argument("images must be uint8, got " + std::string(py::str(images.dtype())));
@@ -80,8 +85,8 @@ py::dict info_dict(const fdal::Model& m) {
   return info;
 }
 
-py::dict forward(const ModelPtr& model, const py::array& images) {
-  const fdal::Model& m = *model;
+py::dict forward(const PyModel& self, const py::array& images) {
+  const fdal::Model& m = *self.model;
   const fdal::ImageView view = image_view(images);
   const py::ssize_t n = view.n, classes = m.num_classes;
   py::array_t<std::int32_t> logits_raw({n, classes});
@@ -112,8 +117,8 @@ py::dict forward(const ModelPtr& model, const py::array& images) {
 // A Ranker that keeps its model alive.
 class PyRanker {
  public:
-  PyRanker(ModelPtr model, const std::string& strategy, std::int64_t k, std::uint64_t seed)
-      : model_(std::move(model)), ranker_(*model_, fdal::parse_strategy(strategy), k, seed) {}
+  PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed)
+      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed) {}
   void push(const py::array& images) {
     const fdal::ImageView view = image_view(images);
     py::gil_scoped_release release;
@@ -138,7 +143,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fdal native int8 runtime (see python/fdal/runtime.py for the public API)";
   py::register_exception<fdal::FormatError>(m, "FormatError", PyExc_ValueError);
 
-  py::class_<fdal::Model, ModelPtr>(m, "Model")
+  py::class_<PyModel>(m, "Model")
       .def_static(
           "from_bytes",
           [](const py::bytes& data) {
@@ -146,21 +151,21 @@ PYBIND11_MODULE(_core, m) {
             py::ssize_t size = 0;
             if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
             py::gil_scoped_release release;
-            return ModelPtr(fdal::load_model(buffer, std::size_t(size)));
+            return PyModel{ModelPtr(fdal::load_model(buffer, std::size_t(size)))};
           },
           py::arg("data"))
       .def_static(
           "from_file",
           [](const std::string& path) {
             py::gil_scoped_release release;
-            return ModelPtr(fdal::load_model_file(path));
+            return PyModel{ModelPtr(fdal::load_model_file(path))};
           },
           py::arg("path"))
-      .def("info", [](const ModelPtr& model) { return info_dict(*model); })
+      .def("info", [](const PyModel& self) { return info_dict(*self.model); })
       .def("forward", &forward, py::arg("images"));
 
   py::class_<PyRanker>(m, "Ranker")
-      .def(py::init<ModelPtr, const std::string&, std::int64_t, std::uint64_t>(), py::arg("model"),
+      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t>(), py::arg("model"),
            py::arg("strategy"), py::arg("k"), py::arg("seed"))
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)

@@ -52,12 +52,15 @@ double negative_entropy(const std::int32_t* acc, std::int32_t classes, float uni
   const double u = double(unit);
   double max_x = double(acc[0]) * u;
   for (std::int32_t c = 1; c < classes; ++c) max_x = std::fmax(max_x, double(acc[c]) * u);
-  double s = 0.0, t = 0.0;
-  for (std::int32_t c = 0; c < classes; ++c) {
-    const double d = double(acc[c]) * u - max_x;
-    const double e = det_exp(d);
-    s += e;
-    t += e * d;
+  // s = e_0 + e_1 + ..., t = e_0*d_0 + e_1*d_1 + ..., left to right from class 0 (as the oracle).
+  double d = double(acc[0]) * u - max_x;
+  double e = det_exp(d);
+  double s = e, t = e * d;
+  for (std::int32_t c = 1; c < classes; ++c) {
+    d = double(acc[c]) * u - max_x;
+    e = det_exp(d);
+    s = s + e;
+    t = t + e * d;
   }
   const double h = det_log(s) - t / s;
   return -h;

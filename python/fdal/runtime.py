@@ -1,0 +1,169 @@
+"""The Python API over the native int8 runtime (the extension fdal._core, built from csrc/).
+
+    model = fdal.load("student.fdal")            # validates everything (fdal.FormatError)
+    out = model.forward(images)                  # uint8 (N, H, W, C), any strides
+    idx = fdal.rank_pool(model, pool, k=1000)    # int64 (k,), most informative first
+
+Arguments are checked here (ValueError naming the problem); images are handed to C++ through
+their byte strides, so non-contiguous arrays and memmaps are read in place, without a copy.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Iterable, Union
+
+import numpy as np
+
+from .format import FormatError
+
+STRATEGIES = ("fdal", "margin", "entropy", "random")
+
+
+def _core():
+    # Imported lazily: `import fdal` (format, oracle, training) works without the extension.
+    try:
+        from . import _core as core
+    except ImportError as exc:  # pragma: no cover - only without a build
+        raise ImportError(
+            "fdal's native extension fdal._core is not built; run `pip install --no-build-isolation -e .`"
+        ) from exc
+    return core
+
+
+class Model:
+    """A loaded, validated int8 model. Create with fdal.load(); immutable; safe to share."""
+
+    def __init__(self, native, source: str):
+        self._native = native
+        self._source = source
+        self._info = native.info()
+
+    @property
+    def info(self) -> dict:
+        """layers, input_shape (H, W, C), num_classes, has_sampler, weight_bytes, arena_bytes,
+        format_version, file_bytes (a fresh copy: callers may modify it)."""
+        info = dict(self._info)
+        info["layers"] = [dict(layer) for layer in self._info["layers"]]
+        return info
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self._info["input_shape"])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self._info["num_classes"])
+
+    @property
+    def has_sampler(self) -> bool:
+        return bool(self._info["has_sampler"])
+
+    def forward(self, images) -> dict:
+        """uint8 (N, H, W, C) -> {"logits": float32 (N, classes), "logits_raw": int32 (N, classes),
+        "score": float32 (N,), "score_raw": int32 (N,)}; the score entries only with a sampler."""
+        images = _check_images(self, images, "images")
+        return dict(self._native.forward(images))
+
+    def __repr__(self) -> str:
+        h, w, c = self.input_shape
+        return (f"fdal.Model({self._source}, input {h}x{w}x{c}, {self.num_classes} classes, "
+                f"{'with' if self.has_sampler else 'no'} sampler, {len(self._info['layers'])} layers)")
+
+
+def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> Model:
+    """Load a .fdal model from a path or from its bytes. Raises fdal.FormatError (a ValueError)
+    for a missing, unreadable, truncated, corrupted or future-version file."""
+    core = _core()
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        data, source = bytes(path_or_bytes), f"<{len(path_or_bytes)} bytes>"
+    elif isinstance(path_or_bytes, (str, os.PathLike)):
+        path = os.fspath(path_or_bytes)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise FormatError(f"cannot read model file {path!r}: {exc.strerror or exc}") from None
+        source = repr(path)
+    else:
+        raise TypeError(f"fdal.load takes a path or bytes, got {type(path_or_bytes).__name__}")
+    try:
+        native = core.Model.from_bytes(data)
+    except core.FormatError as exc:
+        raise FormatError(str(exc)) from None
+    return Model(native, source)
+
+
+def _check_images(model: Model, images, name: str) -> np.ndarray:
+    if not isinstance(images, np.ndarray):
+        images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8 raw pixels, got dtype {images.dtype}")
+    h, w, c = model.input_shape
+    if images.ndim != 4:
+        raise ValueError(f"{name} must have 4 dimensions (N, {h}, {w}, {c}), got shape {images.shape}")
+    if images.shape[3] != c:
+        raise ValueError(f"{name} have {images.shape[3]} channels but the model expects {c} "
+                         f"(shape {images.shape}, expected (N, {h}, {w}, {c}))")
+    if images.shape[1:3] != (h, w):
+        raise ValueError(f"{name} have shape {images.shape} but the model expects (N, {h}, {w}, {c})")
+    return images
+
+
+def _check_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
+    """Views of at most batch_size images: slices of an array, or the pieces of each yielded batch."""
+    if isinstance(pool, np.ndarray):
+        parts = (pool,)
+    else:
+        try:
+            parts = iter(pool)
+        except TypeError:
+            raise ValueError(f"pool must be a uint8 array (N, H, W, C) or an iterable of such batches, "
+                             f"got {type(pool).__name__}") from None
+    for part in parts:
+        for start in range(0, len(part), batch_size):
+            yield part[start:start + batch_size]
+
+
+def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0) -> np.ndarray:
+    """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
+
+    pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
+    is streamed in batches of batch_size, memory O(k + batch_size). strategy: one of STRATEGIES
+    (docs/quantization.md, "Ranking keys"); seed is used by "random" only (taken modulo 2**64).
+    """
+    if not isinstance(model, Model):
+        raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known strategies: {', '.join(STRATEGIES)}")
+    if strategy == "fdal" and not model.has_sampler:
+        raise ValueError("strategy 'fdal' needs a model with a sampler (score layer); this model has none")
+    k = _check_int(k, "k")
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    batch_size = _check_int(batch_size, "batch_size")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    seed = _check_int(seed, "seed") % 2**64
+
+    if isinstance(pool, np.ndarray):
+        pool = _check_images(model, pool, "pool")
+        if len(pool) == 0:
+            raise ValueError("pool is empty")
+        if k > len(pool):
+            raise ValueError(f"k={k} is larger than the pool size {len(pool)}")
+
+    ranker = _core().Ranker(model._native, strategy, k, seed)
+    for batch in _batches(pool, batch_size):
+        ranker.push(_check_images(model, batch, "pool batch"))
+    if ranker.seen == 0:
+        raise ValueError("pool is empty")
+    if k > ranker.seen:
+        raise ValueError(f"k={k} is larger than the pool size {ranker.seen}")
+    return ranker.finish()
