@@ -283,6 +283,10 @@ def _encode(spec: ModelSpec) -> bytes:
     for i, layer in enumerate(spec.layers):
         if not isinstance(layer, LayerSpec):
             raise FormatError(f"layer {i} is not a LayerSpec")
+        if layer.op not in OPS:
+            raise FormatError(f"layer {i}: unknown op {layer.op!r}; expected one of {tuple(OPS)}")
+        if layer.out_kind not in OUT_KINDS:
+            raise FormatError(f"layer {i} ({layer.op}): out_kind {layer.out_kind!r} must be 'int8' or 'int32'")
         for fname, data in _layer_arrays(i, layer).items():
             placed.append((i, fname, cursor, data))
             cursor = _align(cursor + len(data))
@@ -317,10 +321,6 @@ def _encode(spec: ModelSpec) -> bytes:
     r = RECORD_FIELDS
     for i, layer in enumerate(spec.layers):
         base = table_offset + RECORD_BYTES * i
-        if layer.op not in OPS:
-            raise FormatError(f"layer {i}: unknown op {layer.op!r}")
-        if layer.out_kind not in OUT_KINDS:
-            raise FormatError(f"layer {i} ({layer.op}): out_kind {layer.out_kind!r} must be 'int8' or 'int32'")
         if len(layer.in_shape) != 3 or len(layer.out_shape) != 3 or len(layer.kernel) != 2 \
                 or len(layer.stride) != 2 or len(layer.pad) != 4:
             raise FormatError(f"layer {i} ({layer.op}): in_shape/out_shape need 3 values, kernel/stride 2, pad 4")
