@@ -1,0 +1,49 @@
+"""Shared fixtures for the runtime tests: seeded random models (written to .fdal bytes and loaded by
+the native runtime next to their numpy-oracle spec) and seeded images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fdal
+from fdal import format as fmt
+from fdal import testing
+
+
+class Pair:
+    """A ModelSpec (for the oracle), its file bytes and the loaded native fdal.Model."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.data = fmt.write_model(spec)
+        self.model = fdal.load(self.data)
+
+
+def make_pair(seed: int, arch: str, **kwargs) -> Pair:
+    return Pair(testing.random_model(seed, arch, n_calibration=64, **kwargs))
+
+
+@pytest.fixture(scope="session")
+def vgg() -> Pair:
+    return make_pair(11, "vgg11_lite")
+
+
+@pytest.fixture(scope="session")
+def alexnet() -> Pair:
+    return make_pair(12, "alexnet_lite")
+
+
+@pytest.fixture(scope="session")
+def tiny_no_sampler() -> Pair:
+    return make_pair(13, "tiny", with_sampler=False)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Pair:
+    return make_pair(14, "tiny", input_shape=(8, 6, 3))
+
+
+@pytest.fixture(scope="session")
+def pool() -> np.ndarray:
+    """300 seeded 32x32x3 images."""
+    return testing.random_images(2024, 300)
