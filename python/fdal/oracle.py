@@ -270,8 +270,11 @@ def entropy_keys(logits_raw, unit):
     return -(det_log(total) - weighted / total)
 
 
-def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0):
-    """Ranking keys of a forward() result; smaller keys are ranked first."""
+def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0, unit=None):
+    """Ranking keys of a forward() result; smaller keys are ranked first.
+
+    `unit` (the logits layer's out_scale) defaults to out["logits_unit"]; only entropy needs it.
+    """
     if strategy == "fdal":
         if out.get("score_raw") is None:
             raise ValueError("strategy 'fdal' needs a model with a sampler (score layer)")
@@ -280,7 +283,10 @@ def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0):
         top = np.sort(np.asarray(out["logits_raw"]).astype(np.int64), axis=1)
         return top[:, -1] - top[:, -2]
     if strategy == "entropy":
-        return entropy_keys(out["logits_raw"], out["logits_unit"])
+        unit = out.get("logits_unit") if unit is None else unit
+        if unit is None:
+            raise ValueError("strategy 'entropy' needs the logits unit (pass unit= or out['logits_unit'])")
+        return entropy_keys(out["logits_raw"], unit)
     if strategy == "random":
         return random_keys(len(out["logits_raw"]), start_index, seed)
     raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
