@@ -75,11 +75,19 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
         if progress:
             print(f"training the {p.teacher_arch} teacher for {p.teacher_epochs} epochs ...", file=sys.stderr)
         t0 = time.time()
-        model, _history = fteacher.train_teacher(dataset, arch=p.teacher_arch, epochs=p.teacher_epochs,
-                                                 device=device, seed=p.seed, progress=progress)
+        train_set = dataset
+        if 0 < p.teacher_subset < len(dataset.train_y):
+            keep = np.sort(np.random.default_rng([p.seed, 2]).choice(len(dataset.train_y), p.teacher_subset,
+                                                                    replace=False))
+            keep_t = torch.as_tensor(keep, device=dataset.train_x.device)
+            train_set = dataclasses.replace(dataset, train_x=dataset.train_x[keep_t], train_y=dataset.train_y[keep_t])
+        model, _history = fteacher.train_teacher(train_set, arch=p.teacher_arch, epochs=p.teacher_epochs,
+                                                 device=device, seed=p.seed, progress=progress,
+                                                 eval_every=p.teacher_epochs)  # test once, at the end
         fteacher.save_teacher(model, cache)
         acc = accuracy(model, dataset.test_x, dataset.test_y)
         _write_json_atomic(out_dir / "teacher.json", {"arch": p.teacher_arch, "epochs": p.teacher_epochs,
+                                                      "train_images": len(train_set.train_y),
                                                       "test_accuracy": acc, "seconds": time.time() - t0})
         if progress:
             print(f"teacher: test accuracy {100 * acc:.2f}% in {time.time() - t0:.0f} s", file=sys.stderr)
