@@ -45,5 +45,5 @@ def tiny() -> Pair:
 
 @pytest.fixture(scope="session")
 def pool() -> np.ndarray:
-    """300 seeded 32x32x3 images."""
-    return testing.random_images(2024, 300)
+    """128 seeded 32x32x3 images."""
+    return testing.random_images(2024, 128)

@@ -13,10 +13,14 @@ from fdal import oracle, testing
 @pytest.mark.parametrize("fixture", ["vgg", "alexnet"])
 def test_rank_pool_matches_oracle(request, fixture, strategy, pool):
     pair = request.getfixturevalue(fixture)
-    for k, seed in [(1, 0), (25, 7), (len(pool), 2**64 - 1)]:
-        got = fdal.rank_pool(pair.model, pool, k, strategy=strategy, seed=seed, batch_size=97)
-        want = oracle.rank(pair.spec, pool, k, strategy, seed=seed)
-        np.testing.assert_array_equal(got, want, err_msg=f"{fixture} {strategy} k={k} seed={seed}")
+    for seed in (0, 2**64 - 1):
+        # The oracle's full order (a stable argsort); every k is a prefix of it.
+        full = oracle.rank(pair.spec, pool, len(pool), strategy, seed=seed)
+        for k in (1, 25, len(pool)):
+            got = fdal.rank_pool(pair.model, pool, k, strategy=strategy, seed=seed, batch_size=47)
+            np.testing.assert_array_equal(got, full[:k], err_msg=f"{fixture} {strategy} k={k} seed={seed}")
+        if strategy != "random":
+            break  # the seed matters for "random" only
 
 
 @pytest.mark.parametrize("strategy", ["margin", "entropy", "random"])
@@ -60,13 +64,13 @@ def test_streaming_equals_in_memory(vgg, pool, strategy):
     rng = np.random.default_rng(0)
     cuts = np.sort(rng.choice(np.arange(1, len(pool)), size=6, replace=False))
     batches = np.split(pool, cuts)
-    for batch_size in (1, 7, 256, 10_000):
+    for batch_size in (1, 7, 10_000):
         got = fdal.rank_pool(vgg.model, iter(batches), 33, strategy=strategy, seed=5, batch_size=batch_size)
         np.testing.assert_array_equal(got, want, err_msg=f"batch_size {batch_size}")
         got = fdal.rank_pool(vgg.model, pool, 33, strategy=strategy, seed=5, batch_size=batch_size)
         np.testing.assert_array_equal(got, want, err_msg=f"in-memory batch_size {batch_size}")
     # Generators work too, including empty batches in between.
-    gen = (b for b in [pool[:0], pool[:100], pool[100:100], pool[100:]])
+    gen = (b for b in [pool[:0], pool[:60], pool[60:60], pool[60:]])
     np.testing.assert_array_equal(fdal.rank_pool(vgg.model, gen, 33, strategy=strategy, seed=5), want)
 
 

@@ -199,9 +199,9 @@ Header read_header(const Bytes& b, std::size_t size) {
     fail("header: blob_offset " + str(h.blob_offset) + " overlaps the layer table (ends at " +
          str(table_end) + ")");
   }
-  if (blob_end > data_end) {
+  if (blob_end != data_end) {
     fail("header: blob [" + str(h.blob_offset) + ", " + str(blob_end) +
-         ") runs past the end of the data (" + str(data_end) + ", before the CRC)");
+         ") must end where the CRC starts (" + str(data_end) + ")");
   }
   if (!b.all_zero(input_end, h.lut_offset) || !b.all_zero(lut_end, h.layer_table_offset) ||
       !b.all_zero(table_end, h.blob_offset) || !b.all_zero(blob_end, data_end)) {
@@ -508,6 +508,14 @@ class LayerChecker {
         fail(where_ + "weight_scale[" + str(c) + "] differs from weight_scale[0] (a head has one scale)");
       }
     }
+    if (L.out_kind == OutKind::Int32) {
+      // The head's unit: in_scale * weight_scale in float64, rounded to f32 (as fdal.format).
+      const float unit = float(double(L.in_scale) * double(ws[0]));
+      if (float_bits(unit) != float_bits(L.out_scale)) {
+        fail(where_ + "out_scale " + str(L.out_scale) +
+             " of an int32 head must be in_scale * weight_scale = " + str(unit));
+      }
+    }
     L.weight_scale = ws;
   }
 
@@ -540,14 +548,25 @@ void check_graph(const Header& h, const Model& m) {
   }
 }
 
-void check_overlaps(std::vector<ArrayRange>& arrays) {
+// Arrays must not overlap; blob bytes outside every array are padding and must be zero.
+void check_blob_layout(const Bytes& b, const Header& h, std::vector<ArrayRange>& arrays) {
   std::sort(arrays.begin(), arrays.end(),
-            [](const ArrayRange& a, const ArrayRange& b) { return a.begin < b.begin; });
+            [](const ArrayRange& x, const ArrayRange& y) { return x.begin < y.begin; });
   for (std::size_t i = 1; i < arrays.size(); ++i) {
     if (arrays[i].begin < arrays[i - 1].end) {
       fail(arrays[i].name + " [" + str(arrays[i].begin) + ", " + str(arrays[i].end) + ") overlaps " +
            arrays[i - 1].name + " [" + str(arrays[i - 1].begin) + ", " + str(arrays[i - 1].end) + ")");
     }
+  }
+  std::uint64_t cursor = h.blob_offset;
+  for (const ArrayRange& a : arrays) {
+    if (!b.all_zero(cursor, a.begin)) {
+      fail("blob: padding before " + a.name + " (bytes " + str(cursor) + ".." + str(a.begin) + ") is not zero");
+    }
+    cursor = a.end;
+  }
+  if (!b.all_zero(cursor, std::uint64_t(h.blob_offset) + h.blob_bytes)) {
+    fail("blob: padding after the last array (from byte " + str(cursor) + ") is not zero");
   }
 }
 
@@ -612,7 +631,7 @@ std::unique_ptr<const Model> load_model(const void* data, std::size_t size) {
   LayerChecker checker(b, h, m, arrays);
   for (std::int32_t i = 0; i < h.num_layers; ++i) m.layers.push_back(checker.check(i));
   check_graph(h, m);
-  check_overlaps(arrays);
+  check_blob_layout(b, h, arrays);
   plan_arena(m);
 
   for (const Layer& L : m.layers) {
