@@ -176,8 +176,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ds = load_dataset(args.dataset, args.data_dir, download=args.download) if args.dataset != "synthetic" \
-        else load_dataset("synthetic", args.data_dir)
+    ds = load_dataset(args.dataset, args.data_dir, download=args.download)
     t0 = time.perf_counter()
     model, history = train_teacher(ds, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                                    lr=args.lr, schedule=args.schedule, device=args.device, seed=args.seed)
