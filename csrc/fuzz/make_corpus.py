@@ -1,0 +1,56 @@
+"""Write the fuzz seed corpus: valid models from fdal.testing and the malformed-model catalogue.
+
+    python csrc/fuzz/make_corpus.py OUT_DIR
+
+Valid seeds: every fdal.testing arch (with and without a sampler) and the small all-ops model of
+the catalogue; malformed seeds: every file of tests/test_malformed_models.py's catalogue (each
+breaks one rule, so the fuzzer starts next to every check). Files are named by content hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from fdal import format as fmt
+from fdal import testing
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_catalogue():
+    path = ROOT / "tests" / "test_malformed_models.py"
+    spec = importlib.util.spec_from_file_location("malformed_catalogue", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seeds():
+    for arch in testing.ARCHS:
+        for with_sampler in (True, False):
+            spec = testing.random_model(1, arch, with_sampler=with_sampler, n_calibration=32)
+            yield f"{arch}_{'s' if with_sampler else 'ns'}", fmt.write_model(spec)
+    cat = load_catalogue()
+    small = cat.small_model_bytes()
+    yield "small_all_ops", small
+    for case in cat.catalogue(small):
+        yield case.name, case.data
+
+
+def main(out_dir: str) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for name, data in seeds():
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        (out / f"{name}-{digest}.fdal").write_bytes(data)
+        n += 1
+    print(f"wrote {n} seed files to {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
