@@ -1,0 +1,187 @@
+"""Parity between a float PyTorch student+sampler and its int8 .fdal file run by the native runtime.
+
+    report = fdal.training.compare(student, sampler, "student.fdal", images, labels)
+    print(fdal.training.compare.format_report(report))
+
+Command line (export a runner checkpoint and report parity on the CIFAR-10 test split):
+
+    python -m fdal.training.compare runs/export-parity/fdal.pt --data-dir data --out runs/export-parity/fdal.fdal
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import types
+
+import numpy as np
+import torch
+
+import fdal
+
+TOP_FRACTION = 0.10
+
+
+def _rankdata(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (as scipy.stats.rankdata)."""
+    order = np.argsort(x, kind="stable")
+    sx = x[order]
+    ranks = np.empty(len(x), dtype=np.float64)
+    starts = np.r_[0, np.flatnonzero(sx[1:] != sx[:-1]) + 1]
+    ends = np.r_[starts[1:], len(x)]
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2.0
+    return ranks
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation (Pearson correlation of average ranks); nan if a side is constant."""
+    ra, rb = _rankdata(np.asarray(a, np.float64)), _rankdata(np.asarray(b, np.float64))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / den) if den > 0 else float("nan")
+
+
+def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500) -> dict:
+    """Float logits and sampler pre-sigmoid values of uint8 NHWC images."""
+    from .export import to_input
+    logits, score = [], []
+    with torch.no_grad():
+        for s in range(0, len(images), batch_size):
+            z, lg = student(to_input(images[s:s + batch_size]))
+            logits.append(lg.float().numpy())
+            if sampler is not None:
+                score.append((sampler.logit(z) if hasattr(sampler, "logit") else sampler(z)).float().numpy())
+    return {"logits": np.concatenate(logits), "score": np.concatenate(score) if score else None}
+
+
+def compare(student, sampler, path, images, labels=None, *, top_fraction=TOP_FRACTION) -> dict:
+    """Parity report (dict) of float (student, sampler) against the int8 model at `path` (or bytes).
+
+    Keys: n, float_accuracy / int8_accuracy (with labels), top1_agreement, logit_mae, logit_max_error,
+    and with a sampler: score_spearman (float pre-sigmoid vs int8 raw accumulator), top_k and
+    fdal_topk_overlap (fdal.rank_pool(..., "fdal") vs the float ranking by lowest sampler logit),
+    score_mae (float pre-sigmoid vs dequantized int8). Also file_bytes when path is a file.
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty uint8 (N, H, W, C) array, got {images.dtype} {images.shape}")
+    if not 0 < top_fraction <= 1:
+        raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
+    model = fdal.load(path)
+    if (sampler is not None) != model.has_sampler:
+        raise ValueError(f"the float model {'has' if sampler is not None else 'has no'} sampler but the file "
+                         f"{'has' if model.has_sampler else 'has no'} score layer")
+    f = float_outputs(student, sampler, images)
+    q = model.forward(images)
+    err = np.abs(f["logits"].astype(np.float64) - q["logits"].astype(np.float64))
+    report = {"n": int(len(images)),
+              "top1_agreement": float(np.mean(f["logits"].argmax(1) == q["logits"].argmax(1))),
+              "logit_mae": float(err.mean()), "logit_max_error": float(err.max()),
+              "logit_range": float(np.abs(f["logits"]).max())}
+    if isinstance(path, (str, os.PathLike)):
+        report["file_bytes"] = os.path.getsize(path)
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"labels has {len(labels)} entries for {len(images)} images")
+        report["float_accuracy"] = float(np.mean(f["logits"].argmax(1) == labels))
+        report["int8_accuracy"] = float(np.mean(q["logits"].argmax(1) == labels))
+    if sampler is not None:
+        k = max(1, int(round(top_fraction * len(images))))
+        int8_top = fdal.rank_pool(model, images, k, strategy="fdal")
+        float_top = np.argsort(f["score"], kind="stable")[:k]
+        report.update(score_spearman=spearman(f["score"], q["score_raw"]), top_k=k,
+                      fdal_topk_overlap=len(np.intersect1d(int8_top, float_top)) / k)
+        report["score_sigmoid_mae"] = float(np.mean(np.abs(1 / (1 + np.exp(-f["score"].astype(np.float64)))
+                                                           - q["score"])))
+    return report
+
+
+_ROWS = (
+    ("n", "images", "{:d}"),
+    ("float_accuracy", "float accuracy", "{:.2%}"),
+    ("int8_accuracy", "int8 accuracy", "{:.2%}"),
+    ("top1_agreement", "top-1 agreement (float vs int8)", "{:.2%}"),
+    ("score_spearman", "Spearman, sampler pre-sigmoid (float vs int8 raw)", "{:.4f}"),
+    ("fdal_topk_overlap", "overlap of the 'fdal' top-k", "{:.3f}"),
+    ("top_k", "k (top-10%)", "{:d}"),
+    ("score_sigmoid_mae", "mean abs sampler probability error", "{:.5f}"),
+    ("logit_mae", "mean abs logit error", "{:.4f}"),
+    ("logit_max_error", "max abs logit error", "{:.4f}"),
+    ("logit_range", "max abs float logit", "{:.3f}"),
+    ("file_bytes", ".fdal file size", "{:,d} bytes"),
+)
+
+
+def format_report(report: dict) -> str:
+    """The report as a two-column markdown table (rows for the keys present)."""
+    lines = ["| metric | value |", "|---|---|"]
+    for key, title, fmt_ in _ROWS:
+        if key in report and report[key] is not None:
+            value = fmt_.format(report[key])
+            if key == "file_bytes":
+                value += f" ({report[key] / 1024:.1f} KiB)"
+            lines.append(f"| {title} | {value} |")
+    return "\n".join(lines)
+
+
+def load_checkpoint(path):
+    """Student and sampler (eval mode) from a runner checkpoint (fdal.training.runner models/*.pt)."""
+    from . import models
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "student" not in ckpt:
+        raise ValueError(f"{path}: not a checkpoint with a 'student' state dict (fdal.training.runner layout)")
+    student = models.make_student(ckpt.get("student_arch", "vgg11lite"), num_classes=ckpt["num_classes"])
+    student.load_state_dict(ckpt["student"])
+    sampler = None
+    if ckpt.get("sampler") is not None:
+        sd = ckpt["sampler"]
+        hidden, in_features = sd["net.1.weight"].shape
+        sampler = models.Sampler(in_features=in_features, hidden=hidden)
+        sampler.load_state_dict(sd)
+        sampler.eval()
+    return student.eval(), sampler, ckpt
+
+
+def main(argv=None) -> int:
+    from . import data as fdata
+    from .export import export
+    ap = argparse.ArgumentParser(description="Export a checkpoint to int8 and report float/int8 parity on CIFAR-10.")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--data-dir", default="data", help="folder with cifar-10-batches-py/ (made from the JPEG copy "
+                                                       "if missing)")
+    ap.add_argument("--out", default=None, help=".fdal path (default: next to the checkpoint)")
+    ap.add_argument("--calibration", type=int, default=1000, help="training images used for calibration")
+    ap.add_argument("--method", default="minmax", choices=["minmax", "percentile", "mse"])
+    ap.add_argument("--percentile", type=float, default=99.99)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if not os.path.isdir(os.path.join(args.data_dir, "cifar-10-batches-py")):
+        fdata.prepare_cifar10_jpeg(args.data_dir)
+    ds = fdata.load_dataset("cifar10", args.data_dir)
+    student, sampler, ckpt = load_checkpoint(args.checkpoint)
+    pick = np.sort(np.random.default_rng(args.seed).choice(len(ds.train_y), args.calibration, replace=False))
+    calib = ds.train_x[torch.as_tensor(pick)].permute(0, 2, 3, 1).contiguous().numpy()
+    out = args.out or os.path.splitext(args.checkpoint)[0] + f"-{args.method}.fdal"
+    export(student, sampler, calib, out, method=args.method, percentile=args.percentile)
+    test_x = ds.test_x.permute(0, 2, 3, 1).contiguous().numpy()
+    report = compare(student, sampler, out, test_x, ds.test_y.numpy())
+    print(f"checkpoint {args.checkpoint}: {ckpt.get('student_arch', 'vgg11lite')}, {ckpt.get('n_labeled')} labels; "
+          f"calibration: {args.calibration} training images, method {args.method}; test: {len(test_x)} images "
+          f"(CIFAR-10 JPEG copy)\n")
+    print(format_report(report))
+    return 0
+
+
+class _CallableModule(types.ModuleType):
+    # `fdal.training.compare` is both this module and the function (see export.py).
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+if __name__ == "__main__":
+    sys.exit(main())
