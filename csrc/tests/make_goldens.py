@@ -1,0 +1,129 @@
+"""Regenerate the golden files of the C++ tests (csrc/tests/golden/) with the numpy oracle.
+
+    python csrc/tests/make_goldens.py          # rewrites csrc/tests/golden/*
+
+Everything is seeded: running it twice gives identical bytes. Files:
+  *.fdal            models: ops_mix (every op, odd shapes), vgg11_lite and alexnet_lite (16x16x3),
+                    tiny (8x8x1, no sampler)
+  <model>.layers.gold   per-layer oracle outputs for 2 images (kernel tests)
+  <model>.forward.gold  raw and float heads for 4 images (whole-model tests)
+  pool.npy, rank.gold   a 32-image pool for alexnet_lite and oracle top-k for every strategy
+  tiny_pool.raw         a raw 40-image pool for the tiny model
+  int16_pool.npy        a pool of the wrong dtype (error test)
+  rank_*.txt            the exact stdout fdal-rank must print (end-to-end tests)
+
+.gold archive (read by csrc/tests/golden.h): "FDALGOLD", u32 count, then per array:
+u16 name length, name, u8 dtype code, u8 ndim, u32 dims[ndim], little-endian data.
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from fdal import oracle, testing
+from fdal.format import write_model
+
+OUT = Path(__file__).resolve().parent / "golden"
+DTYPES = {np.dtype(np.int8): 1, np.dtype(np.uint8): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 4,
+          np.dtype(np.uint64): 5, np.dtype(np.float32): 6, np.dtype(np.float64): 7}
+RANK_K = 6
+RANDOM_SEED = 12345678901234567
+
+
+def write_gold(path: Path, arrays: dict) -> None:
+    out = bytearray(b"FDALGOLD" + struct.pack("<I", len(arrays)))
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        raw = name.encode()
+        out += struct.pack("<H", len(raw)) + raw + struct.pack("<BB", DTYPES[arr.dtype], arr.ndim)
+        out += struct.pack(f"<{arr.ndim}I", *arr.shape) + arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+    path.write_bytes(bytes(out))
+
+
+def ops_mix_model():
+    """Every op with odd shapes, asymmetric kernels, strides and padding."""
+    b = testing.ModelBuilder((7, 6, 2), seed=21)
+    b.conv2d(5, kernel=(3, 2), stride=(2, 1), pad=(1, 0, 1, 1))            # (4, 6, 5), fused relu
+    b.maxpool((2, 3), stride=(1, 2), pad=(1, 1, 0, 1))                     # (4, 3, 5)
+    b.conv2d(4, kernel=(1, 1), relu=False)                                 # (4, 3, 4)
+    b.relu()
+    b.upsample((2, 3))                                                     # (8, 9, 4)
+    b.avgpool((3, 2), stride=(2, 3))                                       # (3, 3, 4)
+    feat = b.flatten()                                                     # (1, 1, 36)
+    b.fc(6, relu=False)
+    b.fc(3, head="logits")
+    b.fc(1, head="score", input=feat)
+    return b.build(n_calibration=64)
+
+
+def layer_arrays(spec, images) -> dict:
+    arrays = {"images": images, "input_q": oracle.apply_lut(spec.lut, images)}
+    for i, out in enumerate(oracle.run_layers(spec, images)):
+        arrays[f"layer{i}"] = out
+    return arrays
+
+
+def forward_arrays(spec, images) -> dict:
+    out = oracle.forward(spec, images)
+    arrays = {"images": images, "logits_raw": out["logits_raw"], "logits": out["logits"]}
+    if out["score_raw"] is not None:
+        arrays.update(score_raw=out["score_raw"], score=out["score"])
+    return arrays
+
+
+def tool_stdout(spec, pool, k, strategy, seed=0, scores=False) -> str:
+    """What `fdal-rank MODEL POOL -k k --strategy s --seed seed [--scores]` prints."""
+    idx = oracle.rank(spec, pool, k, strategy, seed=seed)
+    if not scores:
+        return "".join(f"{i}\n" for i in idx)
+    keys = oracle.keys(oracle.forward(spec, pool), strategy, seed=seed)[idx]
+    if strategy == "entropy":
+        return "".join(f"{i}\t{float(v):.17g}\n" for i, v in zip(idx, keys))
+    return "".join(f"{i}\t{int(v)}\n" for i, v in zip(idx, keys))
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    models = {
+        "ops_mix": ops_mix_model(),
+        "vgg11_lite": testing.random_model(11, "vgg11_lite", input_shape=(16, 16, 3), n_calibration=64),
+        "alexnet_lite": testing.random_model(12, "alexnet_lite", input_shape=(16, 16, 3), n_calibration=64),
+        "tiny": testing.random_model(13, "tiny", num_classes=4, with_sampler=False, input_shape=(8, 8, 1),
+                                     n_calibration=64),
+    }
+    for name, spec in models.items():
+        write_model(spec, OUT / f"{name}.fdal")
+        shape = spec.input_shape
+        write_gold(OUT / f"{name}.layers.gold", layer_arrays(spec, testing.random_images(100, 2, shape)))
+        if name != "ops_mix" and name != "tiny":
+            write_gold(OUT / f"{name}.forward.gold", forward_arrays(spec, testing.random_images(101, 4, shape)))
+
+    alex = models["alexnet_lite"]
+    pool = testing.random_images(102, 32, alex.input_shape)
+    np.save(OUT / "pool.npy", pool)
+    ranks = {}
+    for strategy in ("fdal", "margin", "entropy", "random"):
+        ranks[strategy] = oracle.rank(alex, pool, RANK_K, strategy, seed=RANDOM_SEED)
+        # the whole order, for tests that rank with other k
+        ranks[strategy + "_all"] = oracle.rank(alex, pool, len(pool), strategy, seed=RANDOM_SEED)
+    ranks["random_seed"] = np.array([RANDOM_SEED], dtype=np.uint64)
+    write_gold(OUT / "rank.gold", ranks)
+    for strategy in ("fdal", "margin", "entropy", "random"):
+        (OUT / f"rank_{strategy}.txt").write_text(tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED))
+        (OUT / f"rank_{strategy}_scores.txt").write_text(
+            tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED, scores=True))
+
+    tiny = models["tiny"]
+    tiny_pool = testing.random_images(103, 40, tiny.input_shape)
+    tiny_pool.tofile(OUT / "tiny_pool.raw")
+    (OUT / "rank_tiny_margin.txt").write_text(tool_stdout(tiny, tiny_pool, 10, "margin", scores=True))
+    (OUT / "rank_tiny_entropy.txt").write_text(tool_stdout(tiny, tiny_pool, 40, "entropy"))
+    np.save(OUT / "int16_pool.npy", np.zeros((2, 8, 8, 1), np.int16))  # fdal-rank must refuse: not uint8
+    total = sum(p.stat().st_size for p in OUT.iterdir())
+    print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes, to {OUT}")
+
+
+if __name__ == "__main__":
+    main()

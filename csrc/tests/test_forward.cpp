@@ -1,0 +1,64 @@
+// Whole models through the C API against the oracle: raw int32 logits and score accumulators and
+// their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models.
+//   test_forward GOLDEN_DIR
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "fdal/fdal.h"
+#include "golden.h"
+
+namespace {
+
+void check_model(const char* dir, const std::string& name) {
+  fdal_model* model = nullptr;
+  const std::string path = fdal_test::golden_path(dir, name + ".fdal");
+  if (fdal_model_load_file(path.c_str(), &model) != FDAL_OK) {
+    std::fprintf(stderr, "  %s: %s\n", path.c_str(), fdal_last_error());
+    fdal_test::report(__FILE__, __LINE__, "golden model loads");
+    return;
+  }
+  fdal_model_info info;
+  fdal_model_get_info(model, &info);
+  const fdal_test::GoldFile gold(fdal_test::golden_path(dir, name + ".forward.gold"));
+  const fdal_test::GoldArray& images = gold.get("images");
+  const std::int64_t n = images.shape[0], h = images.shape[1], w = images.shape[2], c = images.shape[3];
+  const std::int64_t classes = info.num_classes;
+  std::printf("%s: %lld images, kernels %s\n", name.c_str(), (long long)n, info.kernels);
+
+  std::vector<std::int32_t> logits_raw(std::size_t(n * classes)), score_raw(static_cast<std::size_t>(n));
+  std::vector<float> logits(std::size_t(n * classes)), score(static_cast<std::size_t>(n));
+  const fdal_images view{images.as<std::uint8_t>(), n, h, w, c, h * w * c, w * c, c, 1};
+  CHECK_EQ(fdal_forward(model, &view, logits_raw.data(), score_raw.data(), logits.data(), score.data()), FDAL_OK);
+  CHECK(std::memcmp(logits_raw.data(), gold.get("logits_raw").bytes.data(), logits_raw.size() * 4) == 0);
+  CHECK(std::memcmp(logits.data(), gold.get("logits").bytes.data(), logits.size() * 4) == 0);
+  CHECK(std::memcmp(score_raw.data(), gold.get("score_raw").bytes.data(), score_raw.size() * 4) == 0);
+  CHECK(std::memcmp(score.data(), gold.get("score").bytes.data(), score.size() * 4) == 0);
+
+  // Image by image, through a reversed view (negative stride): same numbers.
+  const fdal_images reversed{images.as<std::uint8_t>() + (n - 1) * h * w * c, n, h, w, c, -h * w * c, w * c, c, 1};
+  std::vector<std::int32_t> rev(std::size_t(n * classes));
+  CHECK_EQ(fdal_forward(model, &reversed, rev.data(), nullptr, nullptr, nullptr), FDAL_OK);
+  for (std::int64_t i = 0; i < n; ++i) {
+    CHECK(std::memcmp(rev.data() + (n - 1 - i) * classes, logits_raw.data() + i * classes, std::size_t(classes) * 4) == 0);
+  }
+
+  // A batch whose images have the wrong shape is an argument error.
+  const fdal_images wrong{images.as<std::uint8_t>(), n, h - 1, w, c, h * w * c, w * c, c, 1};
+  CHECK_EQ(fdal_forward(model, &wrong, logits_raw.data(), nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  fdal_model_free(model);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: test_forward GOLDEN_DIR\n");
+    return 2;
+  }
+  check_model(argv[1], "vgg11_lite");
+  check_model(argv[1], "alexnet_lite");
+  return fdal_test::finish("test_forward");
+}

@@ -1,0 +1,122 @@
+// The loader through the C API: a valid file loads with the right info; truncated files, a bad
+// CRC, a bad magic and a future version are rejected with FDAL_ERR_FORMAT and a message that
+// names the rule (docs/format.md: size, magic and version are checked before the CRC).
+//   test_loader GOLDEN_DIR
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "fdal/fdal.h"
+#include "format/crc32.h"
+#include "golden.h"
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+void put_u16(Bytes& b, std::size_t at, std::uint16_t v) {
+  b[at] = std::uint8_t(v);
+  b[at + 1] = std::uint8_t(v >> 8);
+}
+
+void fix_crc(Bytes& b) {
+  const std::uint32_t crc = fdal::crc32(b.data(), b.size() - 4);
+  for (int i = 0; i < 4; ++i) b[b.size() - 4 + std::size_t(i)] = std::uint8_t(crc >> (8 * i));
+}
+
+// Loads `b` and expects FDAL_ERR_FORMAT with `needle` in the message.
+void expect_rejected(const Bytes& b, const char* needle, const char* what) {
+  fdal_model* m = reinterpret_cast<fdal_model*>(0x1);
+  const fdal_status s = fdal_model_load_memory(b.data(), b.size(), &m);
+  if (s != FDAL_ERR_FORMAT || m != nullptr || std::strstr(fdal_last_error(), needle) == nullptr) {
+    std::fprintf(stderr, "  case '%s': status %s, message \"%s\", expected FDAL_ERR_FORMAT and \"%s\"\n",
+                 what, fdal_status_name(s), fdal_last_error(), needle);
+    fdal_test::report(__FILE__, __LINE__, what);
+  }
+  if (s == FDAL_OK) fdal_model_free(m);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: test_loader GOLDEN_DIR\n");
+    return 2;
+  }
+  const std::string path = fdal_test::golden_path(argv[1], "alexnet_lite.fdal");
+  const Bytes valid = fdal_test::read_file(path);
+
+  // A valid file loads, from memory and from disk, with the header's values.
+  fdal_model* model = nullptr;
+  CHECK_EQ(fdal_model_load_memory(valid.data(), valid.size(), &model), FDAL_OK);
+  CHECK(model != nullptr);
+  if (model != nullptr) {
+    fdal_model_info info;
+    CHECK_EQ(fdal_model_get_info(model, &info), FDAL_OK);
+    CHECK_EQ(info.input_h, 16);
+    CHECK_EQ(info.input_w, 16);
+    CHECK_EQ(info.input_c, 3);
+    CHECK_EQ(info.num_classes, 10);
+    CHECK_EQ(info.has_sampler, 1);
+    CHECK_EQ(info.version_major, 1);
+    CHECK_EQ(info.file_bytes, std::int64_t(valid.size()));
+    CHECK(info.arena_bytes > 0);
+    CHECK(info.weight_bytes > 0 && info.weight_bytes < info.file_bytes);
+    fdal_model_free(model);
+  }
+  model = nullptr;
+  CHECK_EQ(fdal_model_load_file(path.c_str(), &model), FDAL_OK);
+  fdal_model_free(model);
+
+  // Truncation at several points, including inside the header and the empty file.
+  for (std::size_t keep : {valid.size() - 1, valid.size() / 2, std::size_t(100), std::size_t(64),
+                           std::size_t(20), std::size_t(9)}) {
+    const Bytes cut(valid.begin(), valid.begin() + std::ptrdiff_t(keep));
+    expect_rejected(cut, keep >= 68 ? "does not match the actual size" : "truncated", "truncated file");
+  }
+  expect_rejected(Bytes(), "truncated: 0 bytes", "empty file");
+
+  Bytes bad_crc = valid;
+  bad_crc[bad_crc.size() - 10] ^= 0x01;  // a flipped bit in the last blob array
+  expect_rejected(bad_crc, "CRC mismatch", "flipped blob bit");
+  Bytes bad_stored_crc = valid;
+  bad_stored_crc.back() ^= 0x80;
+  expect_rejected(bad_stored_crc, "CRC mismatch", "flipped CRC bit");
+
+  Bytes bad_magic = valid;
+  bad_magic[1] = 'G';
+  fix_crc(bad_magic);
+  expect_rejected(bad_magic, "bad magic", "bad magic");
+  Bytes text_mode = valid;  // the \r\n of the magic turned into \n by a text-mode copy
+  text_mode.erase(text_mode.begin() + 5);
+  expect_rejected(text_mode, "bad magic", "text-mode damaged magic");
+
+  Bytes future = valid;
+  put_u16(future, 8, 2);
+  fix_crc(future);
+  expect_rejected(future, "future version 2", "future major version");
+  Bytes future_bad_crc = valid;  // version is checked before the CRC
+  put_u16(future_bad_crc, 8, 3);
+  expect_rejected(future_bad_crc, "future version 3", "future version reported before CRC");
+  Bytes minor = valid;  // a later minor version of 1.x is readable
+  put_u16(minor, 10, 7);
+  fix_crc(minor);
+  model = nullptr;
+  CHECK_EQ(fdal_model_load_memory(minor.data(), minor.size(), &model), FDAL_OK);
+  if (model != nullptr) {
+    fdal_model_info info;
+    fdal_model_get_info(model, &info);
+    CHECK_EQ(info.version_minor, 7);
+    fdal_model_free(model);
+  }
+
+  // A missing file is a format error naming the path; bad arguments are argument errors.
+  model = nullptr;
+  CHECK_EQ(fdal_model_load_file((std::string(argv[1]) + "/no-such.fdal").c_str(), &model), FDAL_ERR_FORMAT);
+  CHECK_CONTAINS(fdal_last_error(), "no-such.fdal");
+  CHECK_EQ(fdal_model_load_memory(valid.data(), valid.size(), nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_model_load_file(nullptr, &model), FDAL_ERR_INVALID_ARGUMENT);
+  return fdal_test::finish("test_loader");
+}

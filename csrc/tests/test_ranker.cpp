@@ -1,0 +1,91 @@
+// The ranker through the C API against the oracle's top-k for every strategy on a 32-image pool
+// (read with the tool's .npy reader), pushed in batches of several sizes: the result must not
+// depend on batching. Also checks k = pool size (the whole order) and the k errors.
+//   test_ranker GOLDEN_DIR
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "fdal/fdal.h"
+#include "golden.h"
+#include "pool_reader.h"
+
+namespace {
+
+std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& info, const std::vector<std::uint8_t>& pool,
+                               std::int64_t n, const char* strategy, std::int64_t k, std::uint64_t seed,
+                               std::int64_t batch) {
+  const std::int64_t h = info.input_h, w = info.input_w, c = info.input_c;
+  fdal_ranker* ranker = nullptr;
+  std::vector<std::int64_t> out(std::size_t(k), -1);
+  if (fdal_ranker_create(model, strategy, k, seed, &ranker) != FDAL_OK) {
+    std::fprintf(stderr, "  ranker_create(%s): %s\n", strategy, fdal_last_error());
+    fdal_test::report(__FILE__, __LINE__, "ranker_create succeeds");
+    return out;
+  }
+  for (std::int64_t s = 0; s < n; s += batch) {
+    const std::int64_t m = n - s < batch ? n - s : batch;
+    const fdal_images view{pool.data() + s * h * w * c, m, h, w, c, h * w * c, w * c, c, 1};
+    CHECK_EQ(fdal_ranker_push(ranker, &view), FDAL_OK);
+  }
+  CHECK_EQ(fdal_ranker_finish(ranker, out.data(), k), FDAL_OK);
+  fdal_ranker_free(ranker);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: test_ranker GOLDEN_DIR\n");
+    return 2;
+  }
+  fdal_model* model = nullptr;
+  CHECK_EQ(fdal_model_load_file(fdal_test::golden_path(argv[1], "alexnet_lite.fdal").c_str(), &model), FDAL_OK);
+  if (model == nullptr) return fdal_test::finish("test_ranker");
+  fdal_model_info info;
+  fdal_model_get_info(model, &info);
+
+  fdal_tools::PoolReader reader;
+  const std::string pool_path = fdal_test::golden_path(argv[1], "pool.npy");
+  CHECK(reader.open(pool_path.c_str(), info.input_h, info.input_w, info.input_c) == fdal_tools::PoolStatus::Ok);
+  const std::int64_t n = reader.size();
+  std::vector<std::uint8_t> pool(std::size_t(n * info.input_h * info.input_w * info.input_c));
+  CHECK(reader.read(0, n, pool.data()));
+
+  const fdal_test::GoldFile gold(fdal_test::golden_path(argv[1], "rank.gold"));
+  const std::uint64_t seed = gold.get("random_seed").as<std::uint64_t>()[0];
+  for (const char* strategy : {"fdal", "margin", "entropy", "random"}) {
+    const fdal_test::GoldArray& top = gold.get(strategy);
+    const fdal_test::GoldArray& all = gold.get(std::string(strategy) + "_all");
+    for (std::int64_t batch : {std::int64_t(1), std::int64_t(5), std::int64_t(32), std::int64_t(64)}) {
+      const auto got = rank(model, info, pool, n, strategy, top.elements(), seed, batch);
+      if (std::memcmp(got.data(), top.bytes.data(), top.bytes.size()) != 0) {
+        std::fprintf(stderr, "  strategy %s, batch %lld: top-k differs from the oracle\n", strategy, (long long)batch);
+        fdal_test::report(__FILE__, __LINE__, "top-k matches the oracle");
+      }
+    }
+    const auto whole = rank(model, info, pool, n, strategy, n, seed, 7);
+    CHECK(std::memcmp(whole.data(), all.bytes.data(), all.bytes.size()) == 0);
+  }
+
+  // k larger than the images pushed fails at finish; k <= 0 and unknown strategies at create.
+  fdal_ranker* ranker = nullptr;
+  CHECK_EQ(fdal_ranker_create(model, "margin", n + 1, 0, &ranker), FDAL_OK);
+  const fdal_images view{pool.data(), n, info.input_h, info.input_w, info.input_c,
+                         std::int64_t(info.input_h) * info.input_w * info.input_c,
+                         std::int64_t(info.input_w) * info.input_c, info.input_c, 1};
+  CHECK_EQ(fdal_ranker_push(ranker, &view), FDAL_OK);
+  std::vector<std::int64_t> out(std::size_t(n + 1));
+  CHECK_EQ(fdal_ranker_finish(ranker, out.data(), n + 1), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "pool size");
+  fdal_ranker_free(ranker);
+  ranker = nullptr;
+  CHECK_EQ(fdal_ranker_create(model, "margin", 0, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_ranker_create(model, "least-confidence", 3, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "least-confidence");
+  fdal_model_free(model);
+  return fdal_test::finish("test_ranker");
+}
