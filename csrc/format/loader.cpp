@@ -8,6 +8,7 @@
 
 #include "format/crc32.h"
 #include "format/format_error.h"
+#include "model/pack_weights.h"
 
 namespace fdal {
 
@@ -600,7 +601,7 @@ const char* op_name(Op op) {
   return name != nullptr ? name : "unknown";
 }
 
-std::unique_ptr<const Model> load_model(const void* data, std::size_t size) {
+std::unique_ptr<const Model> load_model(const void* data, std::size_t size, const std::string& kernels) {
   if (!is_little_endian()) fail("this reader needs a little-endian host");
   if (data == nullptr && size > 0) fail("null buffer");
   if (size > 0xFFFFFFFFu) fail("buffer of " + str(size) + " bytes is larger than any .fdal file (4 GiB)");
@@ -639,16 +640,17 @@ std::unique_ptr<const Model> load_model(const void* data, std::size_t size) {
     const std::int64_t out_c = L.params.out.c;
     m.weight_bytes += L.weight_bytes + 4 * out_c * (L.weights.multiplier != nullptr ? 3 : 1);
   }
-  m.kernels = &select_kernel_table();
+  m.kernels = &kernel_table_by_name(kernels);
+  pack_weights(m);
   return model;
 }
 
-std::unique_ptr<const Model> load_model_file(const std::string& path) {
+std::unique_ptr<const Model> load_model_file(const std::string& path, const std::string& kernels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open model file '" + path + "' (missing or unreadable)");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail("error while reading model file '" + path + "'");
-  return load_model(bytes.data(), bytes.size());
+  return load_model(bytes.data(), bytes.size(), kernels);
 }
 
 }  // namespace fdal

@@ -13,8 +13,11 @@
 
 namespace fdal {
 
-std::unique_ptr<const Model> load_model(const void* data, std::size_t size);
+// kernels: a kernel path name (kernels/kernel_table.h); "auto" honours FDAL_KERNELS, else the best.
+std::unique_ptr<const Model> load_model(const void* data, std::size_t size,
+                                        const std::string& kernels = "auto");
 // Reads the whole file; a missing or unreadable file is a FormatError naming the path.
-std::unique_ptr<const Model> load_model_file(const std::string& path);
+std::unique_ptr<const Model> load_model_file(const std::string& path,
+                                             const std::string& kernels = "auto");
 
 }  // namespace fdal

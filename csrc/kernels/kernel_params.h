@@ -25,6 +25,12 @@ struct QuantWeights {
   const std::int32_t* bias = nullptr;     // [out_c]
   const std::int32_t* multiplier = nullptr;  // [out_c], Q31 in [2^30, 2^31-1]
   const std::int32_t* shift = nullptr;       // [out_c], right shift in [1, 62]
+  // Prepared at load for the model's optimized kernel path (kernels/packed_layout.h); null on
+  // the reference path. Arrays are padded to whole blocks of output channels.
+  const void* packed = nullptr;               // weights in the path's layout
+  const std::int32_t* packed_bias = nullptr;  // bias with the layout's correction folded in
+  const std::int64_t* requant64 = nullptr;    // int8 layers: [3][oc_pad] multiplier, 2^(shift-1), shift
+  std::int32_t oc_pad = 0;                    // out_c rounded up to the block size
 };
 
 // Raw uint8 images with arbitrary byte strides (numpy strides, may be negative or zero).

@@ -61,6 +61,9 @@ class Model {
   ArenaPlan plan;
   std::int64_t weight_bytes = 0;     // int8 weights + biases + multipliers + shifts of all layers
   const KernelTable* kernels = nullptr;
+  AlignedBuffer packed;            // the kernel path's packed weights (model/pack_weights.h)
+  std::int64_t packed_bytes = 0;   // bytes of `packed` (0 on the reference path)
+  std::int64_t scratch_bytes = 0;  // per-workspace scratch the packed kernels need
 
   bool has_sampler() const { return score_layer >= 0; }
   std::int64_t file_bytes() const { return std::int64_t(file.size()); }

@@ -82,10 +82,12 @@ py::dict info_dict(const fdal::Model& m) {
   info["format_version"] = py::make_tuple(m.version_major, m.version_minor);
   info["file_bytes"] = m.file_bytes();
   info["kernels"] = m.kernels->name;
+  info["packed_bytes"] = m.packed_bytes;
+  info["scratch_bytes"] = m.scratch_bytes;
   return info;
 }
 
-py::dict forward(const PyModel& self, const py::array& images) {
+py::dict forward(const PyModel& self, const py::array& images, std::int32_t threads) {
   const fdal::Model& m = *self.model;
   const fdal::ImageView view = image_view(images);
   const py::ssize_t n = view.n, classes = m.num_classes;
@@ -99,8 +101,7 @@ py::dict forward(const PyModel& self, const py::array& images) {
   float* sf = score.mutable_data();
   {
     py::gil_scoped_release release;
-    fdal::Workspace workspace(m);
-    fdal::forward_raw(m, view, workspace, lr, m.has_sampler() ? sr : nullptr);
+    fdal::forward_raw_threads(m, view, threads, lr, m.has_sampler() ? sr : nullptr);
     fdal::logits_from_raw(m, lr, n, lf);
     if (m.has_sampler()) fdal::scores_from_raw(m, sr, n, sf);
   }
@@ -117,8 +118,9 @@ py::dict forward(const PyModel& self, const py::array& images) {
 // A Ranker that keeps its model alive.
 class PyRanker {
  public:
-  PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed)
-      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed) {}
+  PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed,
+           std::int32_t threads)
+      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads) {}
   void push(const py::array& images) {
     const fdal::ImageView view = image_view(images);
     py::gil_scoped_release release;
@@ -146,30 +148,36 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyModel>(m, "Model")
       .def_static(
           "from_bytes",
-          [](const py::bytes& data) {
+          [](const py::bytes& data, const std::string& kernels) {
             char* buffer = nullptr;
             py::ssize_t size = 0;
             if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
             py::gil_scoped_release release;
-            return PyModel{ModelPtr(fdal::load_model(buffer, std::size_t(size)))};
+            return PyModel{ModelPtr(fdal::load_model(buffer, std::size_t(size), kernels))};
           },
-          py::arg("data"))
+          py::arg("data"), py::arg("kernels") = "auto")
       .def_static(
           "from_file",
-          [](const std::string& path) {
+          [](const std::string& path, const std::string& kernels) {
             py::gil_scoped_release release;
-            return PyModel{ModelPtr(fdal::load_model_file(path))};
+            return PyModel{ModelPtr(fdal::load_model_file(path, kernels))};
           },
-          py::arg("path"))
+          py::arg("path"), py::arg("kernels") = "auto")
       .def("info", [](const PyModel& self) { return info_dict(*self.model); })
-      .def("forward", &forward, py::arg("images"));
+      .def("forward", &forward, py::arg("images"), py::arg("threads") = 1);
 
   py::class_<PyRanker>(m, "Ranker")
-      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t>(), py::arg("model"),
-           py::arg("strategy"), py::arg("k"), py::arg("seed"))
+      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t>(),
+           py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1)
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)
       .def_property_readonly("seen", &PyRanker::seen);
+
+  m.def("kernel_paths", [] {
+    py::list names;
+    for (const std::string& name : fdal::available_kernel_paths()) names.append(name);
+    return py::tuple(names);
+  }, "Kernel paths this CPU can run, best first (\"reference\" last).");
 
   py::list strategies;
   for (const char* name : fdal::kStrategyNames) strategies.append(name);

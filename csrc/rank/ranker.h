@@ -16,7 +16,10 @@ namespace fdal {
 class Ranker {
  public:
   // Throws std::invalid_argument for k <= 0, or "fdal" on a model without a sampler.
-  Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed);
+  // threads >= 1: each pushed batch is split across that many threads (a Workspace each); the
+  // result is identical for any thread count.
+  Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
+         std::int32_t threads = 1);
   // The next images of the pool (indices seen() .. seen() + n - 1).
   void push(const ImageView& images);
   // The k best pool indices, best first. Throws std::invalid_argument when fewer than k images
@@ -30,8 +33,10 @@ class Ranker {
   Strategy strategy_;
   std::int64_t k_;
   std::uint64_t seed_;
+  std::int32_t threads_;
   std::int64_t seen_ = 0;
   Workspace workspace_;
+  std::vector<Workspace> thread_workspaces_;  // threads > 1: one per thread, made once
   std::vector<std::int32_t> logits_raw_, score_raw_;
   TopK top_;
 };

@@ -1,6 +1,10 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
+#include <thread>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -10,8 +14,17 @@ namespace fdal {
 
 namespace {
 
-void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std::int8_t* out) {
+void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std::int8_t* out,
+               std::uint8_t* scratch) {
   const OpParams& p = L.params;
+  if (L.weights.packed != nullptr) {  // the path's packed kernels (weights prepared at load)
+    if (L.op == Op::Conv2D) return k.conv2d_s8_packed(p, L.weights, in, out, scratch);
+    if (L.out_kind == OutKind::Int32) {
+      return k.fully_connected_s8_s32_packed(p, L.weights, in, reinterpret_cast<std::int32_t*>(out),
+                                             scratch);
+    }
+    return k.fully_connected_s8_packed(p, L.weights, in, out, scratch);
+  }
   switch (L.op) {
     case Op::Conv2D: k.conv2d_s8(p, L.weights, in, out); break;
     case Op::MaxPool: k.max_pool_s8(p, in, out); break;
@@ -41,9 +54,11 @@ void forward_raw(const Model& model, const ImageView& images, Workspace& workspa
                                 ") per image but the model expects (" + std::to_string(s.h) +
                                 ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
   }
-  if (workspace.bytes() < std::size_t(model.arena_bytes())) {
+  if (workspace.bytes() < std::size_t(model.arena_bytes()) ||
+      workspace.scratch_bytes() < std::size_t(model.scratch_bytes)) {
     throw std::invalid_argument("workspace is smaller than the model's arena");
   }
+  std::uint8_t* scratch = workspace.scratch();
   const KernelTable& k = *model.kernels;
   std::int8_t* arena = workspace.arena();
   const std::int32_t classes = model.num_classes;
@@ -56,13 +71,53 @@ void forward_raw(const Model& model, const ImageView& images, Workspace& workspa
       const Layer& L = model.layers[j];
       const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
                                                    : model.plan.layer_offsets[std::size_t(L.input_layer)];
-      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j]);
+      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j], scratch);
     }
     std::memcpy(logits_raw + i * classes, arena + logits_at, sizeof(std::int32_t) * std::size_t(classes));
     if (score_raw != nullptr && model.has_sampler()) {
       std::memcpy(score_raw + i, arena + model.plan.layer_offsets[std::size_t(model.score_layer)],
                   sizeof(std::int32_t));
     }
+  }
+}
+
+void forward_raw_threads(const Model& model, const ImageView& images, std::int32_t threads,
+                         std::int32_t* logits_raw, std::int32_t* score_raw,
+                         std::vector<Workspace>* workspaces) {
+  if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
+  const std::int64_t n = images.n;
+  const std::int64_t used = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n));
+  const std::int32_t classes = model.num_classes;
+  auto run_slice = [&](std::int64_t t) {
+    // Contiguous slices; each image's result depends on the image only, so any split agrees.
+    const std::int64_t begin = n * t / used, end = n * (t + 1) / used;
+    ImageView slice = images;
+    slice.data = images.image(begin);
+    slice.n = end - begin;
+    std::int32_t* logits_out = logits_raw + begin * classes;
+    std::int32_t* score_out = score_raw != nullptr ? score_raw + begin : nullptr;
+    if (workspaces != nullptr && std::int64_t(workspaces->size()) > t) {
+      forward_raw(model, slice, (*workspaces)[std::size_t(t)], logits_out, score_out);
+    } else {
+      Workspace workspace(model);
+      forward_raw(model, slice, workspace, logits_out, score_out);
+    }
+  };
+  if (used == 1) return run_slice(0);
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(used));
+  for (std::int64_t t = 0; t < used; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        run_slice(t);
+      } catch (...) {
+        errors[std::size_t(t)] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
   }
 }
 

@@ -3,6 +3,7 @@
 // accumulators; outputs.h turns them into float logits and scores.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/kernel_params.h"
 #include "model/model.h"
@@ -14,6 +15,13 @@ namespace fdal {
 // logits_raw: n * num_classes int32; score_raw: n int32, or null (also when there is no sampler).
 void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
                  std::int32_t* logits_raw, std::int32_t* score_raw);
+
+// forward_raw over `threads` threads (contiguous slices of images, a Workspace each: taken from
+// *workspaces when it holds one per thread, else allocated for this call); the results are
+// identical for any thread count. threads < 1: std::invalid_argument.
+void forward_raw_threads(const Model& model, const ImageView& images, std::int32_t threads,
+                         std::int32_t* logits_raw, std::int32_t* score_raw,
+                         std::vector<Workspace>* workspaces = nullptr);
 
 // logits[i] = float32(raw[i]) * unit, one conversion and one float32 multiply.
 void logits_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* logits);

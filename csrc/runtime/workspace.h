@@ -10,12 +10,17 @@ namespace fdal {
 
 class Workspace {
  public:
-  explicit Workspace(const Model& model) : arena_(std::size_t(model.arena_bytes())) {}
+  explicit Workspace(const Model& model)
+      : arena_(std::size_t(model.arena_bytes())), scratch_(std::size_t(model.scratch_bytes)) {}
   std::int8_t* arena() { return reinterpret_cast<std::int8_t*>(arena_.data()); }
   std::size_t bytes() const { return arena_.size(); }
+  // The optimized kernels' re-laid-out activations (Model::scratch_bytes; empty on reference).
+  std::uint8_t* scratch() { return scratch_.data(); }
+  std::size_t scratch_bytes() const { return scratch_.size(); }
 
  private:
   AlignedBuffer arena_;
+  AlignedBuffer scratch_;
 };
 
 }  // namespace fdal

@@ -6,7 +6,7 @@
     idx = fdal.rank_pool(model, pool, k, strategy="fdal")
 """
 from .format import FormatError
-from .runtime import STRATEGIES, Model, load, rank_pool
+from .runtime import STRATEGIES, Model, kernel_paths, load, rank_pool
 
 __version__ = "0.1.0"
-__all__ = ["FormatError", "Model", "STRATEGIES", "load", "rank_pool", "__version__"]
+__all__ = ["FormatError", "Model", "STRATEGIES", "kernel_paths", "load", "rank_pool", "__version__"]

@@ -59,11 +59,18 @@ class Model:
     def has_sampler(self) -> bool:
         return bool(self._info["has_sampler"])
 
-    def forward(self, images) -> dict:
+    @property
+    def kernels(self) -> str:
+        """The kernel path this model runs on (see fdal.kernel_paths())."""
+        return str(self._info["kernels"])
+
+    def forward(self, images, *, threads=1) -> dict:
         """uint8 (N, H, W, C) -> {"logits": float32 (N, classes), "logits_raw": int32 (N, classes),
-        "score": float32 (N,), "score_raw": int32 (N,)}; the score entries only with a sampler."""
+        "score": float32 (N,), "score_raw": int32 (N,)}; the score entries only with a sampler.
+        threads: images are split across that many threads; results do not depend on it."""
         images = _check_images(self, images, "images")
-        return dict(self._native.forward(images))
+        threads = _check_threads(threads)
+        return dict(self._native.forward(images, threads))
 
     def __repr__(self) -> str:
         h, w, c = self.input_shape
@@ -71,9 +78,20 @@ class Model:
                 f"{'with' if self.has_sampler else 'no'} sampler, {len(self._info['layers'])} layers)")
 
 
-def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> Model:
+def kernel_paths() -> tuple:
+    """Names of the kernel paths this build and CPU can run, best first; "reference" is last.
+    Any of them can be forced with fdal.load(..., kernels=name) or FDAL_KERNELS=name."""
+    return tuple(_core().kernel_paths())
+
+
+def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview], *, kernels: str = "auto") -> Model:
     """Load a .fdal model from a path or from its bytes. Raises fdal.FormatError (a ValueError)
-    for a missing, unreadable, truncated, corrupted or future-version file."""
+    for a missing, unreadable, truncated, corrupted or future-version file.
+
+    kernels: "auto" (FDAL_KERNELS if set, else the fastest path this CPU runs) or a name from
+    fdal.kernel_paths(); a path this CPU cannot run is a ValueError."""
+    if not isinstance(kernels, str):
+        raise ValueError(f"kernels must be a kernel path name (str), got {type(kernels).__name__}")
     core = _core()
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data, source = bytes(path_or_bytes), f"<{len(path_or_bytes)} bytes>"
@@ -88,7 +106,7 @@ def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -
     else:
         raise TypeError(f"fdal.load takes a path or bytes, got {type(path_or_bytes).__name__}")
     try:
-        native = core.Model.from_bytes(data)
+        native = core.Model.from_bytes(data, kernels)
     except core.FormatError as exc:
         raise FormatError(str(exc)) from None
     return Model(native, source)
@@ -116,6 +134,13 @@ def _check_int(value, name: str) -> int:
     return int(value)
 
 
+def _check_threads(threads) -> int:
+    threads = _check_int(threads, "threads")
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return threads
+
+
 def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
     """Views of at most batch_size images: slices of an array, or the pieces of each yielded batch."""
     if isinstance(pool, np.ndarray):
@@ -127,16 +152,23 @@ def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
             raise ValueError(f"pool must be a uint8 array (N, H, W, C) or an iterable of such batches, "
                              f"got {type(pool).__name__}") from None
     for part in parts:
+        # A batch that is not an (N, H, W, C) array (a scalar, a 0-d array, a non-array object) is a
+        # ValueError here; len() would raise TypeError on it.
+        if not isinstance(part, np.ndarray):
+            part = np.asarray(part)
+        if part.ndim != 4:
+            raise ValueError(f"pool batch must have 4 dimensions (N, H, W, C), got shape {part.shape}")
         for start in range(0, len(part), batch_size):
             yield part[start:start + batch_size]
 
 
-def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0) -> np.ndarray:
+def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1) -> np.ndarray:
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
     is streamed in batches of batch_size, memory O(k + batch_size). strategy: one of STRATEGIES
     (docs/quantization.md, "Ranking keys"); seed is used by "random" only (taken modulo 2**64).
+    threads: each batch is split across that many threads; the result does not depend on it.
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
@@ -151,6 +183,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     seed = _check_int(seed, "seed") % 2**64
+    threads = _check_threads(threads)
 
     if isinstance(pool, np.ndarray):
         pool = _check_images(model, pool, "pool")
@@ -159,7 +192,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         if k > len(pool):
             raise ValueError(f"k={k} is larger than the pool size {len(pool)}")
 
-    ranker = _core().Ranker(model._native, strategy, k, seed)
+    ranker = _core().Ranker(model._native, strategy, k, seed, threads)
     for batch in _batches(pool, batch_size):
         ranker.push(_check_images(model, batch, "pool batch"))
     if ranker.seen == 0:
