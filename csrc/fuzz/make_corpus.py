@@ -2,7 +2,8 @@
 
     python csrc/fuzz/make_corpus.py OUT_DIR
 
-Valid seeds: every fdal.testing arch (with and without a sampler) and the small all-ops model of
+Valid seeds: every fdal.testing arch (with and without a sampler, plus small-input variants) and
+the small all-ops model of
 the catalogue; malformed seeds: every file of tests/test_malformed_models.py's catalogue (each
 breaks one rule, so the fuzzer starts next to every check). Files are named by content hash.
 """
@@ -32,6 +33,11 @@ def seeds():
         for with_sampler in (True, False):
             spec = testing.random_model(1, arch, with_sampler=with_sampler, n_calibration=32)
             yield f"{arch}_{'s' if with_sampler else 'ns'}", fmt.write_model(spec)
+    # Small inputs and few classes: seeds the fuzzer can mutate and run hundreds of times a second.
+    for arch, shape in (("tiny", (8, 8, 3)), ("tiny", (16, 16, 1)), ("alexnet_lite", (8, 8, 3)),
+                        ("vgg11_lite", (16, 16, 1))):
+        spec = testing.random_model(2, arch, num_classes=4, input_shape=shape, n_calibration=16)
+        yield f"{arch}_{shape[0]}x{shape[1]}x{shape[2]}", fmt.write_model(spec)
     cat = load_catalogue()
     small = cat.small_model_bytes()
     yield "small_all_ops", small
