@@ -1,6 +1,7 @@
 # Cross-compile for 32-bit ARMv7 Linux boards (hard-float, NEON) with Debian's
 # g++-arm-linux-gnueabihf; ctest runs the cross-built tests under qemu-user.
-#   cmake -S . -B build-armv7 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/arm-linux-gnueabihf.cmake
+#   cmake -S . -B build/armv7 -G Ninja -DCMAKE_TOOLCHAIN_FILE=$PWD/cmake/toolchains/arm-linux-gnueabihf.cmake
+#   ninja -C build/armv7 && ctest --test-dir build/armv7/csrc
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
