@@ -1,0 +1,59 @@
+"""The `fdal` command: one entry point for the whole workflow.
+
+    fdal quickstart                      the whole loop on generated data, nothing to download
+    fdal prepare-data / train-teacher / al / export / compare      training side (needs PyTorch)
+    fdal rank / info / bench             device side (numpy + the native runtime)
+    fdal plot                            results.jsonl -> learning curves + markdown table
+
+Subcommands that need PyTorch import it when they run, so `fdal info`/`rank`/`bench` work on a
+board that only has numpy.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import errors, export_cmd, info, plot, quickstart, rank, train
+
+# Order of the subcommands in `fdal --help`: the story from first run to deployment.
+_MODULES = (quickstart, train, export_cmd, rank, info, plot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fdal import __version__
+    parser = argparse.ArgumentParser(
+        prog="fdal", description="FDAL active learning on small devices: train, export int8, rank pools.",
+        epilog="example:\n  fdal quickstart            # the whole loop in a few minutes, nothing to download\n"
+               "  fdal <command> --help      # options and an example for each command",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fdal {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for module in _MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except errors.NeedsTorch as exc:
+        return errors.report(exc)
+    except (errors.CliError, ValueError, OSError, ImportError) as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, ImportError) and exc.name == "torch":
+            return errors.report(errors.NeedsTorch())
+        return errors.report(exc)
+    except KeyboardInterrupt:
+        print("fdal: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Flags shared by the subcommands, so each means the same thing everywhere."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+
+def add_parser(sub, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand parser whose --help ends with an example."""
+    return sub.add_parser(name, help=help, description=description,
+                          epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_seed(p, default=0):
+    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+
+
+def add_out(p, help: str, required=False, default=None):
+    p.add_argument("--out", "-o", required=required, default=default, help=help)
+
+
+def add_data_dir(p, help: str = "dataset folder (official layout)", required=False):
+    p.add_argument("--data-dir", required=required, default=None, help=help)
+
+
+def add_device(p):
+    p.add_argument("--device", default=None,
+                   help="torch device for training: cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def add_threads(p):
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def torch_setup(args):
+    """Import torch, apply --threads, resolve --device; returns (torch, device string)."""
+    from .errors import require_torch
+    torch = require_torch()
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    device = getattr(args, "device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+    return torch, device

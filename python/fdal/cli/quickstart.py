@@ -1,0 +1,145 @@
+"""`fdal quickstart`: the whole story in a few minutes with nothing to download.
+
+On a generated 10-class dataset (fdal.training.data.make_synthetic: shapes, colours and stripe
+textures, deterministic for a seed) it trains a small teacher, runs FDAL active-learning cycles
+next to random and distillation + random, exports the last FDAL student+sampler to int8, checks
+the int8 file against the float model, and ranks the unlabeled pool with the native runtime.
+--data-dir DIR does the same on CIFAR-10 (official layout, see `fdal prepare-data`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .common import add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, torch_setup
+
+DEFAULT_METHODS = "random,kd_random,fdal"
+
+
+def register(sub):
+    p = add_parser(sub, "quickstart", "train, select, export and rank end to end (nothing to download)",
+                   __doc__.split("\n\n")[1].replace("\n", " ") +
+                   "\n\nThe quick protocols are scaled down from the paper's (fewer images, epochs and a small\n"
+                   "teacher; lr 0.03 and batch 32 on generated data so that a few steps learn something):\n"
+                   "they show the workflow, not the paper's numbers (for those: fdal al --preset paper-fig2).",
+                   "fdal quickstart                          # about 2-3 minutes on 2 CPU cores\n"
+                   "  fdal quickstart --fast                   # a smaller run, for CI\n"
+                   "  fdal quickstart --data-dir data --out runs/quickstart-cifar10")
+    add_data_dir(p, "use CIFAR-10 from this folder (cifar-10-batches-py/) instead of generated data")
+    add_out(p, "folder for results, plots and the .fdal file (default fdal-quickstart)", default="fdal-quickstart")
+    p.add_argument("--fast", "--reduced", action="store_true", help="a much smaller run (CI): under a minute")
+    p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
+    p.add_argument("--resume", action="store_true", help="reuse finished cycles in --out instead of starting over")
+    add_seed(p)
+    add_device(p)
+    add_threads(p)
+    p.set_defaults(func=run_quickstart)
+
+
+def quick_protocol(data_dir=None, fast=False, seed=0):
+    """The scaled-down protocol the quickstart runs (generated data, or CIFAR-10 with a data dir)."""
+    from fdal.training.fdal_loop import FdalConfig
+    from fdal.training.protocols import Protocol
+    if data_dir is None and fast:
+        return Protocol("quickstart-fast", "synthetic", 40, 40, 120, subset=300, seed=seed,
+                        train=FdalConfig(batch_size=32, lr=0.03).scaled(4), teacher_arch="small",
+                        teacher_epochs=1, synthetic=(4, 400, 200))
+    if data_dir is None:
+        return Protocol("quickstart", "synthetic", 100, 100, 400, subset=1000, seed=seed,
+                        train=FdalConfig(batch_size=32, lr=0.03).scaled(15), teacher_arch="small",
+                        teacher_epochs=3, synthetic=(10, 2000, 500))
+    if fast:
+        return Protocol("quickstart-cifar10-fast", "cifar10", 200, 200, 600, subset=1000, seed=seed,
+                        train=FdalConfig().scaled(5), teacher_arch="small", teacher_epochs=1,
+                        teacher_subset=2000)
+    return Protocol("quickstart-cifar10", "cifar10", 500, 500, 1500, subset=2000, seed=seed,
+                    train=FdalConfig().scaled(10), teacher_arch="small", teacher_epochs=3, teacher_subset=5000)
+
+
+def run_quickstart(args) -> int:
+    torch, device = torch_setup(args)
+    import numpy as np
+    import fdal
+    from fdal.training.compare import compare, format_report
+    from fdal.training.export import export
+    from fdal.training.plots import plot_learning_curves
+    from fdal.training.results import markdown_table
+    from fdal.training.runner import load_protocol_dataset, run_protocol
+    from .export_cmd import calibration_images, load_checkpoint, test_images
+    from .rank import measure
+
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise FileNotFoundError(2, "No such directory (--data-dir)", args.data_dir)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "fdal" not in methods:
+        raise ValueError("--methods must include fdal (its student+sampler is what gets exported)")
+    p = quick_protocol(args.data_dir, args.fast, args.seed)
+    out = Path(args.out)
+    run_dir = out / "run"
+    t_start = time.perf_counter()
+    what = "generated shapes" if p.dataset == "synthetic" else f"{p.dataset} from {args.data_dir}"
+    _say(f"fdal quickstart: {what}; {', '.join(methods)}; {p.cycles} cycles "
+         f"({p.initial} -> {p.final} labels), {p.train.epochs} epochs each; output in {out}/")
+
+    # 1. Active learning: teacher, then cycles of (train, test, select) per method.
+    results = run_protocol(p, methods, args.data_dir, run_dir, trials=1, device=device, resume=args.resume,
+                           progress=True)
+    t_al = time.perf_counter() - t_start
+    table = markdown_table(results, digits=1)
+    plot_learning_curves(results, out / "curves.png", title=f"fdal quickstart: {what}")
+    teacher = json.loads((run_dir / "teacher.json").read_text()) if (run_dir / "teacher.json").exists() else {}
+
+    # 2. Export the last FDAL student+sampler to int8 and compare it with the float model.
+    t0 = time.perf_counter()
+    ds = load_protocol_dataset(p, args.data_dir, "cpu")
+    student, sampler, ckpt = load_checkpoint(str(run_dir / "models" / "fdal-trial0.pt"))
+    model_path = out / "student.fdal"
+    export(student, sampler, calibration_images(ds, 500, args.seed), model_path)
+    test_x, test_y = test_images(ds)
+    parity = compare(student, sampler, model_path, test_x, test_y)
+    t_export = time.perf_counter() - t0
+
+    # 3. Rank the still-unlabeled pool on the native int8 runtime, as a device would.
+    state = json.loads((run_dir / "checkpoints" / "fdal-trial0.json").read_text())
+    unlabeled = np.setdiff1d(np.arange(len(ds.train_y)), np.asarray(state["labeled"]))
+    pool = ds.train_x[torch.as_tensor(unlabeled)].permute(0, 2, 3, 1).contiguous().numpy()
+    model = fdal.load(model_path)
+    k = min(p.step, len(pool))
+    picks = unlabeled[fdal.rank_pool(model, pool, k, strategy="fdal")]
+    np.save(out / "next_to_label.npy", picks)
+    speed = measure(model, pool, k, "fdal", 256, repeat=3)
+    total = time.perf_counter() - t_start
+
+    report = _report(p, what, teacher, table, parity, format_report(parity), speed, k, model, out, ckpt,
+                     t_al, t_export, total)
+    (out / "report.md").write_text(report + "\n")
+    print(report)
+    return 0
+
+
+def _report(p, what, teacher, table, parity, parity_table, speed, k, model, out, ckpt, t_al, t_export, total):
+    lines = [f"# fdal quickstart ({p.name}: {what})", ""]
+    if teacher:
+        lines.append(f"Teacher ({teacher['arch']}, {teacher['epochs']} epochs on {teacher['train_images']:,} images): "
+                     f"test accuracy {100 * teacher['test_accuracy']:.1f}%.")
+    lines += ["", "## Student test accuracy per cycle (one trial: a demo, not a benchmark)", "", table.strip(), "",
+              f"Learning curves: {out / 'curves.png'}", "",
+              f"## int8 export: {out / 'student.fdal'} ({model.info['file_bytes']:,} bytes, FDAL student at "
+              f"{ckpt.get('n_labeled')} labels)", "",
+              f"Float vs int8 on the {parity['n']:,} test images:", "", parity_table, "",
+              "## Ranking the unlabeled pool on the native int8 runtime", "",
+              f"{speed['images']:,} unlabeled images, top {k} by the sampler (strategy fdal): "
+              f"{speed['rank_images_per_s']:,.0f} images/s (best of 3, kernels {model.info.get('kernels', '?')}); "
+              f"their indices: {out / 'next_to_label.npy'}", "",
+              f"Time: active learning {t_al:.0f} s, export + compare {t_export:.0f} s, total {total:.0f} s.", "",
+              "Next: `fdal info " + str(out / "student.fdal") + "`, `fdal rank " + str(out / "student.fdal") +
+              " POOL.npy -k 100`, or the real thing: `fdal prepare-data --data-dir data && "
+              "fdal al --preset cpu-small --data-dir data --out runs/cpu-small`."]
+    return "\n".join(lines)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,115 @@
+"""`fdal rank` (the k most informative images of a pool) and `fdal bench` (ranking speed).
+Runtime only: numpy and the native extension, no PyTorch."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from .common import add_out, add_parser, add_seed, positive_int
+from .pools import batches_with_progress, load_pool
+
+
+def register(sub):
+    import fdal
+    p = add_parser(sub, "rank", "rank a pool of raw images with an int8 model",
+                   "Print (or write) the indices of the k most informative images of POOL, best first.\n"
+                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes.",
+                   "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy")
+    p.add_argument("model", help=".fdal model file")
+    p.add_argument("pool", help="pool of images: .npy or raw uint8 bytes")
+    p.add_argument("-k", type=positive_int, required=True, help="how many images to pick")
+    p.add_argument("--strategy", default="fdal", help=f"one of {', '.join(fdal.STRATEGIES)} (default fdal)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
+    add_seed(p)
+    add_out(p, "write the indices here (.npy: int64 array; otherwise text, one per line) instead of stdout")
+    p.set_defaults(func=run_rank)
+
+    b = add_parser(sub, "bench", "measure how fast a model ranks images on this machine",
+                   "Time model.forward and fdal.rank_pool on random images (or on --pool); best of --repeat.",
+                   "fdal bench student.fdal -n 10000 --batch-size 256 --strategy fdal")
+    b.add_argument("model", help=".fdal model file")
+    b.add_argument("--pool", default=None, help="time on these images (.npy or raw) instead of random ones")
+    b.add_argument("-n", type=positive_int, default=10_000, help="random images to rank (default 10000)")
+    b.add_argument("--batch-size", type=positive_int, default=256)
+    b.add_argument("--strategy", default="fdal", help=f"one of {', '.join(fdal.STRATEGIES)} (default fdal)")
+    b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
+    b.add_argument("--repeat", type=positive_int, default=3)
+    add_seed(b)
+    b.set_defaults(func=run_bench)
+
+
+def _check_strategy(model, strategy: str):
+    import fdal
+    if strategy not in fdal.STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known strategies: {', '.join(fdal.STRATEGIES)}")
+    if strategy == "fdal" and not model.has_sampler:
+        raise ValueError("strategy 'fdal' needs a model with a sampler; this model has none "
+                         "(use --strategy margin or entropy)")
+
+
+def run_rank(args) -> int:
+    import fdal
+    model = fdal.load(args.model)
+    _check_strategy(model, args.strategy)
+    pool = load_pool(args.pool, model.input_shape, args.layout)
+    if args.k > len(pool):
+        raise ValueError(f"-k {args.k} is larger than the pool ({len(pool)} images)")
+    t0 = time.perf_counter()
+    picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
+                           strategy=args.strategy, batch_size=args.batch_size, seed=args.seed)
+    seconds = time.perf_counter() - t0
+    if args.out:
+        if args.out.endswith(".npy"):
+            np.save(args.out, picks)
+        else:
+            with open(args.out, "w") as f:
+                f.write("".join(f"{i}\n" for i in picks))
+        print(f"ranked {len(pool):,} images in {seconds:.2f} s ({len(pool) / seconds:,.0f} images/s); "
+              f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write("".join(f"{i}\n" for i in picks))
+    return 0
+
+
+def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0) -> dict:
+    """Best-of-`repeat` seconds for forward over the pool and for rank_pool; images/s of each."""
+    import fdal
+    forward_s, rank_s = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for start in range(0, len(pool), batch_size):
+            model.forward(pool[start:start + batch_size])
+        forward_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed)
+        rank_s.append(time.perf_counter() - t0)
+    n = len(pool)
+    return {"images": n, "forward_s": min(forward_s), "rank_s": min(rank_s),
+            "forward_images_per_s": n / min(forward_s), "rank_images_per_s": n / min(rank_s)}
+
+
+def run_bench(args) -> int:
+    import fdal
+    from fdal.testing import random_images
+    model = fdal.load(args.model)
+    _check_strategy(model, args.strategy)
+    if args.pool:
+        pool = np.ascontiguousarray(load_pool(args.pool, model.input_shape))
+        source = args.pool
+    else:
+        pool = random_images(args.seed, args.n, model.input_shape)
+        source = f"random images (seed {args.seed})"
+    k = args.k or max(1, len(pool) // 10)
+    if k > len(pool):
+        raise ValueError(f"-k {k} is larger than the pool ({len(pool)} images)")
+    r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed)
+    info = model.info
+    print(f"model {args.model}: {info['file_bytes']:,} bytes, kernels {info.get('kernels', '?')}")
+    print(f"pool: {len(pool):,} {source}, batch {args.batch_size}, best of {args.repeat}\n")
+    print("| step | seconds | images/s |\n|---|---|---|")
+    print(f"| forward | {r['forward_s']:.3f} | {r['forward_images_per_s']:,.0f} |")
+    print(f"| rank_pool ({args.strategy}, k={k}) | {r['rank_s']:.3f} | {r['rank_images_per_s']:,.0f} |")
+    return 0

@@ -1,0 +1,130 @@
+"""Training-side subcommands (need PyTorch): `fdal prepare-data`, `fdal train-teacher`, `fdal al`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .common import add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, positive_int, torch_setup
+
+DATASET_CHOICES = ("cifar10", "cifar100", "svhn", "folder", "synthetic")
+
+
+def register(sub):
+    p = add_parser(sub, "prepare-data", "decode the CIFAR-10 JPEG copy, or check a dataset folder",
+                   "Write DATA_DIR/cifar-10-batches-py/ from the project's CIFAR-10 JPEG copy (--source), or\n"
+                   "with --check DATASET load DATA_DIR as that dataset and print what was found.",
+                   "fdal prepare-data --data-dir data\n"
+                   "  fdal prepare-data --data-dir data --check cifar10")
+    add_data_dir(p, "where to write (or check) the dataset", required=True)
+    p.add_argument("--source", default=None, help="folder of the JPEG copy (train.npz, test.npz, to_cifar_batches.py)")
+    p.add_argument("--check", default=None, choices=DATASET_CHOICES[:-1], help="only load and describe this dataset")
+    p.add_argument("--overwrite", action="store_true", help="decode again even if the files exist")
+    p.set_defaults(func=run_prepare_data)
+
+    t = add_parser(sub, "train-teacher", "train the teacher network used for distillation",
+                   "Train a VGG19-style (or small) teacher and save it for `fdal al --teacher`.",
+                   "fdal train-teacher --dataset cifar10 --data-dir data --arch vgg19 --epochs 60 --out teacher.pt")
+    t.add_argument("--dataset", default="cifar10", choices=DATASET_CHOICES)
+    add_data_dir(t)
+    t.add_argument("--arch", default="vgg19", choices=["vgg19", "small"])
+    t.add_argument("--epochs", type=positive_int, default=60)
+    t.add_argument("--batch-size", type=positive_int, default=256)
+    add_out(t, "checkpoint path (default teacher.pt)", default="teacher.pt")
+    add_seed(t)
+    add_device(t)
+    add_threads(t)
+    t.set_defaults(func=run_train_teacher)
+
+    a = add_parser(sub, "al", "run an active-learning protocol (preset) for several methods",
+                   "Run cycles of (train student, test, select) per method and trial. Resumes an\n"
+                   "interrupted run in --out; writes results.jsonl, results.md, curves.png and\n"
+                   "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
+                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.",
+                   "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small")
+    a.add_argument("--preset", required=True, help="protocol preset (see above)")
+    a.add_argument("--methods", default="random,kd_random,fdal",
+                   help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy")
+    a.add_argument("--trials", type=positive_int, default=1)
+    add_data_dir(a, "dataset folder (not needed for the smoke preset)")
+    add_out(a, "output folder (resumed if it holds a run of the same protocol)", required=True)
+    a.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True, help="continue a run in --out (default on; --no-resume starts over)")
+    a.add_argument("--teacher", default=None, help="use this saved teacher instead of training one")
+    a.add_argument("--epochs", type=positive_int, default=None, help="override the preset's epochs per cycle")
+    add_seed(a, default=None)
+    add_device(a)
+    add_threads(a)
+    a.set_defaults(func=run_al)
+
+
+def _check_data_dir(path):
+    if path is not None and not os.path.isdir(path):
+        raise FileNotFoundError(2, "No such directory (--data-dir)", path)
+
+
+def run_prepare_data(args) -> int:
+    torch_setup(args)
+    from fdal.training import data as fdata
+    if args.check:
+        _check_data_dir(args.data_dir)
+        ds = fdata.load_dataset(args.check, args.data_dir)
+        print(f"{args.data_dir}: {ds!r}\nclasses: {', '.join(ds.classes)}")
+        return 0
+    folder = fdata.prepare_cifar10_jpeg(args.data_dir, args.source, overwrite=args.overwrite)
+    print(f"CIFAR-10 (JPEG copy) ready in {folder}; use --data-dir {args.data_dir}")
+    return 0
+
+
+def run_train_teacher(args) -> int:
+    torch, device = torch_setup(args)
+    from fdal.training import data as fdata
+    from fdal.training import teacher as fteacher
+    if args.dataset != "synthetic":
+        if args.data_dir is None:
+            raise ValueError(f"--data-dir is required for dataset {args.dataset}")
+        _check_data_dir(args.data_dir)
+    ds = fdata.load_dataset(args.dataset, args.data_dir)
+    t0 = time.perf_counter()
+    model, history = fteacher.train_teacher(ds, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                                            device=device, seed=args.seed)
+    minutes = (time.perf_counter() - t0) / 60
+    acc = history[-1].get("test_acc")
+    fteacher.save_teacher(model, args.out, {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
+                                            "test_acc": acc, "minutes": minutes, "history": history})
+    acc_text = f"test accuracy {100 * acc:.2f}%" if acc is not None else "no test split"
+    print(f"{args.arch} teacher on {ds.name}: {acc_text} after {args.epochs} epochs ({minutes:.1f} min); "
+          f"saved {args.out}")
+    return 0
+
+
+def run_al(args) -> int:
+    torch, device = torch_setup(args)
+    from fdal.training.plots import plot_learning_curves
+    from fdal.training.protocols import get_protocol
+    from fdal.training.results import markdown_table
+    from fdal.training.runner import run_protocol
+    from fdal.training.strategies import training_mode
+    p = get_protocol(args.preset)
+    for method in args.methods.split(","):
+        training_mode(method.strip())  # unknown method: ValueError before any work
+    _check_data_dir(args.data_dir)
+    if args.teacher is not None and not os.path.isfile(args.teacher):
+        raise FileNotFoundError(2, "No such file (--teacher)", args.teacher)
+    if args.epochs is not None:
+        p = p.replace(train=p.train.scaled(args.epochs), name=f"{p.name}-e{args.epochs}")
+    if args.seed is not None:
+        p = p.replace(seed=args.seed)
+    t0 = time.time()
+    results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
+                           teacher_path=args.teacher, progress=True)
+    out = Path(args.out)
+    table = markdown_table(results)
+    (out / "results.md").write_text(f"# {p.name} ({p.dataset})\n\n" + table)
+    plot_learning_curves(results, out / "curves.png", title=f"{p.name}: {p.dataset}")
+    print(table)
+    print(f"{time.time() - t0:.0f} s; results {out / 'results.jsonl'}, table {out / 'results.md'}, "
+          f"plot {out / 'curves.png'}; export with: fdal export {out / 'models' / 'fdal-trial0.pt'} "
+          f"--out student.fdal", file=sys.stderr)
+    return 0
