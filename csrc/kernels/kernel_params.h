@@ -29,7 +29,11 @@ struct QuantWeights {
   // the reference path. Arrays are padded to whole blocks of output channels.
   const void* packed = nullptr;               // weights in the path's layout
   const std::int32_t* packed_bias = nullptr;  // bias with the layout's correction folded in
-  const std::int64_t* requant64 = nullptr;    // int8 layers: [3][oc_pad] multiplier, 2^(shift-1), shift
+  // int8 layers: [3][oc_pad] multiplier, offset, shift with t = (acc * multiplier + offset) >>
+  // shift, offset = 2^(shift-1) + out_zp * 2^shift when every shift <= 54 (out_zp folded in,
+  // exact and without int64 overflow), else 2^(shift-1); requant_zp = what is left to add.
+  const std::int64_t* requant64 = nullptr;
+  std::int32_t requant_zp = 0;
   std::int32_t oc_pad = 0;                    // out_c rounded up to the block size
 };
 

@@ -17,22 +17,25 @@ void relayout_conv_input_s8(const OpParams& p, const std::int8_t* in, std::int32
   for (std::int32_t y = 0; y < hp; ++y) {
     std::uint8_t* row = dst + std::int64_t(y) * wp * cpad;
     const std::int32_t iy = y - p.pad_top;
-    if (iy < 0 || iy >= p.in.h) {
-      for (std::int32_t x = 0; x < wp; ++x) {
-        std::memset(row + std::int64_t(x) * cpad, border, std::size_t(c));
-        std::memset(row + std::int64_t(x) * cpad + c, 0, std::size_t(cpad - c));
-      }
-      continue;
-    }
+    const bool border_row = iy < 0 || iy >= p.in.h;
     for (std::int32_t x = 0; x < wp; ++x) {
       std::uint8_t* px = row + std::int64_t(x) * cpad;
       const std::int32_t ix = x - p.pad_left;
-      if (ix < 0 || ix >= p.in.w) {
-        std::memset(px, border, std::size_t(c));
+      if (border_row || ix < 0 || ix >= p.in.w) {
+        for (std::int32_t ch = 0; ch < c; ++ch) px[ch] = border;
       } else if (cpad == c) {  // whole interior row in one go (vectorizes)
         const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(in) + std::int64_t(iy) * p.in.w * c;
         const std::int64_t n = std::int64_t(p.in.w) * c;
         for (std::int64_t i = 0; i < n; ++i) px[i] = std::uint8_t(src[i] ^ xor_mask);
+        x += p.in.w - 1;
+        continue;
+      } else if (c == 3 && cpad == 4) {  // RGB first layer: one 32-bit word per pixel
+        const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(in) + std::int64_t(iy) * p.in.w * 3;
+        for (std::int32_t i = 0; i < p.in.w; ++i, src += 3, px += 4) {
+          const std::uint32_t word = (std::uint32_t(src[0]) | std::uint32_t(src[1]) << 8 |
+                                      std::uint32_t(src[2]) << 16) ^ (std::uint32_t(xor_mask) * 0x010101u);
+          std::memcpy(px, &word, 4);
+        }
         x += p.in.w - 1;
         continue;
       } else {
@@ -40,7 +43,7 @@ void relayout_conv_input_s8(const OpParams& p, const std::int8_t* in, std::int32
             reinterpret_cast<const std::uint8_t*>(in) + (std::int64_t(iy) * p.in.w + ix) * c;
         for (std::int32_t ch = 0; ch < c; ++ch) px[ch] = std::uint8_t(src[ch] ^ xor_mask);
       }
-      std::memset(px + c, 0, std::size_t(cpad - c));
+      for (std::int32_t ch = c; ch < cpad; ++ch) px[ch] = 0;
     }
   }
 }

@@ -102,14 +102,19 @@ void pack_weights(Model& m) {
     L.weights.oc_pad = std::int32_t(oc_pad);
     if (g.requant_at >= 0) {
       std::int64_t* rq = reinterpret_cast<std::int64_t*>(base + g.requant_at);
+      // |acc * multiplier| < 2^62 and |out_zp * 2^shift| <= 2^61 for shift <= 54: no overflow.
+      bool fold = true;
+      for (std::int64_t oc = 0; oc < out_c; ++oc) fold = fold && L.weights.shift[oc] <= 54;
+      const std::int64_t zp = L.params.out_zero_point;
       for (std::int64_t oc = 0; oc < oc_pad; ++oc) {
         const bool real = oc < out_c;
         const std::int32_t shift = real ? L.weights.shift[oc] : 1;
         rq[oc] = real ? L.weights.multiplier[oc] : 0;
-        rq[oc_pad + oc] = std::int64_t(1) << (shift - 1);
+        rq[oc_pad + oc] = (std::int64_t(1) << (shift - 1)) + (fold ? zp * (std::int64_t(1) << shift) : 0);
         rq[2 * oc_pad + oc] = shift;
       }
       L.weights.requant64 = rq;
+      L.weights.requant_zp = fold ? 0 : std::int32_t(zp);
     }
   }
   m.packed_bytes = total;

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "format/format_error.h"
 #include "format/loader.h"
@@ -172,6 +173,21 @@ PYBIND11_MODULE(_core, m) {
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)
       .def_property_readonly("seen", &PyRanker::seen);
+
+  m.def("profile_layers", [](const PyModel& self, const py::array& images) {
+    const fdal::Model& model = *self.model;
+    const fdal::ImageView view = image_view(images);
+    std::vector<double> seconds(model.layers.size() + 1);
+    {
+      py::gil_scoped_release release;
+      fdal::Workspace workspace(model);
+      fdal::profile_layers(model, view, workspace, seconds.data());
+    }
+    py::list out;
+    for (double s : seconds) out.append(s);
+    return out;
+  }, py::arg("model"), py::arg("images"),
+     "Seconds spent in the input lookup and in each layer over the images (benchmarks only).");
 
   m.def("kernel_paths", [] {
     py::list names;

@@ -1,6 +1,7 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -78,6 +79,39 @@ void forward_raw(const Model& model, const ImageView& images, Workspace& workspa
       std::memcpy(score_raw + i, arena + model.plan.layer_offsets[std::size_t(model.score_layer)],
                   sizeof(std::int32_t));
     }
+  }
+}
+
+void profile_layers(const Model& model, const ImageView& images, Workspace& workspace,
+                    double* seconds) {
+  using Clock = std::chrono::steady_clock;
+  const KernelTable& k = *model.kernels;
+  std::int8_t* arena = workspace.arena();
+  const std::size_t steps = model.layers.size() + 1;
+  std::vector<double> samples(steps * std::size_t(images.n));
+  for (std::int64_t i = 0; i < images.n; ++i) {
+    double* row = samples.data() + std::size_t(i) * steps;
+    Clock::time_point t0 = Clock::now();
+    k.input_lookup_u8(images.image(i), images.stride_h, images.stride_w, images.stride_c,
+                      model.input_shape, model.lut, arena + model.plan.input_offset);
+    Clock::time_point t1 = Clock::now();
+    row[0] = std::chrono::duration<double>(t1 - t0).count();
+    for (std::size_t j = 0; j + 1 < steps; ++j) {
+      const Layer& L = model.layers[j];
+      const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
+                                                   : model.plan.layer_offsets[std::size_t(L.input_layer)];
+      t0 = Clock::now();
+      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j], workspace.scratch());
+      t1 = Clock::now();
+      row[j + 1] = std::chrono::duration<double>(t1 - t0).count();
+    }
+  }
+  // The median over images: robust to the preemptions of a shared machine.
+  std::vector<double> column(std::size_t(images.n));
+  for (std::size_t j = 0; j < steps; ++j) {
+    for (std::int64_t i = 0; i < images.n; ++i) column[std::size_t(i)] = samples[std::size_t(i) * steps + j];
+    std::nth_element(column.begin(), column.begin() + images.n / 2, column.end());
+    seconds[j] = images.n > 0 ? column[std::size_t(images.n / 2)] : 0.0;
   }
 }
 

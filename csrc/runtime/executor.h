@@ -23,6 +23,11 @@ void forward_raw_threads(const Model& model, const ImageView& images, std::int32
                          std::int32_t* logits_raw, std::int32_t* score_raw,
                          std::vector<Workspace>* workspaces = nullptr);
 
+// For benchmarks: runs the images like forward_raw and writes each step's median wall time per
+// image to seconds[0] (input lookup) and seconds[1 + j] (layer j); layers + 1 entries.
+void profile_layers(const Model& model, const ImageView& images, Workspace& workspace,
+                    double* seconds);
+
 // logits[i] = float32(raw[i]) * unit, one conversion and one float32 multiply.
 void logits_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* logits);
 // score[i] = det_sigmoid_score(raw[i], unit) (docs/quantization.md).

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
 #include "kernels/x86/x86_kernels.h"
@@ -40,7 +41,7 @@ inline __m256i requantize_half(__m256i v64, const std::int64_t* mult, const std:
 inline __m128i requantize8(__m256i acc, const std::int64_t* rq, std::int32_t oc_pad,
                            std::int32_t c0, __m256i zp, __m256i lo, __m256i hi) {
   const std::int64_t* mult = rq + c0;
-  const std::int64_t* round = rq + oc_pad + c0;
+  const std::int64_t* round = rq + oc_pad + c0;  // 2^(shift-1) (+ folded zero point)
   const std::int64_t* shift = rq + 2 * std::int64_t(oc_pad) + c0;
   const __m256i a = requantize_half(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)), mult,
                                     round, shift, zp, lo, hi);
@@ -72,9 +73,10 @@ template <int NB, int P>
 void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
                  std::int32_t b0, std::int8_t* out) {
   std::int64_t base[P];
+  std::int32_t oy = pix / g.ow, ox = pix % g.ow;  // one division per tile, then steps
   for (int i = 0; i < P; ++i) {
-    const std::int32_t oy = (pix + i) / g.ow, ox = (pix + i) % g.ow;
     base[i] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
+    if (++ox == g.ow) ox = 0, ++oy;
   }
   __m256i acc[P][NB];
   for (int i = 0; i < P; ++i)
@@ -93,7 +95,7 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
       }
     }
   }
-  const __m256i zp = _mm256_set1_epi64x(p.out_zero_point);
+  const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
   const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
   for (int j = 0; j < NB; ++j) {
     const std::int32_t c0 = (b0 + j) * kLanes;
@@ -170,7 +172,7 @@ void fully_connected_s8_avx2(const OpParams& p, const QuantWeights& q, const std
   const std::int64_t k = p.in.elements(), kp = round_up(k, 2);
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_fc_input_s16(k, in, p.in_zero_point, kp, act);
-  const __m256i zp = _mm256_set1_epi64x(p.out_zero_point);
+  const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
   const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
   fc_all(act, q, kp / 2, [&](std::int32_t c0, __m256i acc) {
     store_bytes(out + c0, requantize8(acc, q.requant64, q.oc_pad, c0, zp, lo, hi), p.out.c - c0);
@@ -218,7 +220,17 @@ void max_pool_s8_avx2(const OpParams& p, const std::int8_t* in, std::int8_t* out
         best = _mm256_min_epi8(_mm256_max_epi8(best, lo), hi);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + ch), best);
       }
-      for (std::int32_t ch = full; ch < c; ++ch) {
+      std::int32_t ch = full;
+      for (; ch + 16 <= c; ch += 16) {  // 16-channel tensors (VGG's first block) stay in SIMD
+        __m128i best = _mm_set1_epi8(-128);
+        for (std::int32_t ky = ky0; ky < ky1; ++ky)
+          for (std::int32_t kx = kx0; kx < kx1; ++kx)
+            best = _mm_max_epi8(best, _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                          in + (std::int64_t(y0 + ky) * p.in.w + x0 + kx) * c + ch)));
+        best = _mm_min_epi8(_mm_max_epi8(best, _mm256_castsi256_si128(lo)), _mm256_castsi256_si128(hi));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ch), best);
+      }
+      for (; ch < c; ++ch) {
         std::int32_t best = -128;
         for (std::int32_t ky = ky0; ky < ky1; ++ky)
           for (std::int32_t kx = kx0; kx < kx1; ++kx) {
@@ -238,7 +250,7 @@ void max_pool_s8_avx2(const OpParams& p, const std::int8_t* in, std::int8_t* out
 const KernelTable& avx2_kernel_table() {
   static const KernelTable table = {
       "avx2",
-      &reference::input_lookup_u8,
+      &input_lookup_u8_contiguous,
       &reference::conv2d_s8,
       &reference::fully_connected_s8,
       &reference::fully_connected_s8_s32,

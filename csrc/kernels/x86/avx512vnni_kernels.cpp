@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
 #include "kernels/x86/x86_kernels.h"
@@ -22,22 +23,39 @@ inline __m512i broadcast4(const std::uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// 16 accumulators (bias included) of channels c0..c0+15 -> 16 int8.
-inline __m128i requantize16(__m512i acc, const std::int64_t* rq, std::int32_t oc_pad,
-                            std::int32_t c0, __m512i zp, __m512i lo_clamp, __m512i hi_clamp) {
-  const std::int64_t* mult = rq + c0;
-  const std::int64_t* round = rq + oc_pad + c0;
-  const std::int64_t* shift = rq + 2 * std::int64_t(oc_pad) + c0;
-  __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
-  __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
-  lo = _mm512_add_epi64(_mm512_mul_epi32(lo, _mm512_loadu_si512(mult)), _mm512_loadu_si512(round));
-  hi = _mm512_add_epi64(_mm512_mul_epi32(hi, _mm512_loadu_si512(mult + 8)),
-                        _mm512_loadu_si512(round + 8));
-  lo = _mm512_add_epi64(_mm512_srav_epi64(lo, _mm512_loadu_si512(shift)), zp);
-  hi = _mm512_add_epi64(_mm512_srav_epi64(hi, _mm512_loadu_si512(shift + 8)), zp);
-  lo = _mm512_min_epi64(_mm512_max_epi64(lo, lo_clamp), hi_clamp);
-  hi = _mm512_min_epi64(_mm512_max_epi64(hi, lo_clamp), hi_clamp);
-  return _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(lo), _mm512_cvtepi64_epi8(hi));
+// 16 accumulators (bias included) of channels c0..c0+15 -> 16 int8. vpmovsqb saturates to
+// [-128, 127], so clamping the bytes to [act_min, act_max] afterwards equals clamping t.
+struct Requant16 {
+  const std::int64_t* rq;
+  std::int32_t oc_pad;
+  __m512i zp;  // the zero point not folded into the offsets (QuantWeights::requant_zp)
+  __m128i lo, hi;
+  Requant16(const OpParams& p, const QuantWeights& q)
+      : rq(q.requant64), oc_pad(q.oc_pad), zp(_mm512_set1_epi64(q.requant_zp)),
+        lo(_mm_set1_epi8(std::int8_t(p.act_min))), hi(_mm_set1_epi8(std::int8_t(p.act_max))) {}
+  __m128i operator()(__m512i acc, std::int32_t c0) const {
+    const std::int64_t* mult = rq + c0;
+    const std::int64_t* offset = rq + oc_pad + c0;
+    const std::int64_t* shift = rq + 2 * std::int64_t(oc_pad) + c0;
+    __m512i a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+    __m512i b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
+    a = _mm512_add_epi64(_mm512_mul_epi32(a, _mm512_loadu_si512(mult)), _mm512_loadu_si512(offset));
+    b = _mm512_add_epi64(_mm512_mul_epi32(b, _mm512_loadu_si512(mult + 8)),
+                         _mm512_loadu_si512(offset + 8));
+    a = _mm512_add_epi64(_mm512_srav_epi64(a, _mm512_loadu_si512(shift)), zp);
+    b = _mm512_add_epi64(_mm512_srav_epi64(b, _mm512_loadu_si512(shift + 8)), zp);
+    const __m128i bytes = _mm_unpacklo_epi64(_mm512_cvtsepi64_epi8(a), _mm512_cvtsepi64_epi8(b));
+    return _mm_min_epi8(_mm_max_epi8(bytes, lo), hi);
+  }
+};
+
+// Masked byte stores are slow on some cores (Zen 4): plain stores for whole blocks.
+inline void store16(std::int8_t* dst, __m128i v, std::int32_t c0, std::int32_t out_c) {
+  if (out_c - c0 >= kLanes) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
+  } else {
+    _mm_mask_storeu_epi8(dst, __mmask16((1u << (out_c - c0)) - 1u), v);
+  }
 }
 
 inline __mmask16 tail_mask(std::int32_t c0, std::int32_t out_c) {
@@ -57,9 +75,10 @@ struct ConvGeometry {
 template <int NB, int P>
 inline void conv_tile(const ConvGeometry& g, std::int32_t pix, std::int32_t b0, __m512i acc[P][NB]) {
   std::int64_t base[P];
+  std::int32_t oy = pix / g.ow, ox = pix % g.ow;  // one division per tile, then steps
   for (int p = 0; p < P; ++p) {
-    const std::int32_t oy = (pix + p) / g.ow, ox = (pix + p) % g.ow;
     base[p] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
+    if (++ox == g.ow) ox = 0, ++oy;
   }
   for (int p = 0; p < P; ++p)
     for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
@@ -83,16 +102,13 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
                  std::int32_t b0, std::int8_t* out) {
   __m512i acc[P][NB];
   conv_tile<NB, P>(g, pix, b0, acc);
-  const __m512i zp = _mm512_set1_epi64(p.out_zero_point);
-  const __m512i lo = _mm512_set1_epi64(p.act_min), hi = _mm512_set1_epi64(p.act_max);
+  const Requant16 requantize16(p, q);
   for (int j = 0; j < NB; ++j) {
     const std::int32_t c0 = (b0 + j) * kLanes;
     const __m512i bias = _mm512_loadu_si512(q.packed_bias + c0);
-    const __mmask16 mask = tail_mask(c0, p.out.c);
     for (int i = 0; i < P; ++i) {
-      const __m128i v = requantize16(_mm512_add_epi32(acc[i][j], bias), q.requant64, q.oc_pad, c0,
-                                     zp, lo, hi);
-      _mm_mask_storeu_epi8(out + std::int64_t(pix + i) * p.out.c + c0, mask, v);
+      const __m128i v = requantize16(_mm512_add_epi32(acc[i][j], bias), c0);
+      store16(out + std::int64_t(pix + i) * p.out.c + c0, v, c0, p.out.c);
     }
   }
 }
@@ -171,11 +187,10 @@ void fully_connected_s8_vnni(const OpParams& p, const QuantWeights& q, const std
                              std::int8_t* out, std::uint8_t* scratch) {
   const std::int64_t k = p.in.elements(), kp = round_up(k, 4);
   relayout_fc_input_s8(k, in, kp, 0x80, scratch);
-  const __m512i zp = _mm512_set1_epi64(p.out_zero_point);
-  const __m512i lo = _mm512_set1_epi64(p.act_min), hi = _mm512_set1_epi64(p.act_max);
+  const Requant16 requantize16(p, q);
   fc_all(scratch, q, kp / 4, [&](std::int32_t c0, __m512i acc) {
-    const __m128i v = requantize16(acc, q.requant64, q.oc_pad, c0, zp, lo, hi);
-    _mm_mask_storeu_epi8(out + c0, tail_mask(c0, p.out.c), v);
+    const __m128i v = requantize16(acc, c0);
+    store16(out + c0, v, c0, p.out.c);
   });
 }
 
@@ -193,7 +208,7 @@ void fully_connected_s8_s32_vnni(const OpParams& p, const QuantWeights& q, const
 const KernelTable& avx512vnni_kernel_table() {
   static const KernelTable table = {
       "avx512vnni",
-      &reference::input_lookup_u8,
+      &input_lookup_u8_contiguous,
       &reference::conv2d_s8,
       &reference::fully_connected_s8,
       &reference::fully_connected_s8_s32,
