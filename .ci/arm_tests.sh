@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Cross builds and emulated C++ tests: aarch64 (tested under qemu-aarch64-static as a Cortex-A53,
+# no dot-product, and as "max", with dot-product) and armv7 hard-float (qemu-arm-static). Each
+# target builds with Ninja in build/<target>; ctest runs once with the dispatcher's choice and once
+# per kernel path the emulated CPU can run. The goldens come from the x86 numpy oracle, so a pass
+# means bit-exact agreement across x86-64, aarch64 and armv7.
+#   .ci/arm_tests.sh               (JOBS=N to change the parallelism; default: nproc)
+# Needs: apt-get install g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static cmake ninja-build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+GOLDEN=csrc/tests/golden
+
+for tool in cmake ninja aarch64-linux-gnu-g++ arm-linux-gnueabihf-g++ qemu-aarch64-static qemu-arm-static; do
+  command -v "$tool" >/dev/null || {
+    echo "arm_tests: '$tool' not found (apt-get install g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static cmake ninja-build)" >&2
+    exit 2
+  }
+done
+
+build_target() {  # build_target NAME TOOLCHAIN
+  echo "== $1: configure + build (build/$1)"
+  cmake -S . -B "build/$1" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchains/$2.cmake" >/dev/null
+  cmake --build "build/$1" -j "$JOBS"
+}
+
+test_target() {  # test_target NAME QEMU CPU
+  local name=$1 qemu=$2 cpu=$3 build="build/$1"
+  cmake -S . -B "$build" -DFDAL_QEMU_CPU="$cpu" >/dev/null  # only the emulator command changes
+  probe() {
+    FDAL_KERNELS="$1" "$qemu" -cpu "$cpu" "$build/csrc/tools/fdal-rank" "$GOLDEN/alexnet_lite.fdal" "$GOLDEN/pool.npy" -k 1 2>&1 >/dev/null || true
+  }
+  local known paths="" p
+  known=$(probe __list__ | sed -n 's/.*known: \([^)]*\)).*/\1/p' | tr -d ',')
+  for p in $known; do
+    [ "$p" = auto ] && continue
+    if FDAL_KERNELS="$p" "$qemu" -cpu "$cpu" "$build/csrc/tools/fdal-rank" "$GOLDEN/alexnet_lite.fdal" "$GOLDEN/pool.npy" -k 1 >/dev/null 2>&1; then
+      paths="$paths $p"
+    else
+      echo "   ($name/$cpu: kernel path '$p' is built in but this CPU cannot run it)"
+    fi
+  done
+  echo "== $name on $cpu: kernel paths runnable:${paths:- (none found)}"
+  [ -n "$paths" ] || { echo "arm_tests: could not list kernel paths for $name/$cpu" >&2; exit 1; }
+  for p in auto $paths; do
+    echo "== $name ctest under $qemu -cpu $cpu, FDAL_KERNELS=$p"
+    FDAL_KERNELS=$p ctest --test-dir "$build/csrc" --output-on-failure -j "$JOBS"
+  done
+}
+
+build_target aarch64 aarch64-linux-gnu
+test_target aarch64 qemu-aarch64-static cortex-a53
+test_target aarch64 qemu-aarch64-static max
+build_target armv7 arm-linux-gnueabihf
+test_target armv7 qemu-arm-static cortex-a15
+echo "== arm tests: all passed"
