@@ -1,0 +1,156 @@
+// aarch64 dot-product kernels (this file alone is compiled with -march=armv8.2-a+dotprod).
+// SDOT multiplies s8 x s8: activations are the int8 values themselves (padding taps hold in_zp)
+// and -in_zp * sum_k w is folded into packed_bias at load (Dot4 layout, act_offset 0).
+// 16 output channels per block = four int32x4 accumulators; scalar exact requantization.
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "kernels/arm/arm_kernels.h"
+#include "kernels/input_lookup_contiguous.h"
+#include "kernels/reference/reference_kernels.h"
+#include "kernels/reference/requantize.h"
+#include "kernels/relayout.h"
+
+namespace fdal {
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int kPixels = 4;
+
+inline int8x16_t broadcast4(const std::uint8_t* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return vreinterpretq_s8_s32(vdupq_n_s32(v));
+}
+
+struct ConvGeometry {
+  const std::uint8_t* act;
+  const std::int8_t* weights;
+  std::int64_t block_stride;
+  std::int32_t groups_per_tap, taps, ow, row_step, col_step;
+  const std::int32_t* tap_offset;
+};
+
+template <int P>
+void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
+                 std::int32_t b, std::int8_t* out) {
+  std::int64_t base[P];
+  std::int32_t oy = pix / g.ow, ox = pix % g.ow;
+  for (int i = 0; i < P; ++i) {
+    base[i] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
+    if (++ox == g.ow) ox = 0, ++oy;
+  }
+  int32x4_t acc[P][4];
+  for (int i = 0; i < P; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = vdupq_n_s32(0);
+  const std::int8_t* wb = g.weights + b * g.block_stride;
+  for (std::int32_t t = 0; t < g.taps; ++t) {
+    const std::uint8_t* a = g.act + g.tap_offset[t];
+    const std::int8_t* wt = wb + std::int64_t(t) * g.groups_per_tap * 64;
+    for (std::int32_t gi = 0; gi < g.groups_per_tap; ++gi) {
+      int8x16_t w[4];
+      for (int j = 0; j < 4; ++j) w[j] = vld1q_s8(wt + gi * 64 + j * 16);
+      for (int i = 0; i < P; ++i) {
+        const int8x16_t x = broadcast4(a + base[i] + gi * 4);
+        for (int j = 0; j < 4; ++j) acc[i][j] = vdotq_s32(acc[i][j], w[j], x);
+      }
+    }
+  }
+  const std::int32_t c0 = b * kLanes;
+  const std::int32_t n = p.out.c - c0 < kLanes ? p.out.c - c0 : kLanes;
+  for (int i = 0; i < P; ++i) {
+    std::int32_t sums[kLanes];
+    for (int j = 0; j < 4; ++j) vst1q_s32(sums + 4 * j, acc[i][j]);
+    std::int8_t* dst = out + std::int64_t(pix + i) * p.out.c + c0;
+    for (std::int32_t c = 0; c < n; ++c) {
+      dst[c] = reference::requantize(sums[c] + q.packed_bias[c0 + c], q.multiplier[c0 + c],
+                                     q.shift[c0 + c], p.out_zero_point, p.act_min, p.act_max);
+    }
+  }
+}
+
+void conv2d_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                       std::int8_t* out, std::uint8_t* scratch) {
+  const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
+  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
+  relayout_conv_input_s8(p, in, cpad, 0, scratch);
+  std::int32_t tap_offset[15 * 15];
+  for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
+    for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
+      tap_offset[ky * p.kernel_w + kx] = (ky * wp + kx) * cpad;
+  ConvGeometry g;
+  g.act = scratch;
+  g.weights = static_cast<const std::int8_t*>(q.packed);
+  g.taps = p.kernel_h * p.kernel_w;
+  g.groups_per_tap = cpad / 4;
+  g.block_stride = std::int64_t(g.taps) * cpad * kLanes;
+  g.ow = p.out.w;
+  g.row_step = p.stride_h * wp * cpad;
+  g.col_step = p.stride_w * cpad;
+  g.tap_offset = tap_offset;
+  const std::int32_t npix = p.out.h * p.out.w;
+  for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
+    std::int32_t pix = 0;
+    for (; pix + kPixels <= npix; pix += kPixels) conv_pixels<kPixels>(p, q, g, pix, b, out);
+    for (; pix < npix; ++pix) conv_pixels<1>(p, q, g, pix, b, out);
+  }
+}
+
+template <typename Store>
+void fc_accumulate(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                   std::uint8_t* scratch, Store store) {
+  const std::int64_t k = p.in.elements(), kp = round_up(k, 4), groups = kp / 4;
+  relayout_fc_input_s8(k, in, kp, 0, scratch);
+  const std::int8_t* weights = static_cast<const std::int8_t*>(q.packed);
+  for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
+    const std::int8_t* wb = weights + std::int64_t(b) * groups * 64;
+    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (std::int64_t gi = 0; gi < groups; ++gi) {
+      const int8x16_t x = broadcast4(scratch + 4 * gi);
+      for (int j = 0; j < 4; ++j) acc[j] = vdotq_s32(acc[j], vld1q_s8(wb + gi * 64 + j * 16), x);
+    }
+    std::int32_t sums[kLanes];
+    for (int j = 0; j < 4; ++j) vst1q_s32(sums + 4 * j, acc[j]);
+    const std::int32_t c0 = b * kLanes;
+    for (std::int32_t c = 0; c < kLanes && c0 + c < p.out.c; ++c) store(c0 + c, sums[c] + q.packed_bias[c0 + c]);
+  }
+}
+
+void fully_connected_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                                std::int8_t* out, std::uint8_t* scratch) {
+  fc_accumulate(p, q, in, scratch, [&](std::int32_t c, std::int32_t acc) {
+    out[c] = reference::requantize(acc, q.multiplier[c], q.shift[c], p.out_zero_point, p.act_min,
+                                   p.act_max);
+  });
+}
+
+void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
+                                    const std::int8_t* in, std::int32_t* out,
+                                    std::uint8_t* scratch) {
+  fc_accumulate(p, q, in, scratch, [&](std::int32_t c, std::int32_t acc) { out[c] = acc; });
+}
+
+}  // namespace
+
+const KernelTable& neon_dotprod_kernel_table() {
+  static const KernelTable table = {
+      "neon-dotprod",
+      &input_lookup_u8_contiguous,
+      &reference::conv2d_s8,
+      &reference::fully_connected_s8,
+      &reference::fully_connected_s8_s32,
+      &reference::max_pool_s8,
+      &reference::avg_pool_s8,
+      &reference::relu_s8,
+      &reference::upsample_nearest_s8,
+      &reference::copy_s8,
+      PackSpec{PackKind::Dot4, kLanes, 0},
+      &conv2d_s8_dotprod,
+      &fully_connected_s8_dotprod,
+      &fully_connected_s8_s32_dotprod,
+  };
+  return table;
+}
+
+}  // namespace fdal
