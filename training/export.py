@@ -23,7 +23,8 @@ from fdal import quant
 from .export_graph import FloatOp, lower
 
 METHODS = ("minmax", "percentile", "mse")
-_SAMPLE_CAP = 1 << 21        # values kept per tensor for percentile / MSE calibration
+_SAMPLE_CAP = 1 << 20        # values kept per tensor for percentile / MSE calibration
+_MSE_SAMPLE = 1 << 17        # of which the MSE search (41 candidate ranges) uses this many
 _BATCH = 256
 
 
@@ -134,6 +135,7 @@ def _choose_range(st: _Stats, relu: bool, method: str, percentile: float):
         plo, phi = np.percentile(x, [100.0 - percentile, percentile])
         return (0.0 if relu else min(float(plo), 0.0)), max(float(phi), 0.0)
     # MSE: shrink the min/max range by a common factor; keep the factor with the least squared error.
+    x = x[np.random.default_rng(0).choice(x.size, _MSE_SAMPLE, replace=False)] if x.size > _MSE_SAMPLE else x
     best, best_err = (lo, hi), np.inf
     for f in np.linspace(0.2, 1.0, 41):
         scale, zp = quant.choose_activation_qparams(lo * f, hi * f)
