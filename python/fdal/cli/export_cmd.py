@@ -70,10 +70,13 @@ def load_checkpoint(path: str):
     if not os.path.isfile(path):
         raise FileNotFoundError(2, "No such file (checkpoint)", path)
     from fdal.training.compare import load_checkpoint as load
+    import pickle
     try:
         return load(path)
-    except RuntimeError as exc:  # torch's unpickling / state-dict mismatch errors
-        raise ValueError(f"{path}: not a usable student checkpoint ({str(exc).splitlines()[0]})") from None
+    except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as exc:  # torch.load / load_state_dict
+        first = (str(exc).splitlines() or [""])[0][:120]
+        raise ValueError(f"{path}: not a student checkpoint written by `fdal al` "
+                         f"({type(exc).__name__}: {first})") from None
 
 
 def calibration_images(ds, n: int, seed: int):

@@ -1,0 +1,212 @@
+"""The `fdal` command: --help of every subcommand, info/rank/bench/plot outputs, and every user
+error path (one line `fdal: error: ...`, non-zero exit, no traceback)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fdal
+from fdal import format as fmt
+from fdal import testing
+from fdal.cli import main
+
+SUBCOMMANDS = ("quickstart", "prepare-data", "train-teacher", "al", "export", "compare", "rank", "info",
+               "bench", "plot")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "vgg.fdal"
+    fmt.write_model(testing.random_model(5, "vgg11_lite", n_calibration=32), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def no_sampler_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "tiny.fdal"
+    fmt.write_model(testing.random_model(6, "tiny", with_sampler=False, n_calibration=32), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def pool_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pools") / "pool.npy"
+    np.save(path, testing.random_images(7, 300))
+    return str(path)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(capsys, argv, *fragments):
+    code, out, err = run(capsys, *argv)
+    assert code == 1, (argv, code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fdal: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and f"fdal {command}" in out.split("example:")[1]
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "quickstart" in capsys.readouterr().out
+
+
+def test_info_describes_layers_heads_and_sizes(model_file, capsys):
+    code, out, _ = run(capsys, "info", model_file)
+    assert code == 0
+    spec = fmt.read_model(model_file)
+    assert out.count("conv2d") == sum(layer.op == "conv2d" for layer in spec.layers)
+    assert "<- logits" in out and "<- score" in out
+    assert "32x32x3" in out and "arena" in out
+
+
+def test_info_json_matches_the_file(model_file, capsys):
+    code, out, _ = run(capsys, "info", model_file, "--json")
+    assert code == 0
+    d = json.loads(out)
+    spec = fmt.read_model(model_file)
+    assert d["num_classes"] == 10 and d["has_sampler"] and len(d["layers"]) == len(spec.layers)
+    assert d["arena_bytes"] == fdal.load(model_file).info["arena_bytes"]
+    expected = sum(a.nbytes for layer in spec.layers
+                   for a in (layer.weights, layer.bias, layer.multiplier, layer.shift, layer.weight_scale)
+                   if a is not None)
+    assert d["weight_bytes"] == expected
+    conv0 = d["layers"][0]
+    assert conv0["macs"] == 32 * 32 * 16 * 3 * 3 * 3 and conv0["relu"]
+
+
+def test_info_and_rank_work_without_torch(model_file, pool_file):
+    # sys.modules["torch"] = None makes every `import torch` fail, as on a board without PyTorch.
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from fdal.cli import main\n"
+            f"assert main(['info', {model_file!r}]) == 0\n"
+            f"assert main(['rank', {model_file!r}, {pool_file!r}, '-k', '3']) == 0\n"
+            "sys.exit(main(['al', '--preset', 'smoke', '--out', 'unused']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == 'fdal: this command needs PyTorch: pip install "fdal[train]"'
+    assert "Traceback" not in proc.stderr and "<- logits" in proc.stdout
+
+
+@pytest.mark.parametrize("strategy", fdal.STRATEGIES)
+def test_rank_prints_what_rank_pool_returns(model_file, pool_file, strategy, capsys):
+    code, out, _ = run(capsys, "rank", model_file, pool_file, "-k", "17", "--strategy", strategy, "--seed", "3")
+    assert code == 0
+    expected = fdal.rank_pool(fdal.load(model_file), np.load(pool_file), 17, strategy=strategy, seed=3)
+    assert [int(v) for v in out.split()] == expected.tolist()
+
+
+def test_rank_writes_npy_text_raw_and_nchw(model_file, pool_file, tmp_path, capsys):
+    images = np.load(pool_file)
+    expected = fdal.rank_pool(fdal.load(model_file), images, 9).tolist()
+    assert run(capsys, "rank", model_file, pool_file, "-k", "9", "--out", str(tmp_path / "p.npy"))[0] == 0
+    assert np.load(tmp_path / "p.npy").tolist() == expected
+    assert run(capsys, "rank", model_file, pool_file, "-k", "9", "--out", str(tmp_path / "p.txt"))[0] == 0
+    assert [int(v) for v in (tmp_path / "p.txt").read_text().split()] == expected
+    images.tofile(tmp_path / "pool.u8")
+    code, out, _ = run(capsys, "rank", model_file, str(tmp_path / "pool.u8"), "-k", "9")
+    assert code == 0 and [int(v) for v in out.split()] == expected
+    np.save(tmp_path / "nchw.npy", np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    code, out, _ = run(capsys, "rank", model_file, str(tmp_path / "nchw.npy"), "-k", "9")
+    assert code == 0 and [int(v) for v in out.split()] == expected
+
+
+def test_bench_prints_throughput(model_file, capsys):
+    code, out, _ = run(capsys, "bench", model_file, "-n", "64", "--repeat", "1", "--batch-size", "32")
+    assert code == 0 and "images/s" in out and "rank_pool (fdal, k=6)" in out
+
+
+def test_plot_writes_png_and_table(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from fdal.training.results import append_result
+    path = tmp_path / "results.jsonl"
+    for method, accs in (("random", (0.30, 0.40)), ("fdal", (0.32, 0.45))):
+        for cycle, acc in enumerate(accs):
+            append_result(path, {"method": method, "dataset": "synthetic", "trial": 0, "cycle": cycle,
+                                 "n_labeled": 100 * (cycle + 1), "accuracy": acc, "seconds": 1.0,
+                                 "preset": "t", "seed": 0})
+    code, out, _ = run(capsys, "plot", str(path), "--out", str(tmp_path / "plots"))
+    assert code == 0 and "| fdal | 32.00 ± 0.00 (1) | 45.00 ± 0.00 (1) |" in out
+    assert (tmp_path / "plots" / "curves.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "results.md").read_text().startswith("| method |")
+    assert_user_error(capsys, ["plot", str(path), "--methods", "vaal"], "no results for method(s) vaal")
+
+
+def test_missing_and_corrupt_model_files(model_file, pool_file, tmp_path, capsys):
+    assert_user_error(capsys, ["info", str(tmp_path / "nope.fdal")], "nope.fdal", "No such file")
+    bad = tmp_path / "bad.fdal"
+    bad.write_bytes(b"not a model at all" * 10)
+    assert_user_error(capsys, ["info", str(bad)], "magic")
+    assert_user_error(capsys, ["rank", str(bad), pool_file, "-k", "1"], "magic")
+    data = bytearray(Path(model_file).read_bytes())
+    data[-100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    assert_user_error(capsys, ["bench", str(bad)], "CRC")
+
+
+def test_rank_user_errors(model_file, no_sampler_file, pool_file, tmp_path, capsys):
+    assert_user_error(capsys, ["rank", model_file, pool_file, "-k", "301"], "larger than the pool")
+    assert_user_error(capsys, ["rank", model_file, pool_file, "-k", "3", "--strategy", "best"],
+                      "unknown strategy 'best'", "margin")
+    assert_user_error(capsys, ["rank", no_sampler_file, pool_file, "-k", "3"], "needs a model with a sampler")
+    assert_user_error(capsys, ["rank", model_file, str(tmp_path / "none.npy"), "-k", "3"], "none.npy")
+    np.save(tmp_path / "f.npy", np.zeros((4, 32, 32, 3), np.float32))
+    assert_user_error(capsys, ["rank", model_file, str(tmp_path / "f.npy"), "-k", "3"], "uint8")
+    np.save(tmp_path / "s.npy", np.zeros((4, 16, 16, 3), np.uint8))
+    assert_user_error(capsys, ["rank", model_file, str(tmp_path / "s.npy"), "-k", "3"], "(16, 16, 3)")
+    (tmp_path / "raw.u8").write_bytes(b"\0" * 1000)
+    assert_user_error(capsys, ["rank", model_file, str(tmp_path / "raw.u8"), "-k", "3"], "3072 bytes")
+
+
+@pytest.mark.parametrize("k", ["0", "-2", "three"])
+def test_bad_k_is_an_argparse_error(model_file, pool_file, k, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["rank", model_file, pool_file, "-k", k])
+    assert exc.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_training_side_user_errors(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = str(tmp_path / "run")
+    assert_user_error(capsys, ["al", "--preset", "paper-fig3", "--out", out], "unknown preset 'paper-fig3'",
+                      "cpu-small")
+    assert_user_error(capsys, ["al", "--preset", "smoke", "--methods", "fdal,best", "--out", out],
+                      "unknown method 'best'")
+    assert_user_error(capsys, ["al", "--preset", "cpu-small", "--out", out], "needs --data-dir")
+    assert_user_error(capsys, ["al", "--preset", "cpu-small", "--out", out, "--data-dir", str(tmp_path)],
+                      "CIFAR-10: missing files", "data_batch_1")
+    assert_user_error(capsys, ["train-teacher", "--dataset", "cifar10", "--out", out], "--data-dir is required")
+    assert_user_error(capsys, ["train-teacher", "--data-dir", str(tmp_path / "nowhere")], "nowhere")
+    assert_user_error(capsys, ["quickstart", "--data-dir", str(tmp_path / "nowhere")], "nowhere")
+    assert_user_error(capsys, ["quickstart", "--methods", "random", "--out", out], "must include fdal")
+    assert_user_error(capsys, ["export", str(tmp_path / "x.pt")], "x.pt", "No such file")
+    (tmp_path / "x.pt").write_bytes(b"garbage")
+    assert_user_error(capsys, ["export", str(tmp_path / "x.pt"), "--dataset", "synthetic"], "x.pt")
+    assert_user_error(capsys, ["plot", str(tmp_path / "results.jsonl")], "results.jsonl")
+    assert_user_error(capsys, ["prepare-data", "--data-dir", str(tmp_path / "d"), "--source", str(tmp_path)],
+                      "JPEG copy not found")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", "info", str(tmp_path / "nope.fdal")])
