@@ -1,28 +1,49 @@
 // conv2d_s8: in (in_h, in_w, in_c) int8 NHWC, weights [out_c][kh][kw][in_c] int8 in [-127, 127],
 // bias int32[out_c], per-channel multiplier/shift; out (out_h, out_w, out_c) int8 NHWC.
 // Any kernel 1..15, stride 1..15, padding < kernel; taps outside the input read in_zero_point.
+#include <algorithm>
+
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/reference/requantize.h"
 
 namespace fdal {
 namespace reference {
+namespace {
 
-void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int8_t* out) {
-  const std::int32_t in_h = p.in.h, in_w = p.in.w, in_c = p.in.c;
+// Why this shape: every output value is one dot product of an OHWI weight row with the
+// receptive field. Both are gathered once into int16 stack buffers, padded with zeros to a
+// multiple of 16 taps: the weights once per block of output channels (amortized over all pixels),
+// the field once per pixel as x - in_zero_point (0 for padded taps, so borders need no special
+// case). The dot of two int16 arrays in whole blocks of 16 has no scalar tail and compilers turn
+// it into multiply-add-pairs (pmaddwd, smlal) at the default target. Sums are exact int32 (see
+// docs/quantization.md), so the order does not change the result.
+constexpr std::int32_t kBlock = 16;
+constexpr std::int32_t kMaxTaps = 2048;      // receptive field buffer (int16)
+constexpr std::int32_t kWeightTaps = 16384;  // weights of one block of output channels (int16)
+
+std::int32_t dot_blocks(const std::int16_t* a, const std::int16_t* b, std::int32_t n) {
+  std::int32_t sum = 0;
+  for (std::int32_t i = 0; i < n; i += kBlock) {
+    for (std::int32_t j = 0; j < kBlock; ++j) sum += std::int32_t(a[i + j]) * b[i + j];
+  }
+  return sum;
+}
+
+// The plain definition, for receptive fields too large for the stack buffers.
+void conv2d_direct(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                   std::int8_t* out) {
+  const std::int32_t in_c = p.in.c, taps = p.kernel_h * p.kernel_w * in_c;
   for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
     for (std::int32_t ox = 0; ox < p.out.w; ++ox) {
-      const std::int32_t y0 = oy * p.stride_h - p.pad_top;
-      const std::int32_t x0 = ox * p.stride_w - p.pad_left;
       for (std::int32_t oc = 0; oc < p.out.c; ++oc) {
-        const std::int8_t* w = q.weights + std::int64_t(oc) * p.kernel_h * p.kernel_w * in_c;
+        const std::int8_t* w = q.weights + std::int64_t(oc) * taps;
         std::int32_t acc = q.bias[oc];
         for (std::int32_t ky = 0; ky < p.kernel_h; ++ky) {
-          const std::int32_t y = y0 + ky;
-          if (y < 0 || y >= in_h) continue;  // padded row: x - zero_point = 0
+          const std::int32_t y = oy * p.stride_h - p.pad_top + ky;
           for (std::int32_t kx = 0; kx < p.kernel_w; ++kx) {
-            const std::int32_t x = x0 + kx;
-            if (x < 0 || x >= in_w) continue;
-            const std::int8_t* px = in + (std::int64_t(y) * in_w + x) * in_c;
+            const std::int32_t x = ox * p.stride_w - p.pad_left + kx;
+            if (y < 0 || y >= p.in.h || x < 0 || x >= p.in.w) continue;  // padded: adds 0
+            const std::int8_t* px = in + (std::int64_t(y) * p.in.w + x) * in_c;
             const std::int8_t* wk = w + (std::int64_t(ky) * p.kernel_w + kx) * in_c;
             for (std::int32_t ic = 0; ic < in_c; ++ic) {
               acc += std::int32_t(wk[ic]) * (std::int32_t(px[ic]) - p.in_zero_point);
@@ -31,6 +52,56 @@ void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, 
         }
         out[(std::int64_t(oy) * p.out.w + ox) * p.out.c + oc] = requantize(
             acc, q.multiplier[oc], q.shift[oc], p.out_zero_point, p.act_min, p.act_max);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int8_t* out) {
+  const std::int32_t in_c = p.in.c, kw = p.kernel_w, row = kw * in_c;
+  const std::int32_t taps = p.kernel_h * row;
+  const std::int32_t padded = (taps + kBlock - 1) / kBlock * kBlock;
+  if (padded > kMaxTaps) return conv2d_direct(p, q, in, out);
+  alignas(16) std::int16_t field[kMaxTaps];
+  alignas(16) std::int16_t weights[kWeightTaps];
+  const std::int32_t oc_block = std::min(p.out.c, kWeightTaps / padded);
+  for (std::int32_t oc0 = 0; oc0 < p.out.c; oc0 += oc_block) {
+    const std::int32_t oc_n = std::min(oc_block, p.out.c - oc0);
+    for (std::int32_t oc = 0; oc < oc_n; ++oc) {
+      const std::int8_t* w = q.weights + std::int64_t(oc0 + oc) * taps;
+      std::int16_t* dst = weights + oc * padded;
+      for (std::int32_t i = 0; i < taps; ++i) dst[i] = w[i];
+      for (std::int32_t i = taps; i < padded; ++i) dst[i] = 0;
+    }
+    for (std::int32_t i = taps; i < padded; ++i) field[i] = 0;
+    for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
+      const std::int32_t y0 = oy * p.stride_h - p.pad_top;
+      for (std::int32_t ox = 0; ox < p.out.w; ++ox) {
+        // One kernel row is kw*in_c contiguous values in NHWC; only its valid columns
+        // [kx_lo, kx_hi) are read, the rest of the row is padding (0 after the zero point).
+        const std::int32_t x0 = ox * p.stride_w - p.pad_left;
+        const std::int32_t kx_lo = std::max(0, -x0), kx_hi = std::min(kw, p.in.w - x0);
+        for (std::int32_t ky = 0; ky < p.kernel_h; ++ky) {
+          std::int16_t* dst = field + ky * row;
+          const std::int32_t y = y0 + ky;
+          if (y < 0 || y >= p.in.h || kx_lo >= kx_hi) {
+            for (std::int32_t i = 0; i < row; ++i) dst[i] = 0;
+            continue;
+          }
+          const std::int32_t lo = kx_lo * in_c, hi = kx_hi * in_c;
+          const std::int8_t* src = in + (std::int64_t(y) * p.in.w + x0) * in_c;
+          for (std::int32_t i = 0; i < lo; ++i) dst[i] = 0;
+          for (std::int32_t i = lo; i < hi; ++i) dst[i] = std::int16_t(src[i] - p.in_zero_point);
+          for (std::int32_t i = hi; i < row; ++i) dst[i] = 0;
+        }
+        std::int8_t* o = out + (std::int64_t(oy) * p.out.w + ox) * p.out.c + oc0;
+        for (std::int32_t oc = 0; oc < oc_n; ++oc) {
+          const std::int32_t acc = q.bias[oc0 + oc] + dot_blocks(weights + oc * padded, field, padded);
+          o[oc] = requantize(acc, q.multiplier[oc0 + oc], q.shift[oc0 + oc], p.out_zero_point,
+                             p.act_min, p.act_max);
+        }
       }
     }
   }
