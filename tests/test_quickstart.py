@@ -1,0 +1,59 @@
+"""`fdal quickstart --fast` end to end: generated data, three methods, int8 export, parity, ranking."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+import fdal  # noqa: E402
+from fdal.cli import main  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    # Module-scoped (one run for three tests), so stdout is captured by hand, not with capsys.
+    out = tmp_path_factory.mktemp("quickstart")
+    import contextlib
+    import io
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["quickstart", "--fast", "--out", str(out), "--threads", "1"])
+    return code, stdout.getvalue(), out
+
+
+def test_quickstart_runs_and_reports_every_method(quickstart):
+    code, report, out = quickstart
+    assert code == 0
+    records = [json.loads(line) for line in (out / "run" / "results.jsonl").read_text().splitlines()]
+    assert sorted({r["method"] for r in records}) == ["fdal", "kd_random", "random"]
+    assert sorted({r["n_labeled"] for r in records}) == [40, 80, 120] and len(records) == 9
+    for method in ("random", "kd_random", "fdal"):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {method} |"))
+        assert row.count("(1)") == 3
+    assert (out / "report.md").read_text().strip() == report.strip()
+    assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_quickstart_exports_a_faithful_int8_model(quickstart):
+    code, report, out = quickstart
+    model = fdal.load(out / "student.fdal")
+    assert model.has_sampler and model.input_shape == (32, 32, 3) and model.num_classes == 4
+    agreement = float(re.search(r"top-1 agreement \(float vs int8\) \| ([\d.]+)%", report).group(1))
+    assert agreement >= 90.0, report
+    assert main(["info", str(out / "student.fdal")]) == 0
+
+
+def test_quickstart_picks_unlabeled_images(quickstart):
+    code, report, out = quickstart
+    picks = np.load(out / "next_to_label.npy")
+    labeled = json.loads((out / "run" / "checkpoints" / "fdal-trial0.json").read_text())["labeled"]
+    assert len(picks) == 40 and len(set(picks.tolist())) == 40
+    assert not set(picks.tolist()) & set(labeled)
+    assert re.search(r"280 unlabeled images, top 40 by the sampler \(strategy fdal\): [\d,]+ images/s", report)
