@@ -1,0 +1,220 @@
+"""Every optimized kernel path is bit-exact to the reference path, on seeded random shapes that hit
+every tail (channel counts off multiples of 4/8/16/32, odd fan-in, strides, paddings, 64-bit
+requantization extremes), on whole models for 1, 2 and 3 threads, and in rank_pool.
+
+Paths this CPU or build cannot run are skipped with the reason. Each case's seed is its test id
+and is named in every assertion message.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import fdal
+from fdal import format as fmt
+from fdal import testing
+
+ALL_PATHS = ("avx512vnni", "avx2", "neon-dotprod", "neon")
+
+
+def _available():
+    return fdal.kernel_paths()
+
+
+@pytest.fixture(params=ALL_PATHS)
+def path(request):
+    if request.param not in _available():
+        pytest.skip(f"kernel path {request.param!r} is not runnable here (available: {_available()})")
+    return request.param
+
+
+def identity_head(spec):
+    """The logits head becomes an identity: logits_raw = probed layer output - its zero point."""
+    head = spec.layers[spec.logits_layer]
+    k = int(np.prod(head.in_shape))
+    head.weights = np.eye(k, dtype=np.int8)
+    head.bias = np.zeros(k, dtype=np.int32)
+    fmt.validate(spec)
+    return spec
+
+
+def assert_same_outputs(data, images, path, seed, threads=(1,)):
+    want = fdal.load(data, kernels="reference").forward(images)
+    model = fdal.load(data, kernels=path)
+    assert model.kernels == path
+    for t in threads:
+        got = model.forward(images, threads=t)
+        assert set(got) == set(want)
+        for key in want:
+            np.testing.assert_array_equal(got[key].view(np.uint32) if got[key].dtype == np.float32 else got[key],
+                                          want[key].view(np.uint32) if want[key].dtype == np.float32 else want[key],
+                                          err_msg=f"{key}, path {path}, threads {t}, seed {seed}")
+
+
+@functools.lru_cache(maxsize=None)
+def model_bytes(seed, arch):
+    """Built once per module run (calibration is the slow part)."""
+    return fmt.write_model(testing.random_model(seed, arch, n_calibration=32))
+
+
+@functools.lru_cache(maxsize=None)
+def reference_ranking(strategy):
+    return fdal.rank_pool(fdal.load(model_bytes(22, "vgg11_lite"), kernels="reference"), rank_pool_images(), 25,
+                          strategy=strategy, batch_size=64)
+
+
+@functools.lru_cache(maxsize=None)
+def rank_pool_images():
+    return images_for(22, 301, (32, 32, 3))
+
+
+def images_for(seed, n, shape):
+    return testing.random_images(seed + 2000, n, shape)
+
+
+def conv_case(seed):
+    """conv (in_c up to 16 from the input) -> conv (in_c up to 70) -> identity head on the second."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    b = testing.ModelBuilder((h, w, int(rng.integers(1, 17))), seed=seed)
+    b.conv2d(int(rng.integers(1, 71)), (1, 1), relu=bool(rng.integers(2)))
+    kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    pad = [int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)), int(rng.integers(0, kw))]
+    kh, kw = min(kh, h + pad[0] + pad[2]), min(kw, w + pad[1] + pad[3])
+    pad = [min(pad[0], kh - 1), min(pad[1], kw - 1), min(pad[2], kh - 1), min(pad[3], kw - 1)]
+    stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    probe = b.conv2d(int(rng.integers(1, 71)), (kh, kw), stride=stride, pad=tuple(pad), relu=bool(rng.integers(2)))
+    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
+    return identity_head(b.build(n_calibration=16))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_conv2d_matches_reference(path, seed):
+    spec = conv_case(seed)
+    assert_same_outputs(fmt.write_model(spec), images_for(seed, 5, spec.input_shape), path, seed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fully_connected_and_heads_match_reference(path, seed):
+    # Odd fan-in, output counts off every block size, ReLU or not, int8 layer then both heads.
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 17)))
+    b = testing.ModelBuilder(shape, seed=seed)
+    feat = b.fc(int(rng.integers(1, 140)), relu=bool(rng.integers(2)))
+    b.fc(int(rng.integers(1, 40)), head="logits", input=feat)
+    b.fc(1, head="score", input=feat)
+    spec = b.build(n_calibration=16)
+    assert_same_outputs(fmt.write_model(spec), images_for(seed, 9, shape), path, seed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_max_pool_matches_reference(path, seed):
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    b = testing.ModelBuilder((h, w, int(rng.integers(1, 5))), seed=seed)
+    b.conv2d(int(rng.integers(1, 70)), (1, 1), relu=False)  # 1..69 channels: 32/16-wide tails
+    kh, kw = int(rng.integers(1, min(4, h + 1) + 1)), int(rng.integers(1, min(4, w + 1) + 1))
+    pad = (int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)), int(rng.integers(0, kw)))
+    kh, kw = min(kh, h + pad[0] + pad[2]), min(kw, w + pad[1] + pad[3])
+    pad = tuple(min(v, k - 1) for v, k in zip(pad, (kh, kw, kh, kw)))
+    probe = b.maxpool((kh, kw), stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), pad=pad)
+    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
+    spec = identity_head(b.build(n_calibration=16))
+    assert_same_outputs(fmt.write_model(spec), images_for(seed, 5, spec.input_shape), path, seed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_requantization_extremes_match_reference(path, seed):
+    # Every shift in [1, 62] and multipliers across [2^30, 2^31-1]: saturation both ways, t beyond
+    # int32, and shifts above 54 (the zero point is then not folded into the rounding offset).
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(2, 7)), int(rng.integers(2, 7)), int(rng.integers(1, 9)))
+    b = testing.ModelBuilder(shape, seed=seed)
+    b.conv2d(int(rng.integers(1, 40)), (3, 3), pad=(1, 1, 1, 1), relu=bool(rng.integers(2)))
+    b.fc(int(rng.integers(1, 40)), relu=bool(rng.integers(2)))
+    b.fc(int(rng.integers(2, 12)), head="logits")
+    spec = b.build(n_calibration=16)
+    for layer in spec.layers[:2]:
+        n = len(layer.multiplier)
+        layer.multiplier = rng.integers(2**30, 2**31, n).astype(np.int32)
+        layer.shift = rng.choice(np.r_[1:63, [1, 2, 30, 31, 54, 55, 62]], n).astype(np.int32)
+    fmt.validate(spec)
+    assert_same_outputs(fmt.write_model(spec), images_for(seed, 7, shape), path, seed)
+
+
+def test_input_lookup_with_any_strides_matches_reference(path):
+    pair = testing.random_model(5, "vgg11_lite", n_calibration=16)
+    data = fmt.write_model(pair)
+    images = images_for(5, 12, (32, 32, 3))
+    for view in (images[:, ::-1], images[:, :, ::2].repeat(2, axis=2), images[..., ::-1].copy()[..., ::-1],
+                 np.asfortranarray(images)):
+        assert_same_outputs(data, view, path, seed=5)
+
+
+@pytest.mark.parametrize("arch", ["vgg11_lite", "alexnet_lite", "vgg11_lite_upsample"])
+def test_whole_models_identical_for_every_path_and_thread_count(path, arch):
+    seed = 21
+    data = model_bytes(seed, arch)
+    assert_same_outputs(data, images_for(seed, 37, (32, 32, 3)), path, seed, threads=(1, 2, 3))
+
+
+@pytest.mark.parametrize("strategy", fdal.STRATEGIES)
+def test_rank_pool_identical_for_every_path_and_thread_count(path, strategy):
+    seed = 22
+    pool, want = rank_pool_images(), reference_ranking(strategy)
+    model = fdal.load(model_bytes(seed, "vgg11_lite"), kernels=path)
+    for threads in (1, 2, 3):
+        got = fdal.rank_pool(model, pool, 25, strategy=strategy, batch_size=64, threads=threads)
+        np.testing.assert_array_equal(got, want, err_msg=f"path {path}, threads {threads}, seed {seed}")
+
+
+def test_reference_threads_identical():
+    data = fmt.write_model(testing.random_model(23, "alexnet_lite", n_calibration=16))
+    assert_same_outputs(data, images_for(23, 10, (32, 32, 3)), "reference", 23, threads=(1, 2, 3, 16))
+
+
+def test_kernel_paths_and_selection():
+    paths = fdal.kernel_paths()
+    assert paths[-1] == "reference" and len(set(paths)) == len(paths)
+    assert set(paths) <= set(ALL_PATHS) | {"reference"}
+    data = fmt.write_model(testing.random_model(1, "tiny", n_calibration=8))
+    assert fdal.load(data).kernels == paths[0]  # auto: the best this CPU runs
+    reference = fdal.load(data, kernels="reference")
+    assert reference.kernels == "reference" and reference.info["packed_bytes"] == 0
+    if paths[0] != "reference":
+        assert fdal.load(data).info["packed_bytes"] > 0
+
+
+def test_fdal_kernels_environment_variable(monkeypatch):
+    data = fmt.write_model(testing.random_model(1, "tiny", n_calibration=8))
+    monkeypatch.setenv("FDAL_KERNELS", "reference")
+    assert fdal.load(data).kernels == "reference"
+    monkeypatch.setenv("FDAL_KERNELS", "no-such-path")
+    with pytest.raises(ValueError, match="not a kernel path"):
+        fdal.load(data)
+    monkeypatch.setenv("FDAL_KERNELS", "auto")
+    assert fdal.load(data).kernels == fdal.kernel_paths()[0]
+
+
+def test_forcing_a_path_this_cpu_cannot_run_is_a_clear_error():
+    data = fmt.write_model(testing.random_model(1, "tiny", n_calibration=8))
+    with pytest.raises(ValueError, match="not a kernel path of this build"):
+        fdal.load(data, kernels="sse9")
+    with pytest.raises(ValueError, match="kernels must be"):
+        fdal.load(data, kernels=3)
+    missing = [p for p in ALL_PATHS if p not in fdal.kernel_paths()]
+    for name in missing:  # built in but not runnable here, or not built for this architecture
+        with pytest.raises(ValueError, match="cannot run it|not a kernel path of this build"):
+            fdal.load(data, kernels=name)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_bad_thread_counts_are_rejected(threads):
+    model = fdal.load(fmt.write_model(testing.random_model(1, "tiny", n_calibration=8)))
+    images = images_for(1, 3, (32, 32, 3))
+    with pytest.raises(ValueError, match="threads"):
+        model.forward(images, threads=threads)
+    with pytest.raises(ValueError, match="threads"):
+        fdal.rank_pool(model, images, 1, strategy="margin", threads=threads)
