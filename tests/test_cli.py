@@ -195,6 +195,8 @@ def test_training_side_user_errors(tmp_path, capsys):
     assert_user_error(capsys, ["al", "--preset", "cpu-small", "--out", out], "needs --data-dir")
     assert_user_error(capsys, ["al", "--preset", "cpu-small", "--out", out, "--data-dir", str(tmp_path)],
                       "CIFAR-10: missing files", "data_batch_1")
+    assert_user_error(capsys, ["al", "--preset", "smoke", "--dataset", "svhn", "--out", out + "-svhn",
+                               "--data-dir", str(tmp_path)], "missing files", "train_32x32.mat")
     assert_user_error(capsys, ["train-teacher", "--dataset", "cifar10", "--out", out], "--data-dir is required")
     assert_user_error(capsys, ["train-teacher", "--data-dir", str(tmp_path / "nowhere")], "nowhere")
     assert_user_error(capsys, ["quickstart", "--data-dir", str(tmp_path / "nowhere")], "nowhere")

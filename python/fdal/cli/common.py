@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 
 
 def add_parser(sub, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
     """A subcommand parser whose --help ends with an example."""
     return sub.add_parser(name, help=help, description=description,
-                          epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+                          epilog="example:\n" + "\n".join("  " + line.lstrip() for line in example.strip().splitlines()),
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 

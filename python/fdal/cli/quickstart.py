@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, torch_setup
+from .common import add_data_dir, add_device, add_out, add_parser, add_seed, torch_setup
 
 DEFAULT_METHODS = "random,kd_random,fdal"
 
@@ -35,7 +35,9 @@ def register(sub):
     p.add_argument("--resume", action="store_true", help="reuse finished cycles in --out instead of starting over")
     add_seed(p)
     add_device(p)
-    add_threads(p)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: batches of 32 gain little from more, and a busy machine "
+                        "loses a lot)")
     p.set_defaults(func=run_quickstart)
 
 
@@ -50,7 +52,7 @@ def quick_protocol(data_dir=None, fast=False, seed=0):
     if data_dir is None:
         return Protocol("quickstart", "synthetic", 100, 100, 400, subset=1000, seed=seed,
                         train=FdalConfig(batch_size=32, lr=0.03).scaled(15), teacher_arch="small",
-                        teacher_epochs=3, synthetic=(10, 2000, 500))
+                        teacher_epochs=4, synthetic=(10, 2000, 500))
     if fast:
         return Protocol("quickstart-cifar10-fast", "cifar10", 200, 200, 600, subset=1000, seed=seed,
                         train=FdalConfig().scaled(5), teacher_arch="small", teacher_epochs=1,

@@ -43,10 +43,13 @@ def register(sub):
                    "interrupted run in --out; writes results.jsonl, results.md, curves.png and\n"
                    "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
                    "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.",
-                   "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small")
+                   "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
+                   "  fdal al --preset paper-fig2 --dataset folder --data-dir my_images --trials 3 --out runs/mine")
     a.add_argument("--preset", required=True, help="protocol preset (see above)")
     a.add_argument("--methods", default="random,kd_random,fdal",
                    help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy")
+    a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
+                   help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
     add_data_dir(a, "dataset folder (not needed for the smoke preset)")
     add_out(a, "output folder (resumed if it holds a run of the same protocol)", required=True)
@@ -112,6 +115,8 @@ def run_al(args) -> int:
     _check_data_dir(args.data_dir)
     if args.teacher is not None and not os.path.isfile(args.teacher):
         raise FileNotFoundError(2, "No such file (--teacher)", args.teacher)
+    if args.dataset is not None and args.dataset != p.dataset:
+        p = p.replace(dataset=args.dataset, name=f"{p.name}-{args.dataset}")
     if args.epochs is not None:
         p = p.replace(train=p.train.scaled(args.epochs), name=f"{p.name}-e{args.epochs}")
     if args.seed is not None:
