@@ -12,8 +12,17 @@ namespace {
 
 struct LayerPlan {
   std::int64_t cpad = 0, kp = 0, taps = 0, in_c = 0;  // reduction geometry
-  std::int64_t weight_at = 0, bias_at = 0, requant_at = -1;
+  std::int64_t weight_at = 0, bias_at = 0, requant_at = -1, hi32_at = -1;
 };
+
+// The hi32 requantization form (kernels/kernel_params.h) needs 16-lane blocks and shifts >= 32.
+bool hi32_form_applies(const Layer& L, const PackSpec& spec) {
+  if (spec.lanes % 16 != 0) return false;
+  for (std::int32_t c = 0; c < L.params.out.c; ++c) {
+    if (L.weights.shift[c] < 32) return false;
+  }
+  return true;
+}
 
 std::int64_t align64(std::int64_t v) { return round_up(v, 64); }
 
@@ -69,6 +78,10 @@ void pack_weights(Model& m) {
     if (L.weights.multiplier != nullptr) {
       g.requant_at = total;
       total += align64(3 * oc_pad * 8);
+      if (hi32_form_applies(L, spec)) {
+        g.hi32_at = total;
+        total += oc_pad / 16 * 256;
+      }
     }
   }
   m.packed = AlignedBuffer(std::size_t(total));
@@ -115,6 +128,23 @@ void pack_weights(Model& m) {
       }
       L.weights.requant64 = rq;
       L.weights.requant_zp = fold ? 0 : std::int32_t(zp);
+      if (g.hi32_at >= 0) {
+        std::uint8_t* blocks = base + g.hi32_at;
+        for (std::int64_t b = 0; b < oc_pad / 16; ++b) {
+          std::int32_t* mult = reinterpret_cast<std::int32_t*>(blocks + b * 256);
+          std::int64_t* even = reinterpret_cast<std::int64_t*>(blocks + b * 256 + 64);
+          std::int64_t* odd = reinterpret_cast<std::int64_t*>(blocks + b * 256 + 128);
+          std::int32_t* shr = reinterpret_cast<std::int32_t*>(blocks + b * 256 + 192);
+          for (std::int64_t i = 0; i < 16; ++i) {
+            const std::int64_t c = b * 16 + i;
+            mult[i] = std::int32_t(rq[c]);
+            shr[i] = std::int32_t(rq[2 * oc_pad + c]) - 32;
+            if (shr[i] < 0) shr[i] = 0;  // padding channels (multiplier 0)
+            (i % 2 == 0 ? even : odd)[i / 2] = rq[oc_pad + c];
+          }
+        }
+        L.weights.requant_hi32 = blocks;
+      }
     }
   }
   m.packed_bytes = total;

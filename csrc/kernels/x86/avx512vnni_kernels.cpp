@@ -28,12 +28,26 @@ inline __m512i broadcast4(const std::uint8_t* p) {
 struct Requant16 {
   const std::int64_t* rq;
   std::int32_t oc_pad;
-  __m512i zp;  // the zero point not folded into the offsets (QuantWeights::requant_zp)
+  const std::uint8_t* hi32;
+  __m512i zp, zp32;  // the zero point not folded into the offsets (QuantWeights::requant_zp)
   __m128i lo, hi;
   Requant16(const OpParams& p, const QuantWeights& q)
-      : rq(q.requant64), oc_pad(q.oc_pad), zp(_mm512_set1_epi64(q.requant_zp)),
+      : rq(q.requant64), oc_pad(q.oc_pad), hi32(q.requant_hi32),
+        zp(_mm512_set1_epi64(q.requant_zp)), zp32(_mm512_set1_epi32(q.requant_zp)),
         lo(_mm_set1_epi8(std::int8_t(p.act_min))), hi(_mm_set1_epi8(std::int8_t(p.act_max))) {}
   __m128i operator()(__m512i acc, std::int32_t c0) const {
+    if (hi32 != nullptr) {  // every shift >= 32: 16 lanes in 32-bit after two multiplies
+      const std::uint8_t* blk = hi32 + std::int64_t(c0) / 16 * 256;
+      const __m512i m = _mm512_loadu_si512(blk);
+      const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(acc, m), _mm512_loadu_si512(blk + 64));
+      const __m512i odd = _mm512_add_epi64(
+          _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(m, 32)),
+          _mm512_loadu_si512(blk + 128));
+      // High 32 bits of each 64-bit sum, back in channel order; then the rest of the shift.
+      __m512i t = _mm512_mask_blend_epi32(__mmask16(0xAAAA), _mm512_srli_epi64(even, 32), odd);
+      t = _mm512_add_epi32(_mm512_srav_epi32(t, _mm512_loadu_si512(blk + 192)), zp32);
+      return _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(t), lo), hi);
+    }
     const std::int64_t* mult = rq + c0;
     const std::int64_t* offset = rq + oc_pad + c0;
     const std::int64_t* shift = rq + 2 * std::int64_t(oc_pad) + c0;
@@ -71,26 +85,24 @@ struct ConvGeometry {
   const std::int32_t* tap_offset;  // bytes from a pixel's window origin to tap t
 };
 
-// P output pixels (consecutive in row-major order) x NB blocks of 16 output channels.
+// P output pixels of one row (ox0 .. ox0+P-1) x NB blocks of 16 output channels. The pixels'
+// windows are col_step bytes apart, so one pointer per tap serves all P of them.
 template <int NB, int P>
-inline void conv_tile(const ConvGeometry& g, std::int32_t pix, std::int32_t b0, __m512i acc[P][NB]) {
-  std::int64_t base[P];
-  std::int32_t oy = pix / g.ow, ox = pix % g.ow;  // one division per tile, then steps
-  for (int p = 0; p < P; ++p) {
-    base[p] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
-    if (++ox == g.ow) ox = 0, ++oy;
-  }
+inline void conv_tile(const ConvGeometry& g, std::int32_t oy, std::int32_t ox0, std::int32_t b0,
+                      __m512i acc[P][NB]) {
+  const std::uint8_t* origin = g.act + std::int64_t(oy) * g.row_step + std::int64_t(ox0) * g.col_step;
+  const std::int64_t cs = g.col_step;
   for (int p = 0; p < P; ++p)
     for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
   const std::int8_t* wb = g.weights + b0 * g.block_stride;
   for (std::int32_t t = 0; t < g.taps; ++t) {
-    const std::uint8_t* a = g.act + g.tap_offset[t];
+    const std::uint8_t* a = origin + g.tap_offset[t];
     const std::int8_t* wt = wb + std::int64_t(t) * g.groups_per_tap * 64;
-    for (std::int32_t q = 0; q < g.groups_per_tap; ++q) {
+    for (std::int32_t q = 0; q < g.groups_per_tap; ++q, a += 4, wt += 64) {
       __m512i w[NB];
-      for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(wt + j * g.block_stride + q * 64);
+      for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(wt + j * g.block_stride);
       for (int p = 0; p < P; ++p) {
-        const __m512i x = broadcast4(a + base[p] + q * 4);
+        const __m512i x = broadcast4(a + p * cs);
         for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_dpbusd_epi32(acc[p][j], x, w[j]);
       }
     }
@@ -98,17 +110,18 @@ inline void conv_tile(const ConvGeometry& g, std::int32_t pix, std::int32_t b0, 
 }
 
 template <int NB, int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
-                 std::int32_t b0, std::int8_t* out) {
+void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t oy,
+                 std::int32_t ox0, std::int32_t b0, std::int8_t* out) {
   __m512i acc[P][NB];
-  conv_tile<NB, P>(g, pix, b0, acc);
+  conv_tile<NB, P>(g, oy, ox0, b0, acc);
   const Requant16 requantize16(p, q);
+  std::int8_t* row = out + (std::int64_t(oy) * p.out.w + ox0) * p.out.c;
   for (int j = 0; j < NB; ++j) {
     const std::int32_t c0 = (b0 + j) * kLanes;
     const __m512i bias = _mm512_loadu_si512(q.packed_bias + c0);
     for (int i = 0; i < P; ++i) {
       const __m128i v = requantize16(_mm512_add_epi32(acc[i][j], bias), c0);
-      store16(out + std::int64_t(pix + i) * p.out.c + c0, v, c0, p.out.c);
+      store16(row + std::int64_t(i) * p.out.c + c0, v, c0, p.out.c);
     }
   }
 }
@@ -116,10 +129,11 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 template <int NB, int P>
 void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t b0,
                  std::int8_t* out) {
-  const std::int32_t npix = p.out.h * p.out.w;
-  std::int32_t pix = 0;
-  for (; pix + P <= npix; pix += P) conv_pixels<NB, P>(p, q, g, pix, b0, out);
-  for (; pix < npix; ++pix) conv_pixels<NB, 1>(p, q, g, pix, b0, out);
+  for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
+    std::int32_t ox = 0;
+    for (; ox + P <= p.out.w; ox += P) conv_pixels<NB, P>(p, q, g, oy, ox, b0, out);
+    for (; ox < p.out.w; ++ox) conv_pixels<NB, 1>(p, q, g, oy, ox, b0, out);
+  }
 }
 
 void conv2d_s8_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
@@ -147,7 +161,13 @@ void conv2d_s8_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t*
   switch (blocks - b0) {
     case 3: conv_blocks<3, 5>(p, q, g, b0, out); break;
     case 2: conv_blocks<2, 8>(p, q, g, b0, out); break;
-    case 1: conv_blocks<1, 8>(p, q, g, b0, out); break;
+    case 1:
+      if (p.out.w >= 16) {
+        conv_blocks<1, 16>(p, q, g, b0, out);
+      } else {
+        conv_blocks<1, 8>(p, q, g, b0, out);
+      }
+      break;
     default: break;
   }
 }
