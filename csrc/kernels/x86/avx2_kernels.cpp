@@ -69,40 +69,39 @@ struct ConvGeometry {
   const std::int32_t* tap_offset;  // int16 elements
 };
 
+// P output pixels of one row (ox0 .. ox0+P-1) x NB blocks of 8 output channels; the pixels'
+// windows are col_step elements apart, so one pointer per tap serves all of them.
 template <int NB, int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
-                 std::int32_t b0, std::int8_t* out) {
-  std::int64_t base[P];
-  std::int32_t oy = pix / g.ow, ox = pix % g.ow;  // one division per tile, then steps
-  for (int i = 0; i < P; ++i) {
-    base[i] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
-    if (++ox == g.ow) ox = 0, ++oy;
-  }
+void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t oy,
+                 std::int32_t ox0, std::int32_t b0, std::int8_t* out) {
+  const std::int16_t* origin = g.act + std::int64_t(oy) * g.row_step + std::int64_t(ox0) * g.col_step;
+  const std::int64_t cs = g.col_step;
   __m256i acc[P][NB];
   for (int i = 0; i < P; ++i)
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
   const std::int16_t* wb = g.weights + b0 * g.block_stride;
   for (std::int32_t t = 0; t < g.taps; ++t) {
-    const std::int16_t* a = g.act + g.tap_offset[t];
+    const std::int16_t* a = origin + g.tap_offset[t];
     const std::int16_t* wt = wb + std::int64_t(t) * g.pairs_per_tap * 16;
-    for (std::int32_t k = 0; k < g.pairs_per_tap; ++k) {
+    for (std::int32_t k = 0; k < g.pairs_per_tap; ++k, a += 2, wt += 16) {
       __m256i w[NB];
       for (int j = 0; j < NB; ++j)
-        w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + j * g.block_stride + k * 16));
+        w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + j * g.block_stride));
       for (int i = 0; i < P; ++i) {
-        const __m256i x = broadcast_pair(a + base[i] + 2 * k);
+        const __m256i x = broadcast_pair(a + i * cs);
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x, w[j]));
       }
     }
   }
   const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
   const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
+  std::int8_t* row = out + (std::int64_t(oy) * p.out.w + ox0) * p.out.c;
   for (int j = 0; j < NB; ++j) {
     const std::int32_t c0 = (b0 + j) * kLanes;
     const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q.packed_bias + c0));
     for (int i = 0; i < P; ++i) {
       const __m128i v = requantize8(_mm256_add_epi32(acc[i][j], bias), q.requant64, q.oc_pad, c0, zp, lo, hi);
-      store_bytes(out + std::int64_t(pix + i) * p.out.c + c0, v, p.out.c - c0);
+      store_bytes(row + std::int64_t(i) * p.out.c + c0, v, p.out.c - c0);
     }
   }
 }
@@ -110,10 +109,11 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 template <int NB, int P>
 void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t b0,
                  std::int8_t* out) {
-  const std::int32_t npix = p.out.h * p.out.w;
-  std::int32_t pix = 0;
-  for (; pix + P <= npix; pix += P) conv_pixels<NB, P>(p, q, g, pix, b0, out);
-  for (; pix < npix; ++pix) conv_pixels<NB, 1>(p, q, g, pix, b0, out);
+  for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
+    std::int32_t ox = 0;
+    for (; ox + P <= p.out.w; ox += P) conv_pixels<NB, P>(p, q, g, oy, ox, b0, out);
+    for (; ox < p.out.w; ++ox) conv_pixels<NB, 1>(p, q, g, oy, ox, b0, out);
+  }
 }
 
 void conv2d_s8_avx2(const OpParams& p, const QuantWeights& q, const std::int8_t* in,

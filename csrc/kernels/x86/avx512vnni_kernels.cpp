@@ -136,11 +136,49 @@ void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
   }
 }
 
+// relayout_conv_input_s8 for RGB inputs (c 3 -> 4, x ^ 0x80): the border and padding bytes
+// come from the portable version's rule, interior rows are expanded four pixels per pshufb.
+void relayout_rgb_u8(const OpParams& p, const std::int8_t* in, std::uint8_t* dst) {
+  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
+  const std::int32_t hp = p.in.h + p.pad_top + p.pad_bottom;
+  const std::uint32_t border = (std::uint32_t(std::uint8_t(p.in_zero_point ^ 0x80)) * 0x010101u);
+  const __m128i expand = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  const __m128i flip = _mm_setr_epi8(-128, -128, -128, 0, -128, -128, -128, 0, -128, -128, -128, 0,
+                                     -128, -128, -128, 0);
+  for (std::int32_t y = 0; y < hp; ++y) {
+    std::uint8_t* row = dst + std::int64_t(y) * wp * 4;
+    const std::int32_t iy = y - p.pad_top;
+    if (iy < 0 || iy >= p.in.h) {
+      for (std::int32_t x = 0; x < wp; ++x) std::memcpy(row + 4 * x, &border, 4);
+      continue;
+    }
+    for (std::int32_t x = 0; x < p.pad_left; ++x) std::memcpy(row + 4 * x, &border, 4);
+    for (std::int32_t x = p.pad_left + p.in.w; x < wp; ++x) std::memcpy(row + 4 * x, &border, 4);
+    const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(in) + std::int64_t(iy) * p.in.w * 3;
+    std::uint8_t* px = row + 4 * p.pad_left;
+    std::int32_t x = 0;
+    // 16-byte loads read 12 bytes of pixels: stop while 16 bytes remain inside the row's source.
+    for (; x + 6 <= p.in.w; x += 4) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * x));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(px + 4 * x), _mm_xor_si128(_mm_shuffle_epi8(v, expand), flip));
+    }
+    for (; x < p.in.w; ++x) {
+      const std::uint32_t word = (std::uint32_t(src[3 * x]) | std::uint32_t(src[3 * x + 1]) << 8 |
+                                  std::uint32_t(src[3 * x + 2]) << 16) ^ 0x808080u;
+      std::memcpy(px + 4 * x, &word, 4);
+    }
+  }
+}
+
 void conv2d_s8_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                     std::int8_t* out, std::uint8_t* scratch) {
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
   const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
-  relayout_conv_input_s8(p, in, cpad, 0x80, scratch);
+  if (p.in.c == 3) {
+    relayout_rgb_u8(p, in, scratch);
+  } else {
+    relayout_conv_input_s8(p, in, cpad, 0x80, scratch);
+  }
   std::int32_t tap_offset[15 * 15];
   for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
     for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
