@@ -59,7 +59,12 @@ void conv2d_direct(const OpParams& p, const QuantWeights& q, const std::int8_t* 
 
 }  // namespace
 
-void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int8_t* out) {
+void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int8_t* in,
+               std::int8_t* out) {
+  // Local copies: int8 stores may alias anything, so fields behind a reference would be
+  // reloaded after every output byte; locals whose address is not taken are not.
+  const OpParams p = params;
+  const QuantWeights q = quant;
   const std::int32_t in_c = p.in.c, kw = p.kernel_w, row = kw * in_c;
   const std::int32_t taps = p.kernel_h * row;
   const std::int32_t padded = (taps + kBlock - 1) / kBlock * kBlock;
@@ -98,7 +103,8 @@ void conv2d_s8(const OpParams& p, const QuantWeights& q, const std::int8_t* in, 
         }
         std::int8_t* o = out + (std::int64_t(oy) * p.out.w + ox) * p.out.c + oc0;
         for (std::int32_t oc = 0; oc < oc_n; ++oc) {
-          const std::int32_t acc = q.bias[oc0 + oc] + dot_blocks(weights + oc * padded, field, padded);
+          const std::int32_t acc =
+              q.bias[oc0 + oc] + dot_blocks(weights + oc * padded, field, padded);
           o[oc] = requantize(acc, q.multiplier[oc0 + oc], q.shift[oc0 + oc], p.out_zero_point,
                              p.act_min, p.act_max);
         }
