@@ -97,6 +97,27 @@ fdal_status fdal_model_load_memory(const void* data, size_t size, fdal_model** o
   });
 }
 
+fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const char* kernels,
+                                           fdal_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    require(kernels != nullptr, "kernels is NULL");
+    *out = nullptr;
+    auto handle = std::make_unique<fdal_model>();
+    handle->model = fdal::load_model(data, size, kernels);
+    *out = handle.release();
+  });
+}
+
+const char* fdal_kernel_paths(void) {
+  static const std::string joined = [] {
+    std::string s;
+    for (const std::string& name : fdal::available_kernel_paths()) s += (s.empty() ? "" : ",") + name;
+    return s;
+  }();
+  return joined.c_str();
+}
+
 fdal_status fdal_model_load_file(const char* path, fdal_model** out) {
   return guarded([&] {
     require(out != nullptr, "out is NULL");
@@ -131,7 +152,14 @@ fdal_status fdal_model_get_info(const fdal_model* model, fdal_model_info* info) 
 
 fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int32_t* logits_raw,
                          int32_t* score_raw, float* logits, float* score) {
+  return fdal_forward_threads(model, images, 1, logits_raw, score_raw, logits, score);
+}
+
+fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* images,
+                                 int32_t threads, int32_t* logits_raw, int32_t* score_raw,
+                                 float* logits, float* score) {
   return guarded([&] {
+    require(threads >= 1, "threads must be at least 1");
     require(model != nullptr, "model is NULL");
     require(logits_raw != nullptr, "logits_raw is NULL");
     const fdal::Model& m = *model->model;
@@ -142,8 +170,7 @@ fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int
       scratch.resize(std::size_t(view.n));
       score_raw = scratch.data();
     }
-    fdal::Workspace workspace(m);
-    fdal::forward_raw(m, view, workspace, logits_raw, m.has_sampler() ? score_raw : nullptr);
+    fdal::forward_raw_threads(m, view, threads, logits_raw, m.has_sampler() ? score_raw : nullptr);
     if (logits != nullptr) fdal::logits_from_raw(m, logits_raw, view.n, logits);
     if (score != nullptr) fdal::scores_from_raw(m, score_raw, view.n, score);
   });
@@ -151,13 +178,19 @@ fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int
 
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
                                uint64_t seed, fdal_ranker** out) {
+  return fdal_ranker_create_threads(model, strategy, k, seed, 1, out);
+}
+
+fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* strategy, int64_t k,
+                                       uint64_t seed, int32_t threads, fdal_ranker** out) {
   return guarded([&] {
     require(out != nullptr, "out is NULL");
     *out = nullptr;
     require(model != nullptr, "model is NULL");
     require(strategy != nullptr, "strategy is NULL");
     auto handle = std::make_unique<fdal_ranker>();
-    handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed);
+    require(threads >= 1, "threads must be at least 1");
+    handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed, threads);
     *out = handle.release();
   });
 }

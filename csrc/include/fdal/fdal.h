@@ -56,9 +56,28 @@ fdal_status fdal_model_get_info(const fdal_model* model, fdal_model_info* info);
 fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int32_t* logits_raw,
                          int32_t* score_raw, float* logits, float* score);
 
+/* Like fdal_model_load_memory, on a named kernel path ("auto", "reference", "avx2",
+ * "avx512vnni", "neon", "neon-dotprod"); a path this build or CPU cannot run is
+ * FDAL_ERR_INVALID_ARGUMENT. "auto" honours the FDAL_KERNELS environment variable. */
+fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const char* kernels,
+                                           fdal_model** out);
+
+/* Kernel paths this build and CPU can run, best first, as one comma-separated string
+ * (e.g. "avx512vnni,avx2,reference"); valid for the life of the process. */
+const char* fdal_kernel_paths(void);
+
+/* fdal_forward with the images split across `threads` threads (>= 1); results are identical for
+ * any thread count. */
+fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* images,
+                                 int32_t threads, int32_t* logits_raw, int32_t* score_raw,
+                                 float* logits, float* score);
+
 /* strategy: "fdal", "margin", "entropy" or "random". */
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
                                uint64_t seed, fdal_ranker** out);
+/* fdal_ranker_create whose pushes run on `threads` threads (>= 1); same result for any count. */
+fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* strategy, int64_t k,
+                                       uint64_t seed, int32_t threads, fdal_ranker** out);
 fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images);
 /* Writes k int64 pool indices, best first; fails when fewer than k images were pushed. */
 fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k);
