@@ -11,15 +11,19 @@ namespace reference {
 namespace {
 
 // Why this shape: every output value is one dot product of an OHWI weight row with the
-// receptive field. Both are gathered once into int16 stack buffers, padded with zeros to a
-// multiple of 16 taps: the weights once per block of output channels (amortized over all pixels),
-// the field once per pixel as x - in_zero_point (0 for padded taps, so borders need no special
-// case). The dot of two int16 arrays in whole blocks of 16 has no scalar tail and compilers turn
-// it into multiply-add-pairs (pmaddwd, smlal) at the default target. Sums are exact int32 (see
-// docs/quantization.md), so the order does not change the result.
+// receptive field, in int16 on the stack, padded with zeros to whole blocks of 16 taps: the
+// weights once per block of output channels (amortized over all pixels), the field once per
+// pixel. In NHWC the kw*in_c taps of a kernel row are contiguous, so per output row the kh input
+// rows it reads are converted once to x - in_zero_point in a "band" with zero columns (and rows)
+// for the padding -- borders need no special case -- and each pixel's field is kh block copies
+// out of the band. A block copy may run past its kernel row; the next row's copy overwrites the
+// excess, and past the last row it meets zero weights. The dot of whole blocks has no scalar tail
+// and compilers turn it into multiply-add-pairs (pmaddwd, smlal) at the default target. The int32
+// sums are exact (docs/quantization.md), so the order does not change the result.
 constexpr std::int32_t kBlock = 16;
-constexpr std::int32_t kMaxTaps = 2048;      // receptive field buffer (int16)
-constexpr std::int32_t kWeightTaps = 16384;  // weights of one block of output channels (int16)
+constexpr std::int32_t kMaxTaps = 2048;       // receptive field (int16)
+constexpr std::int32_t kBandValues = 8192;    // kh padded input rows (int16)
+constexpr std::int32_t kWeightTaps = 16384;   // weights of one block of output channels (int16)
 
 std::int32_t dot_blocks(const std::int16_t* a, const std::int16_t* b, std::int32_t n) {
   std::int32_t sum = 0;
@@ -65,11 +69,17 @@ void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int
   // reloaded after every output byte; locals whose address is not taken are not.
   const OpParams p = params;
   const QuantWeights q = quant;
-  const std::int32_t in_c = p.in.c, kw = p.kernel_w, row = kw * in_c;
-  const std::int32_t taps = p.kernel_h * row;
-  const std::int32_t padded = (taps + kBlock - 1) / kBlock * kBlock;
-  if (padded > kMaxTaps) return conv2d_direct(p, q, in, out);
-  alignas(16) std::int16_t field[kMaxTaps];
+  const std::int32_t in_c = p.in.c, kh = p.kernel_h, row = p.kernel_w * in_c;
+  const std::int32_t row_pad = (row + kBlock - 1) / kBlock * kBlock;
+  const std::int32_t taps = kh * row, padded = (taps + kBlock - 1) / kBlock * kBlock;
+  // A band row: the padded input row plus slack for the last window's whole-block copy.
+  const std::int64_t band_w64 = std::int64_t(p.pad_left + p.in.w + p.pad_right) * in_c + row_pad;
+  if ((kh - 1) * row + row_pad > kMaxTaps || padded > kMaxTaps || kh * band_w64 > kBandValues) {
+    return conv2d_direct(p, q, in, out);
+  }
+  const std::int32_t band_w = std::int32_t(band_w64), valid = p.in.w * in_c;
+  alignas(16) std::int16_t field[kMaxTaps] = {};  // past the last row's copy it stays 0
+  alignas(16) std::int16_t band[kBandValues];
   alignas(16) std::int16_t weights[kWeightTaps];
   const std::int32_t oc_block = std::min(p.out.c, kWeightTaps / padded);
   for (std::int32_t oc0 = 0; oc0 < p.out.c; oc0 += oc_block) {
@@ -80,26 +90,24 @@ void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int
       for (std::int32_t i = 0; i < taps; ++i) dst[i] = w[i];
       for (std::int32_t i = taps; i < padded; ++i) dst[i] = 0;
     }
-    for (std::int32_t i = taps; i < padded; ++i) field[i] = 0;
     for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
-      const std::int32_t y0 = oy * p.stride_h - p.pad_top;
+      for (std::int32_t ky = 0; ky < kh; ++ky) {
+        std::int16_t* dst = band + ky * band_w;
+        for (std::int32_t i = 0; i < band_w; ++i) dst[i] = 0;
+        const std::int32_t y = oy * p.stride_h - p.pad_top + ky;
+        if (y < 0 || y >= p.in.h) continue;  // padded row
+        const std::int8_t* src = in + std::int64_t(y) * valid;
+        dst += p.pad_left * in_c;
+        for (std::int32_t i = 0; i < valid; ++i) dst[i] = std::int16_t(src[i] - p.in_zero_point);
+      }
       for (std::int32_t ox = 0; ox < p.out.w; ++ox) {
-        // One kernel row is kw*in_c contiguous values in NHWC; only its valid columns
-        // [kx_lo, kx_hi) are read, the rest of the row is padding (0 after the zero point).
-        const std::int32_t x0 = ox * p.stride_w - p.pad_left;
-        const std::int32_t kx_lo = std::max(0, -x0), kx_hi = std::min(kw, p.in.w - x0);
-        for (std::int32_t ky = 0; ky < p.kernel_h; ++ky) {
+        const std::int16_t* window = band + ox * p.stride_w * in_c;
+        for (std::int32_t ky = 0; ky < kh; ++ky) {
           std::int16_t* dst = field + ky * row;
-          const std::int32_t y = y0 + ky;
-          if (y < 0 || y >= p.in.h || kx_lo >= kx_hi) {
-            for (std::int32_t i = 0; i < row; ++i) dst[i] = 0;
-            continue;
+          const std::int16_t* src = window + ky * band_w;
+          for (std::int32_t i = 0; i < row_pad; i += kBlock) {
+            for (std::int32_t j = 0; j < kBlock; ++j) dst[i + j] = src[i + j];
           }
-          const std::int32_t lo = kx_lo * in_c, hi = kx_hi * in_c;
-          const std::int8_t* src = in + (std::int64_t(y) * p.in.w + x0) * in_c;
-          for (std::int32_t i = 0; i < lo; ++i) dst[i] = 0;
-          for (std::int32_t i = lo; i < hi; ++i) dst[i] = std::int16_t(src[i] - p.in_zero_point);
-          for (std::int32_t i = hi; i < row; ++i) dst[i] = 0;
         }
         std::int8_t* o = out + (std::int64_t(oy) * p.out.w + ox) * p.out.c + oc0;
         for (std::int32_t oc = 0; oc < oc_n; ++oc) {
