@@ -24,7 +24,7 @@ cmake --build "$BUILD/native" -j "$JOBS"
 
 if [ -f "$BUILD/native/csrc/tests/CTestTestfile.cmake" ]; then
   echo "== C++ tests under ASan+UBSan"
-  ctest --test-dir "$BUILD/native" --output-on-failure -j "$JOBS"
+  ctest --test-dir "$BUILD/native/csrc" --output-on-failure -j "$JOBS"
 fi
 
 echo "== fuzz corpora replayed under ASan+UBSan"
