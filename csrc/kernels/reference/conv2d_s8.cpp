@@ -13,7 +13,7 @@ namespace {
 // Why this shape: every output value is one dot product of an OHWI weight row with the
 // receptive field, in int16 on the stack, padded with zeros to whole blocks of 16 taps: the
 // weights once per block of output channels (amortized over all pixels), the field once per
-// pixel. In NHWC the kw*in_c taps of a kernel row are contiguous, so per output row the kh input
+// pixel, two pixels at a time. In NHWC the kw*in_c taps of a kernel row are contiguous, so per output row the kh input
 // rows it reads are converted once to x - in_zero_point in a "band" with zero columns (and rows)
 // for the padding -- borders need no special case -- and each pixel's field is kh block copies
 // out of the band. A block copy may run past its kernel row; the next row's copy overwrites the
@@ -25,12 +25,18 @@ constexpr std::int32_t kMaxTaps = 2048;       // receptive field (int16)
 constexpr std::int32_t kBandValues = 8192;    // kh padded input rows (int16)
 constexpr std::int32_t kWeightTaps = 16384;   // weights of one block of output channels (int16)
 
-std::int32_t dot_blocks(const std::int16_t* a, const std::int16_t* b, std::int32_t n) {
-  std::int32_t sum = 0;
+// Two outputs at once (two fields, one weight row): each weight block is loaded once.
+void dot_blocks2(const std::int16_t* w, const std::int16_t* a, const std::int16_t* b,
+                 std::int32_t n, std::int32_t& sum_a, std::int32_t& sum_b) {
+  std::int32_t sa = 0, sb = 0;
   for (std::int32_t i = 0; i < n; i += kBlock) {
-    for (std::int32_t j = 0; j < kBlock; ++j) sum += std::int32_t(a[i + j]) * b[i + j];
+    for (std::int32_t j = 0; j < kBlock; ++j) {
+      sa += std::int32_t(w[i + j]) * a[i + j];
+      sb += std::int32_t(w[i + j]) * b[i + j];
+    }
   }
-  return sum;
+  sum_a = sa;
+  sum_b = sb;
 }
 
 // The plain definition, for receptive fields too large for the stack buffers.
@@ -78,7 +84,7 @@ void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int
     return conv2d_direct(p, q, in, out);
   }
   const std::int32_t band_w = std::int32_t(band_w64), valid = p.in.w * in_c;
-  alignas(16) std::int16_t field[kMaxTaps] = {};  // past the last row's copy it stays 0
+  alignas(16) std::int16_t field[2][kMaxTaps] = {};  // past the last row's copy: 0
   alignas(16) std::int16_t band[kBandValues];
   alignas(16) std::int16_t weights[kWeightTaps];
   const std::int32_t oc_block = std::min(p.out.c, kWeightTaps / padded);
@@ -100,21 +106,28 @@ void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int
         dst += p.pad_left * in_c;
         for (std::int32_t i = 0; i < valid; ++i) dst[i] = std::int16_t(src[i] - p.in_zero_point);
       }
-      for (std::int32_t ox = 0; ox < p.out.w; ++ox) {
-        const std::int16_t* window = band + ox * p.stride_w * in_c;
-        for (std::int32_t ky = 0; ky < kh; ++ky) {
-          std::int16_t* dst = field + ky * row;
-          const std::int16_t* src = window + ky * band_w;
-          for (std::int32_t i = 0; i < row_pad; i += kBlock) {
-            for (std::int32_t j = 0; j < kBlock; ++j) dst[i + j] = src[i + j];
+      // Pixels in pairs (the last pair of an odd row repeats its pixel and writes it twice).
+      for (std::int32_t ox = 0; ox < p.out.w; ox += 2) {
+        const std::int32_t pair[2] = {ox, std::min(ox + 1, p.out.w - 1)};
+        for (std::int32_t k = 0; k < 2; ++k) {
+          const std::int16_t* window = band + pair[k] * p.stride_w * in_c;
+          for (std::int32_t ky = 0; ky < kh; ++ky) {
+            std::int16_t* dst = field[k] + ky * row;
+            const std::int16_t* src = window + ky * band_w;
+            for (std::int32_t i = 0; i < row_pad; i += kBlock) {
+              for (std::int32_t j = 0; j < kBlock; ++j) dst[i + j] = src[i + j];
+            }
           }
         }
-        std::int8_t* o = out + (std::int64_t(oy) * p.out.w + ox) * p.out.c + oc0;
+        std::int8_t* o0 = out + (std::int64_t(oy) * p.out.w + pair[0]) * p.out.c + oc0;
+        std::int8_t* o1 = out + (std::int64_t(oy) * p.out.w + pair[1]) * p.out.c + oc0;
         for (std::int32_t oc = 0; oc < oc_n; ++oc) {
-          const std::int32_t acc =
-              q.bias[oc0 + oc] + dot_blocks(weights + oc * padded, field, padded);
-          o[oc] = requantize(acc, q.multiplier[oc0 + oc], q.shift[oc0 + oc], p.out_zero_point,
-                             p.act_min, p.act_max);
+          std::int32_t acc0, acc1;
+          dot_blocks2(weights + oc * padded, field[0], field[1], padded, acc0, acc1);
+          const std::int32_t bias = q.bias[oc0 + oc], m = q.multiplier[oc0 + oc];
+          const std::int32_t sh = q.shift[oc0 + oc];
+          o0[oc] = requantize(bias + acc0, m, sh, p.out_zero_point, p.act_min, p.act_max);
+          o1[oc] = requantize(bias + acc1, m, sh, p.out_zero_point, p.act_min, p.act_max);
         }
       }
     }
