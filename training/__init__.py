@@ -7,7 +7,7 @@ import importlib
 
 _SUBMODULES = ("data", "models", "teacher")
 # Public functions re-exported from submodules written by other parts of the project.
-_FUNCTIONS = {"export": ("export", "export"), "compare": ("compare", "compare")}
+_FUNCTIONS = {"export": ("int8_export", "export"), "compare": ("parity", "compare")}
 
 
 def __getattr__(name):

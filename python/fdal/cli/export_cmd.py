@@ -69,7 +69,7 @@ def checkpoint_dataset(checkpoint: str, dataset=None, data_dir=None):
 def load_checkpoint(path: str):
     if not os.path.isfile(path):
         raise FileNotFoundError(2, "No such file (checkpoint)", path)
-    from fdal.training.compare import load_checkpoint as load
+    from fdal.training.parity import load_checkpoint as load
     import pickle
     try:
         return load(path)
@@ -98,7 +98,7 @@ def test_images(ds, n=None):
 
 def run_export(args) -> int:
     torch_setup(args)
-    from fdal.training.export import export
+    from fdal.training.int8_export import export
     student, sampler, ckpt = load_checkpoint(args.checkpoint)
     ds = checkpoint_dataset(args.checkpoint, args.dataset, args.data_dir)
     out = args.out or os.path.splitext(args.checkpoint)[0] + ".fdal"
@@ -112,7 +112,7 @@ def run_export(args) -> int:
 
 def run_compare(args) -> int:
     torch_setup(args)
-    from fdal.training.compare import compare, format_report
+    from fdal.training.parity import compare, format_report
     if not os.path.isfile(args.model):
         raise FileNotFoundError(2, "No such file (model)", args.model)
     student, sampler, _ = load_checkpoint(args.checkpoint)

@@ -65,8 +65,8 @@ def run_quickstart(args) -> int:
     torch, device = torch_setup(args)
     import numpy as np
     import fdal
-    from fdal.training.compare import compare, format_report
-    from fdal.training.export import export
+    from fdal.training.parity import compare, format_report
+    from fdal.training.int8_export import export
     from fdal.training.plots import plot_learning_curves
     from fdal.training.results import markdown_table
     from fdal.training.runner import load_protocol_dataset, run_protocol

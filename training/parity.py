@@ -1,18 +1,17 @@
 """Parity between a float PyTorch student+sampler and its int8 .fdal file run by the native runtime.
 
     report = fdal.training.compare(student, sampler, "student.fdal", images, labels)
-    print(fdal.training.compare.format_report(report))
+    print(fdal.training.parity.format_report(report))
 
 Command line (export a runner checkpoint and report parity on the CIFAR-10 test split):
 
-    python -m fdal.training.compare runs/export-parity/fdal.pt --data-dir data --out runs/export-parity/fdal.fdal
+    python -m fdal.training.parity runs/export-parity/fdal.pt --data-dir data --out runs/export-parity/fdal.fdal
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import types
 
 import numpy as np
 import torch
@@ -44,7 +43,7 @@ def spearman(a, b) -> float:
 
 def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500) -> dict:
     """Float logits and sampler pre-sigmoid values of uint8 NHWC images."""
-    from .export import to_input
+    from .int8_export import to_input
     logits, score = [], []
     with torch.no_grad():
         for s in range(0, len(images), batch_size):
@@ -146,7 +145,7 @@ def load_checkpoint(path):
 
 def main(argv=None) -> int:
     from . import data as fdata
-    from .export import export
+    from .int8_export import export
     ap = argparse.ArgumentParser(description="Export a checkpoint to int8 and report float/int8 parity on CIFAR-10.")
     ap.add_argument("checkpoint")
     ap.add_argument("--data-dir", default="data", help="folder with cifar-10-batches-py/ (made from the JPEG copy "
@@ -173,15 +172,6 @@ def main(argv=None) -> int:
           f"(CIFAR-10 JPEG copy)\n")
     print(format_report(report))
     return 0
-
-
-class _CallableModule(types.ModuleType):
-    # `fdal.training.compare` is both this module and the function (see export.py).
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,8 +11,6 @@ fdal.format.write_model (which re-reads and validates the bytes).
 """
 from __future__ import annotations
 
-import sys
-import types
 
 import numpy as np
 import torch
@@ -211,13 +209,3 @@ def _head_layer(op: FloatOp, common: dict, s_in: float) -> fmt.LayerSpec:
     unit = float(np.float32(np.float64(np.float32(s_in)) * np.float64(np.float32(w_scale))))
     return fmt.LayerSpec(**common, out_scale=unit, out_zero_point=0, act_min=-128, act_max=127, out_kind="int32",
                          weights=w_q, bias=bias, weight_scale=scales)
-
-
-class _CallableModule(types.ModuleType):
-    # `fdal.training.export` is both this module and the function: after `import
-    # fdal.training.export` Python binds the package attribute to the module, so make it callable.
-    def __call__(self, *args, **kwargs):
-        return export(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
