@@ -32,6 +32,9 @@ const KernelTable& reference_kernel_table() {
       nullptr,
       nullptr,
       nullptr,
+      1,
+      nullptr,
+      nullptr,
   };
   return table;
 }

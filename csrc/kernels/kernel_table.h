@@ -37,6 +37,15 @@ struct KernelTable {
                                     std::int8_t*, std::uint8_t* scratch);
   void (*fully_connected_s8_s32_packed)(const OpParams&, const QuantWeights&, const std::int8_t*,
                                         std::int32_t*, std::uint8_t* scratch);
+  // Optional (null: per image): a fully connected layer over n <= tile_images images whose
+  // inputs and outputs are `stride` bytes apart (one arena per image); weights streamed once.
+  std::int32_t tile_images;
+  void (*fully_connected_s8_tile)(const OpParams&, const QuantWeights&, const std::int8_t* in,
+                                  std::int8_t* out, std::int64_t stride, std::int32_t n,
+                                  std::uint8_t* scratch);
+  void (*fully_connected_s8_s32_tile)(const OpParams&, const QuantWeights&, const std::int8_t* in,
+                                      std::int8_t* out, std::int64_t stride, std::int32_t n,
+                                      std::uint8_t* scratch);
 };
 
 // The portable table (always available).

@@ -48,11 +48,12 @@ void pack_weights(Model& m) {
   const PackSpec spec = m.kernels->pack;
   m.packed_bytes = 0;
   m.scratch_bytes = 0;
+  m.tile_images = 1;
   if (spec.kind == PackKind::None) return;
   const std::int64_t cg = pack_group(spec.kind), esize = pack_elem_bytes(spec.kind);
 
   std::vector<LayerPlan> plans(m.layers.size());
-  std::int64_t total = 0, scratch = 0;
+  std::int64_t total = 0, scratch = 0, fc_scratch = 0;
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const Layer& L = m.layers[i];
     if (L.weights.weights == nullptr) continue;
@@ -68,6 +69,7 @@ void pack_weights(Model& m) {
       g.in_c = p.in.elements();
       g.cpad = round_up(g.in_c, cg);
       scratch = std::max(scratch, g.cpad * esize);
+      fc_scratch = std::max(fc_scratch, round_up(g.cpad * esize, 64));
     }
     g.kp = g.taps * g.cpad;
     const std::int64_t oc_pad = round_up(p.out.c, spec.lanes);
@@ -148,7 +150,9 @@ void pack_weights(Model& m) {
     }
   }
   m.packed_bytes = total;
-  m.scratch_bytes = scratch + 64;
+  // Tile kernels relayout every image of the tile into the scratch at once.
+  m.tile_images = m.kernels->tile_images > 1 ? m.kernels->tile_images : 1;
+  m.scratch_bytes = std::max(scratch, fc_scratch * m.tile_images) + 64;
 }
 
 }  // namespace fdal

@@ -44,10 +44,24 @@ void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std:
   }
 }
 
-}  // namespace
+// One layer for the nt images of a tile (image i's arena at arena + i * stride). Fully
+// connected layers of a path with tile kernels run once for the whole tile (weights streamed once).
+void run_layer_tile(const KernelTable& k, const Layer& L, std::int8_t* arena, std::int64_t stride,
+                    std::int64_t in_at, std::int64_t out_at, std::int32_t nt, std::uint8_t* scratch) {
+  if (L.op == Op::FullyConnected && L.weights.packed != nullptr && nt > 1) {
+    if (L.out_kind == OutKind::Int32 && k.fully_connected_s8_s32_tile != nullptr) {
+      return k.fully_connected_s8_s32_tile(L.params, L.weights, arena + in_at, arena + out_at, stride, nt, scratch);
+    }
+    if (L.out_kind == OutKind::Int8 && k.fully_connected_s8_tile != nullptr) {
+      return k.fully_connected_s8_tile(L.params, L.weights, arena + in_at, arena + out_at, stride, nt, scratch);
+    }
+  }
+  for (std::int32_t i = 0; i < nt; ++i) {
+    run_layer(k, L, arena + i * stride + in_at, arena + i * stride + out_at, scratch);
+  }
+}
 
-void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
-                 std::int32_t* logits_raw, std::int32_t* score_raw) {
+void check_workspace(const Model& model, const ImageView& images, const Workspace& workspace) {
   const TensorShape& s = model.input_shape;
   if (images.h != s.h || images.w != s.w || images.c != s.c) {
     throw std::invalid_argument("images have shape (" + std::to_string(images.h) + ", " +
@@ -55,63 +69,91 @@ void forward_raw(const Model& model, const ImageView& images, Workspace& workspa
                                 ") per image but the model expects (" + std::to_string(s.h) +
                                 ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
   }
-  if (workspace.bytes() < std::size_t(model.arena_bytes()) ||
+  if (workspace.bytes() < std::size_t(model.arena_bytes() * model.tile_images) ||
       workspace.scratch_bytes() < std::size_t(model.scratch_bytes)) {
     throw std::invalid_argument("workspace is smaller than the model's arena");
   }
-  std::uint8_t* scratch = workspace.scratch();
+}
+
+// Images [start, start + nt) through the whole network, layer by layer over the tile; adds each
+// step's seconds per image to layer_seconds[0] (input) and [1 + j] when it is not null.
+void run_tile(const Model& model, const ImageView& images, std::int64_t start, std::int32_t nt,
+              Workspace& workspace, std::int32_t* logits_raw, std::int32_t* score_raw,
+              double* layer_seconds) {
+  using Clock = std::chrono::steady_clock;
   const KernelTable& k = *model.kernels;
   std::int8_t* arena = workspace.arena();
+  std::uint8_t* scratch = workspace.scratch();
+  const std::int64_t stride = model.arena_bytes();
+  Clock::time_point t0;
+  if (layer_seconds != nullptr) t0 = Clock::now();
+  for (std::int32_t i = 0; i < nt; ++i) {
+    // (h, w, c) uint8, any strides -> int8 input tensor
+    k.input_lookup_u8(images.image(start + i), images.stride_h, images.stride_w, images.stride_c,
+                      model.input_shape, model.lut, arena + i * stride + model.plan.input_offset);
+  }
+  for (std::size_t j = 0; j < model.layers.size(); ++j) {
+    if (layer_seconds != nullptr) {
+      const Clock::time_point t1 = Clock::now();
+      layer_seconds[j] += std::chrono::duration<double>(t1 - t0).count() / nt;
+      t0 = t1;
+    }
+    const Layer& L = model.layers[j];
+    const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
+                                                 : model.plan.layer_offsets[std::size_t(L.input_layer)];
+    run_layer_tile(k, L, arena, stride, in_at, model.plan.layer_offsets[j], nt, scratch);
+  }
+  if (layer_seconds != nullptr) {
+    layer_seconds[model.layers.size()] += std::chrono::duration<double>(Clock::now() - t0).count() / nt;
+  }
   const std::int32_t classes = model.num_classes;
   const std::int64_t logits_at = model.plan.layer_offsets[std::size_t(model.logits_layer)];
-  for (std::int64_t i = 0; i < images.n; ++i) {
-    // (h, w, c) uint8, any strides -> int8 input tensor
-    k.input_lookup_u8(images.image(i), images.stride_h, images.stride_w, images.stride_c, s,
-                      model.lut, arena + model.plan.input_offset);
-    for (std::size_t j = 0; j < model.layers.size(); ++j) {
-      const Layer& L = model.layers[j];
-      const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
-                                                   : model.plan.layer_offsets[std::size_t(L.input_layer)];
-      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j], scratch);
-    }
-    std::memcpy(logits_raw + i * classes, arena + logits_at, sizeof(std::int32_t) * std::size_t(classes));
+  for (std::int32_t i = 0; i < nt; ++i) {
+    std::memcpy(logits_raw + (start + i) * classes, arena + i * stride + logits_at,
+                sizeof(std::int32_t) * std::size_t(classes));
     if (score_raw != nullptr && model.has_sampler()) {
-      std::memcpy(score_raw + i, arena + model.plan.layer_offsets[std::size_t(model.score_layer)],
+      std::memcpy(score_raw + start + i,
+                  arena + i * stride + model.plan.layer_offsets[std::size_t(model.score_layer)],
                   sizeof(std::int32_t));
     }
   }
 }
 
+}  // namespace
+
+void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
+                 std::int32_t* logits_raw, std::int32_t* score_raw) {
+  check_workspace(model, images, workspace);
+  for (std::int64_t start = 0; start < images.n; start += model.tile_images) {
+    const std::int32_t nt = std::int32_t(std::min<std::int64_t>(model.tile_images, images.n - start));
+    run_tile(model, images, start, nt, workspace, logits_raw, score_raw, nullptr);
+  }
+}
+
 void profile_layers(const Model& model, const ImageView& images, Workspace& workspace,
                     double* seconds) {
-  using Clock = std::chrono::steady_clock;
-  const KernelTable& k = *model.kernels;
-  std::int8_t* arena = workspace.arena();
+  check_workspace(model, images, workspace);
   const std::size_t steps = model.layers.size() + 1;
-  std::vector<double> samples(steps * std::size_t(images.n));
-  for (std::int64_t i = 0; i < images.n; ++i) {
-    double* row = samples.data() + std::size_t(i) * steps;
-    Clock::time_point t0 = Clock::now();
-    k.input_lookup_u8(images.image(i), images.stride_h, images.stride_w, images.stride_c,
-                      model.input_shape, model.lut, arena + model.plan.input_offset);
-    Clock::time_point t1 = Clock::now();
-    row[0] = std::chrono::duration<double>(t1 - t0).count();
-    for (std::size_t j = 0; j + 1 < steps; ++j) {
-      const Layer& L = model.layers[j];
-      const std::int64_t in_at = L.input_layer < 0 ? model.plan.input_offset
-                                                   : model.plan.layer_offsets[std::size_t(L.input_layer)];
-      t0 = Clock::now();
-      run_layer(k, L, arena + in_at, arena + model.plan.layer_offsets[j], workspace.scratch());
-      t1 = Clock::now();
-      row[j + 1] = std::chrono::duration<double>(t1 - t0).count();
-    }
+  std::vector<std::int32_t> logits(std::size_t(model.tile_images * model.num_classes) + 1);
+  std::vector<double> samples;  // per tile: seconds per image of each step
+  std::vector<double> row(steps);
+  for (std::int64_t start = 0; start < images.n; start += model.tile_images) {
+    const std::int32_t nt = std::int32_t(std::min<std::int64_t>(model.tile_images, images.n - start));
+    std::fill(row.begin(), row.end(), 0.0);
+    // logits of the tile land at the start of `logits` (start 0 of a one-tile view)
+    ImageView tile = images;
+    tile.data = images.image(start);
+    tile.n = nt;
+    run_tile(model, tile, 0, nt, workspace, logits.data(), nullptr, row.data());
+    samples.insert(samples.end(), row.begin(), row.end());
   }
-  // The median over images: robust to the preemptions of a shared machine.
-  std::vector<double> column(std::size_t(images.n));
+  // The median over tiles: robust to the preemptions of a shared machine.
+  const std::size_t tiles = samples.size() / steps;
+  std::vector<double> column(tiles);
   for (std::size_t j = 0; j < steps; ++j) {
-    for (std::int64_t i = 0; i < images.n; ++i) column[std::size_t(i)] = samples[std::size_t(i) * steps + j];
-    std::nth_element(column.begin(), column.begin() + images.n / 2, column.end());
-    seconds[j] = images.n > 0 ? column[std::size_t(images.n / 2)] : 0.0;
+    for (std::size_t t = 0; t < tiles; ++t) column[t] = samples[t * steps + j];
+    std::nth_element(column.begin(), column.begin() + std::ptrdiff_t(tiles / 2), column.end());
+    seconds[j] = tiles > 0 ? column[tiles / 2] : 0.0;
   }
 }
 

@@ -23,8 +23,8 @@ void forward_raw_threads(const Model& model, const ImageView& images, std::int32
                          std::int32_t* logits_raw, std::int32_t* score_raw,
                          std::vector<Workspace>* workspaces = nullptr);
 
-// For benchmarks: runs the images like forward_raw and writes each step's median wall time per
-// image to seconds[0] (input lookup) and seconds[1 + j] (layer j); layers + 1 entries.
+// For benchmarks: runs the images like forward_raw and writes each step's median (over tiles)
+// wall time per image to seconds[0] (input lookup) and seconds[1 + j] (layer j); layers + 1.
 void profile_layers(const Model& model, const ImageView& images, Workspace& workspace,
                     double* seconds);
 

@@ -1,5 +1,6 @@
-// Workspace: the arena for one image (the planner's layout), allocated once per call or thread
-// and reused for every image; never allocated per image or per batch.
+// Workspace: the arenas of one tile of images (Model::tile_images copies of the planner's
+// layout, arena_bytes apart) and the kernels' scratch, allocated once per call or thread and
+// reused for every tile; never allocated per image or per batch.
 #pragma once
 #include <cstdint>
 
@@ -11,7 +12,8 @@ namespace fdal {
 class Workspace {
  public:
   explicit Workspace(const Model& model)
-      : arena_(std::size_t(model.arena_bytes())), scratch_(std::size_t(model.scratch_bytes)) {}
+      : arena_(std::size_t(model.arena_bytes() * model.tile_images)),
+        scratch_(std::size_t(model.scratch_bytes)) {}
   std::int8_t* arena() { return reinterpret_cast<std::int8_t*>(arena_.data()); }
   std::size_t bytes() const { return arena_.size(); }
   // The optimized kernels' re-laid-out activations (Model::scratch_bytes; empty on reference).

@@ -149,6 +149,9 @@ const KernelTable& neon_dotprod_kernel_table() {
       &conv2d_s8_dotprod,
       &fully_connected_s8_dotprod,
       &fully_connected_s8_s32_dotprod,
+      1,
+      nullptr,
+      nullptr,
   };
   return table;
 }

@@ -157,6 +157,9 @@ const KernelTable& neon_kernel_table() {
       &conv2d_s8_neon,
       &fully_connected_s8_neon,
       &fully_connected_s8_s32_neon,
+      1,
+      nullptr,
+      nullptr,
   };
   return table;
 }

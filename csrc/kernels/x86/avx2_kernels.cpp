@@ -263,6 +263,9 @@ const KernelTable& avx2_kernel_table() {
       &conv2d_s8_avx2,
       &fully_connected_s8_avx2,
       &fully_connected_s8_s32_avx2,
+      1,
+      nullptr,
+      nullptr,
   };
   return table;
 }

@@ -261,6 +261,75 @@ void fully_connected_s8_s32_vnni(const OpParams& p, const QuantWeights& q, const
   });
 }
 
+// A fully connected layer over NI images at once (NI x NB accumulators): each weight vector is
+// loaded once for the NI images. act: NI input rows of `row` bytes in the scratch.
+template <int NI, int NB, typename Store>
+void fc_tile_run(const std::uint8_t* act, std::int64_t row, const QuantWeights& q,
+                 std::int64_t groups, std::int32_t b0, Store store) {
+  const std::int64_t stride = groups * 64;
+  const std::int8_t* wb = static_cast<const std::int8_t*>(q.packed) + b0 * stride;
+  __m512i acc[NI][NB];
+  for (int j = 0; j < NB; ++j) {
+    const __m512i bias = _mm512_loadu_si512(q.packed_bias + (b0 + j) * kLanes);
+    for (int i = 0; i < NI; ++i) acc[i][j] = bias;
+  }
+  for (std::int64_t g = 0; g < groups; ++g) {
+    __m512i w[NB];
+    for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(wb + j * stride + g * 64);
+    for (int i = 0; i < NI; ++i) {
+      const __m512i x = broadcast4(act + i * row + 4 * g);
+      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, w[j]);
+    }
+  }
+  for (int i = 0; i < NI; ++i)
+    for (int j = 0; j < NB; ++j) store(i, (b0 + j) * kLanes, acc[i][j]);
+}
+
+template <int NI, typename Store>
+void fc_tile_images(const std::uint8_t* act, std::int64_t row, const QuantWeights& q,
+                    std::int64_t groups, Store store) {
+  const std::int32_t blocks = q.oc_pad / kLanes;
+  std::int32_t b0 = 0;
+  for (; b0 + 4 <= blocks; b0 += 4) fc_tile_run<NI, 4>(act, row, q, groups, b0, store);
+  for (; b0 < blocks; ++b0) fc_tile_run<NI, 1>(act, row, q, groups, b0, store);
+}
+
+// Relayouts the n inputs (stride bytes apart) into scratch rows, then runs the images four at a time.
+template <typename Store>
+void fc_tile(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int64_t stride,
+             std::int32_t n, std::uint8_t* scratch, Store store) {
+  const std::int64_t k = p.in.elements(), kp = round_up(k, 4), row = round_up(kp, 64);
+  for (std::int32_t i = 0; i < n; ++i) relayout_fc_input_s8(k, in + i * stride, kp, 0x80, scratch + i * row);
+  std::int32_t i0 = 0;
+  for (; i0 + 4 <= n; i0 += 4) {
+    fc_tile_images<4>(scratch + i0 * row, row, q, kp / 4,
+                      [&](int i, std::int32_t c0, __m512i acc) { store(i0 + i, c0, acc); });
+  }
+  for (; i0 < n; ++i0) {
+    fc_tile_images<1>(scratch + i0 * row, row, q, kp / 4,
+                      [&](int, std::int32_t c0, __m512i acc) { store(i0, c0, acc); });
+  }
+}
+
+void fully_connected_s8_tile_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                                  std::int8_t* out, std::int64_t stride, std::int32_t n,
+                                  std::uint8_t* scratch) {
+  const Requant16 requantize16(p, q);
+  fc_tile(p, q, in, stride, n, scratch, [&](std::int32_t i, std::int32_t c0, __m512i acc) {
+    store16(out + i * stride + c0, requantize16(acc, c0), c0, p.out.c);
+  });
+}
+
+void fully_connected_s8_s32_tile_vnni(const OpParams& p, const QuantWeights& q,
+                                      const std::int8_t* in, std::int8_t* out, std::int64_t stride,
+                                      std::int32_t n, std::uint8_t* scratch) {
+  fc_tile(p, q, in, stride, n, scratch, [&](std::int32_t i, std::int32_t c0, __m512i acc) {
+    // The arena offsets are 64-byte aligned, so the int32 view is aligned.
+    _mm512_mask_storeu_epi32(reinterpret_cast<std::int32_t*>(out + i * stride) + c0,
+                             tail_mask(c0, p.out.c), acc);
+  });
+}
+
 }  // namespace
 
 const KernelTable& avx512vnni_kernel_table() {
@@ -279,6 +348,9 @@ const KernelTable& avx512vnni_kernel_table() {
       &conv2d_s8_vnni,
       &fully_connected_s8_vnni,
       &fully_connected_s8_s32_vnni,
+      8,
+      &fully_connected_s8_tile_vnni,
+      &fully_connected_s8_s32_tile_vnni,
   };
   return table;
 }
