@@ -1,6 +1,6 @@
 """Per kernel path: rank_pool throughput on one thread (and on more, if asked), and a per-layer
 timing table with MACs and GMAC/s. vgg11_lite student + sampler (fdal.testing.random_model(0)),
-random 32x32x3 images, batch 256. Prints markdown.
+random 32x32x3 images (C-contiguous), batch 256. Prints markdown.
 
     python benchmarks/bench_kernels.py [--n 10000] [--repeats 5] [--threads 1 2]
 
@@ -53,7 +53,9 @@ def main() -> None:
     args = parser.parse_args()
 
     data = fmt.write_model(testing.random_model(0, "vgg11_lite"))
-    pool = testing.random_images(1, args.n)
+    # testing.random_images returns a strided view (image index fastest); a pool read from disk
+    # or a memmap is C-contiguous, so measure that layout.
+    pool = np.ascontiguousarray(testing.random_images(1, args.n))
     layers = fdal.load(data, kernels="reference").info["layers"]
     macs = [layer_macs(layer) for layer in layers]
     total_macs = sum(macs)
