@@ -13,13 +13,14 @@ namespace {
 // Why this shape: every output value is one dot product of an OHWI weight row with the
 // receptive field, in int16 on the stack, padded with zeros to whole blocks of 16 taps: the
 // weights once per block of output channels (amortized over all pixels), the field once per
-// pixel, two pixels at a time. In NHWC the kw*in_c taps of a kernel row are contiguous, so per output row the kh input
-// rows it reads are converted once to x - in_zero_point in a "band" with zero columns (and rows)
-// for the padding -- borders need no special case -- and each pixel's field is kh block copies
-// out of the band. A block copy may run past its kernel row; the next row's copy overwrites the
-// excess, and past the last row it meets zero weights. The dot of whole blocks has no scalar tail
-// and compilers turn it into multiply-add-pairs (pmaddwd, smlal) at the default target. The int32
-// sums are exact (docs/quantization.md), so the order does not change the result.
+// pixel, two pixels per pass over a weight row. In NHWC the kw*in_c taps of a kernel row are
+// contiguous, so per output row the kh input rows it reads are converted once to
+// x - in_zero_point in a "band" with zero columns (and rows) for the padding -- borders need no
+// special case -- and each pixel's field is kh block copies out of the band. A block copy may run
+// past its kernel row; the next row's copy overwrites the excess, and past the last row it meets
+// zero weights. The dot of whole blocks has no scalar tail and compilers turn it into
+// multiply-add-pairs (pmaddwd, smlal) at the default target. The int32 sums are exact
+// (docs/quantization.md), so the order does not change the result. Stack: about 56 KiB.
 constexpr std::int32_t kBlock = 16;
 constexpr std::int32_t kMaxTaps = 2048;       // receptive field (int16)
 constexpr std::int32_t kBandValues = 8192;    // kh padded input rows (int16)
