@@ -23,7 +23,7 @@ def register(sub):
     p = add_parser(sub, "quickstart", "train, select, export and rank end to end (nothing to download)",
                    __doc__.split("\n\n")[1].replace("\n", " ") +
                    "\n\nThe quick protocols are scaled down from the paper's (fewer images, epochs and a small\n"
-                   "teacher; lr 0.03 and batch 32 on generated data so that a few steps learn something):\n"
+                   "teacher; lr 0.02 and batch 32 on generated data so that a few steps learn something):\n"
                    "they show the workflow, not the paper's numbers (for those: fdal al --preset paper-fig2).",
                    "fdal quickstart                          # about 2-3 minutes on 2 CPU cores\n"
                    "  fdal quickstart --fast                   # a smaller run, for CI\n"
@@ -47,11 +47,11 @@ def quick_protocol(data_dir=None, fast=False, seed=0):
     from fdal.training.protocols import Protocol
     if data_dir is None and fast:
         return Protocol("quickstart-fast", "synthetic", 40, 40, 120, subset=300, seed=seed,
-                        train=FdalConfig(batch_size=32, lr=0.03).scaled(4), teacher_arch="small",
+                        train=FdalConfig(batch_size=32, lr=0.02).scaled(4), teacher_arch="small",
                         teacher_epochs=1, synthetic=(4, 400, 200))
     if data_dir is None:
-        return Protocol("quickstart", "synthetic", 100, 100, 400, subset=1000, seed=seed,
-                        train=FdalConfig(batch_size=32, lr=0.03).scaled(15), teacher_arch="small",
+        return Protocol("quickstart", "synthetic", 200, 100, 400, subset=1000, seed=seed,
+                        train=FdalConfig(batch_size=32, lr=0.02).scaled(15), teacher_arch="small",
                         teacher_epochs=4, synthetic=(10, 2000, 500))
     if fast:
         return Protocol("quickstart-cifar10-fast", "cifar10", 200, 200, 600, subset=1000, seed=seed,
