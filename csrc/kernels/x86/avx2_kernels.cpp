@@ -192,6 +192,78 @@ void fully_connected_s8_s32_avx2(const OpParams& p, const QuantWeights& q, const
   });
 }
 
+// A fully connected layer over NI images at once: each weight vector is loaded once for them.
+template <int NI, int NB, typename Store>
+void fc_tile_run(const std::int16_t* act, std::int64_t row, const QuantWeights& q, std::int64_t pairs,
+                 std::int32_t b0, Store store) {
+  const std::int64_t stride = pairs * 16;
+  const std::int16_t* wb = static_cast<const std::int16_t*>(q.packed) + b0 * stride;
+  __m256i acc[NI][NB];
+  for (int j = 0; j < NB; ++j) {
+    const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q.packed_bias + (b0 + j) * kLanes));
+    for (int i = 0; i < NI; ++i) acc[i][j] = bias;
+  }
+  for (std::int64_t k = 0; k < pairs; ++k) {
+    __m256i w[NB];
+    for (int j = 0; j < NB; ++j)
+      w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + j * stride + k * 16));
+    for (int i = 0; i < NI; ++i) {
+      const __m256i x = broadcast_pair(act + i * row + 2 * k);
+      for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x, w[j]));
+    }
+  }
+  for (int i = 0; i < NI; ++i)
+    for (int j = 0; j < NB; ++j) store(i, (b0 + j) * kLanes, acc[i][j]);
+}
+
+template <int NI, typename Store>
+void fc_tile_images(const std::int16_t* act, std::int64_t row, const QuantWeights& q,
+                    std::int64_t pairs, Store store) {
+  const std::int32_t blocks = q.oc_pad / kLanes;
+  std::int32_t b0 = 0;
+  for (; b0 + 2 <= blocks; b0 += 2) fc_tile_run<NI, 2>(act, row, q, pairs, b0, store);
+  for (; b0 < blocks; ++b0) fc_tile_run<NI, 1>(act, row, q, pairs, b0, store);
+}
+
+// Relayouts the n inputs (stride bytes apart) into int16 scratch rows, then runs 4 images at a time.
+template <typename Store>
+void fc_tile(const OpParams& p, const QuantWeights& q, const std::int8_t* in, std::int64_t stride,
+             std::int32_t n, std::uint8_t* scratch, Store store) {
+  const std::int64_t k = p.in.elements(), kp = round_up(k, 2), row = round_up(kp * 2, 64) / 2;
+  std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
+  for (std::int32_t i = 0; i < n; ++i) relayout_fc_input_s16(k, in + i * stride, p.in_zero_point, kp, act + i * row);
+  std::int32_t i0 = 0;
+  for (; i0 + 4 <= n; i0 += 4) {
+    fc_tile_images<4>(act + i0 * row, row, q, kp / 2,
+                      [&](int i, std::int32_t c0, __m256i acc) { store(i0 + i, c0, acc); });
+  }
+  for (; i0 < n; ++i0) {
+    fc_tile_images<1>(act + i0 * row, row, q, kp / 2,
+                      [&](int, std::int32_t c0, __m256i acc) { store(i0, c0, acc); });
+  }
+}
+
+void fully_connected_s8_tile_avx2(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
+                                  std::int8_t* out, std::int64_t stride, std::int32_t n,
+                                  std::uint8_t* scratch) {
+  const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
+  const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
+  fc_tile(p, q, in, stride, n, scratch, [&](std::int32_t i, std::int32_t c0, __m256i acc) {
+    store_bytes(out + i * stride + c0, requantize8(acc, q.requant64, q.oc_pad, c0, zp, lo, hi), p.out.c - c0);
+  });
+}
+
+void fully_connected_s8_s32_tile_avx2(const OpParams& p, const QuantWeights& q,
+                                      const std::int8_t* in, std::int8_t* out, std::int64_t stride,
+                                      std::int32_t n, std::uint8_t* scratch) {
+  fc_tile(p, q, in, stride, n, scratch, [&](std::int32_t i, std::int32_t c0, __m256i acc) {
+    alignas(32) std::int32_t tmp[kLanes];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc);
+    const std::int32_t count = p.out.c - c0 < kLanes ? p.out.c - c0 : kLanes;
+    std::memcpy(out + i * stride + 4 * std::int64_t(c0), tmp, sizeof(std::int32_t) * std::size_t(count));
+  });
+}
+
 }  // namespace
 
 namespace x86 {
@@ -263,9 +335,9 @@ const KernelTable& avx2_kernel_table() {
       &conv2d_s8_avx2,
       &fully_connected_s8_avx2,
       &fully_connected_s8_s32_avx2,
-      1,
-      nullptr,
-      nullptr,
+      8,
+      &fully_connected_s8_tile_avx2,
+      &fully_connected_s8_s32_tile_avx2,
   };
   return table;
 }
