@@ -125,10 +125,12 @@ def test_max_pool_matches_reference(path, seed):
     assert_same_outputs(fmt.write_model(spec), images_for(seed, 5, spec.input_shape), path, seed)
 
 
+@pytest.mark.parametrize("shifts", ["all", "high"])
 @pytest.mark.parametrize("seed", range(6))
-def test_requantization_extremes_match_reference(path, seed):
-    # Every shift in [1, 62] and multipliers across [2^30, 2^31-1]: saturation both ways, t beyond
-    # int32, and shifts above 54 (the zero point is then not folded into the rounding offset).
+def test_requantization_extremes_match_reference(path, seed, shifts):
+    # Shifts in [1, 62] ("all") or [32, 62] ("high": the kernels' 32-bit high-half form) and
+    # multipliers across [2^30, 2^31-1]: saturation both ways, t beyond int32, and shifts above 54
+    # (the zero point is then not folded into the rounding offset).
     rng = np.random.default_rng(seed)
     shape = (int(rng.integers(2, 7)), int(rng.integers(2, 7)), int(rng.integers(1, 9)))
     b = testing.ModelBuilder(shape, seed=seed)
@@ -139,7 +141,10 @@ def test_requantization_extremes_match_reference(path, seed):
     for layer in spec.layers[:2]:
         n = len(layer.multiplier)
         layer.multiplier = rng.integers(2**30, 2**31, n).astype(np.int32)
-        layer.shift = rng.choice(np.r_[1:63, [1, 2, 30, 31, 54, 55, 62]], n).astype(np.int32)
+        choices = np.r_[1:63, [1, 2, 30, 31, 54, 55, 62]] if shifts == "all" else np.r_[32:63, [32, 54, 55, 62]]
+        layer.shift = rng.choice(choices, n).astype(np.int32)
+        if shifts == "high" and seed % 2 == 0:
+            layer.shift[:] = rng.integers(32, 55)  # every shift <= 54: zero point folded
     fmt.validate(spec)
     assert_same_outputs(fmt.write_model(spec), images_for(seed, 7, shape), path, seed)
 

@@ -34,7 +34,7 @@ struct QuantWeights {
   // exact and without int64 overflow), else 2^(shift-1); requant_zp = what is left to add.
   const std::int64_t* requant64 = nullptr;
   std::int32_t requant_zp = 0;
-  // When every shift >= 32 and blocks are 16 lanes: per 16 channels, int32 multiplier[16],
+  // When every shift >= 32 (Dot4/Pair16 layouts): per 16 channels, int32 multiplier[16],
   // int64 offset of the even channels[8], of the odd channels[8], int32 (shift - 32)[16], so
   // t = (high 32 bits of acc * multiplier + offset) >> (shift - 32) (floor twice = floor once).
   const std::uint8_t* requant_hi32 = nullptr;

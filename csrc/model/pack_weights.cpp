@@ -15,9 +15,10 @@ struct LayerPlan {
   std::int64_t weight_at = 0, bias_at = 0, requant_at = -1, hi32_at = -1;
 };
 
-// The hi32 requantization form (kernels/kernel_params.h) needs 16-lane blocks and shifts >= 32.
+// The hi32 requantization form (kernels/kernel_params.h) needs every shift >= 32. Its blocks
+// hold 16 channels (8-lane paths read half a block).
 bool hi32_form_applies(const Layer& L, const PackSpec& spec) {
-  if (spec.lanes % 16 != 0) return false;
+  if (spec.kind == PackKind::Lane16) return false;  // NEON requantizes in scalar code
   for (std::int32_t c = 0; c < L.params.out.c; ++c) {
     if (L.weights.shift[c] < 32) return false;
   }
@@ -82,7 +83,7 @@ void pack_weights(Model& m) {
       total += align64(3 * oc_pad * 8);
       if (hi32_form_applies(L, spec)) {
         g.hi32_at = total;
-        total += oc_pad / 16 * 256;
+        total += round_up(oc_pad, 16) / 16 * 256;
       }
     }
   }
@@ -132,17 +133,17 @@ void pack_weights(Model& m) {
       L.weights.requant_zp = fold ? 0 : std::int32_t(zp);
       if (g.hi32_at >= 0) {
         std::uint8_t* blocks = base + g.hi32_at;
-        for (std::int64_t b = 0; b < oc_pad / 16; ++b) {
+        for (std::int64_t b = 0; b < round_up(oc_pad, 16) / 16; ++b) {
           std::int32_t* mult = reinterpret_cast<std::int32_t*>(blocks + b * 256);
           std::int64_t* even = reinterpret_cast<std::int64_t*>(blocks + b * 256 + 64);
           std::int64_t* odd = reinterpret_cast<std::int64_t*>(blocks + b * 256 + 128);
           std::int32_t* shr = reinterpret_cast<std::int32_t*>(blocks + b * 256 + 192);
           for (std::int64_t i = 0; i < 16; ++i) {
             const std::int64_t c = b * 16 + i;
-            mult[i] = std::int32_t(rq[c]);
-            shr[i] = std::int32_t(rq[2 * oc_pad + c]) - 32;
-            if (shr[i] < 0) shr[i] = 0;  // padding channels (multiplier 0)
-            (i % 2 == 0 ? even : odd)[i / 2] = rq[oc_pad + c];
+            const bool real = c < out_c;  // padding channels: multiplier 0, offset 0, shift 0
+            mult[i] = real ? std::int32_t(rq[c]) : 0;
+            shr[i] = real ? std::int32_t(rq[2 * oc_pad + c]) - 32 : 0;
+            (i % 2 == 0 ? even : odd)[i / 2] = real ? rq[oc_pad + c] : 0;
           }
         }
         L.weights.requant_hi32 = blocks;

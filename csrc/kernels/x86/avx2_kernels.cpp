@@ -37,7 +37,24 @@ inline __m256i requantize_half(__m256i v64, const std::int64_t* mult, const std:
   return _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
 }
 
-// 8 accumulators (bias included) of channels c0..c0+7 -> 8 int8 in the low 64 bits.
+// The hi32 form (every shift >= 32, QuantWeights::requant_hi32): the high 32 bits of the
+// 64-bit sums, even and odd channels from two vpmuldq, then a 32-bit arithmetic shift.
+inline __m128i requantize8_hi32(__m256i acc, const std::uint8_t* blocks, std::int32_t c0,
+                                std::int32_t zero_point, std::int32_t act_min, std::int32_t act_max) {
+  const std::uint8_t* blk = blocks + std::int64_t(c0) / 16 * 256 + (c0 % 16) / 8 * 32;
+  const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(acc, m),
+                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64)));
+  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), _mm256_srli_epi64(m, 32)),
+                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128)));
+  __m256i t = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  t = _mm256_srav_epi32(t, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 192)));
+  t = _mm256_add_epi32(t, _mm256_set1_epi32(zero_point));  // |t| < 2^30: no overflow
+  const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+  const __m128i b8 = _mm_packs_epi16(w16, w16);  // saturates to [-128, 127]
+  return _mm_min_epi8(_mm_max_epi8(b8, _mm_set1_epi8(std::int8_t(act_min))), _mm_set1_epi8(std::int8_t(act_max)));
+}
+
 inline __m128i requantize8(__m256i acc, const std::int64_t* rq, std::int32_t oc_pad,
                            std::int32_t c0, __m256i zp, __m256i lo, __m256i hi) {
   const std::int64_t* mult = rq + c0;
@@ -49,6 +66,13 @@ inline __m128i requantize8(__m256i acc, const std::int64_t* rq, std::int32_t oc_
                                     mult + 4, round + 4, shift + 4, zp, lo, hi);
   const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_castsi256_si128(b));
   return _mm_packs_epi16(w16, w16);
+}
+
+// 8 accumulators (bias included) of channels c0..c0+7 -> 8 int8, the fastest exact form.
+inline __m128i requantize8(__m256i acc, const QuantWeights& q, std::int32_t c0, __m256i zp,
+                           __m256i lo, __m256i hi, std::int32_t act_min, std::int32_t act_max) {
+  if (q.requant_hi32 != nullptr) return requantize8_hi32(acc, q.requant_hi32, c0, q.requant_zp, act_min, act_max);
+  return requantize8(acc, q.requant64, q.oc_pad, c0, zp, lo, hi);
 }
 
 inline void store_bytes(std::int8_t* dst, __m128i v, std::int32_t n) {
@@ -100,7 +124,7 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
     const std::int32_t c0 = (b0 + j) * kLanes;
     const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q.packed_bias + c0));
     for (int i = 0; i < P; ++i) {
-      const __m128i v = requantize8(_mm256_add_epi32(acc[i][j], bias), q.requant64, q.oc_pad, c0, zp, lo, hi);
+      const __m128i v = requantize8(_mm256_add_epi32(acc[i][j], bias), q, c0, zp, lo, hi, p.act_min, p.act_max);
       store_bytes(row + std::int64_t(i) * p.out.c + c0, v, p.out.c - c0);
     }
   }
@@ -175,7 +199,7 @@ void fully_connected_s8_avx2(const OpParams& p, const QuantWeights& q, const std
   const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
   const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
   fc_all(act, q, kp / 2, [&](std::int32_t c0, __m256i acc) {
-    store_bytes(out + c0, requantize8(acc, q.requant64, q.oc_pad, c0, zp, lo, hi), p.out.c - c0);
+    store_bytes(out + c0, requantize8(acc, q, c0, zp, lo, hi, p.act_min, p.act_max), p.out.c - c0);
   });
 }
 
@@ -249,7 +273,7 @@ void fully_connected_s8_tile_avx2(const OpParams& p, const QuantWeights& q, cons
   const __m256i zp = _mm256_set1_epi64x(q.requant_zp);
   const __m256i lo = _mm256_set1_epi64x(p.act_min), hi = _mm256_set1_epi64x(p.act_max);
   fc_tile(p, q, in, stride, n, scratch, [&](std::int32_t i, std::int32_t c0, __m256i acc) {
-    store_bytes(out + i * stride + c0, requantize8(acc, q.requant64, q.oc_pad, c0, zp, lo, hi), p.out.c - c0);
+    store_bytes(out + i * stride + c0, requantize8(acc, q, c0, zp, lo, hi, p.act_min, p.act_max), p.out.c - c0);
   });
 }
 
