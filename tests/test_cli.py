@@ -109,7 +109,8 @@ def test_info_and_rank_work_without_torch(model_file, pool_file):
 
 @pytest.mark.parametrize("strategy", fdal.STRATEGIES)
 def test_rank_prints_what_rank_pool_returns(model_file, pool_file, strategy, capsys):
-    code, out, _ = run(capsys, "rank", model_file, pool_file, "-k", "17", "--strategy", strategy, "--seed", "3")
+    code, out, _ = run(capsys, "rank", model_file, pool_file, "-k", "17", "--strategy", strategy, "--seed", "3",
+                       "--threads", "2")
     assert code == 0
     expected = fdal.rank_pool(fdal.load(model_file), np.load(pool_file), 17, strategy=strategy, seed=3)
     assert [int(v) for v in out.split()] == expected.tolist()

@@ -23,6 +23,7 @@ def register(sub):
     p.add_argument("--strategy", default="fdal", help=f"one of {', '.join(fdal.STRATEGIES)} (default fdal)")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
+    p.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1; same result)")
     add_seed(p)
     add_out(p, "write the indices here (.npy: int64 array; otherwise text, one per line) instead of stdout")
     p.set_defaults(func=run_rank)
@@ -37,6 +38,7 @@ def register(sub):
     b.add_argument("--strategy", default="fdal", help=f"one of {', '.join(fdal.STRATEGIES)} (default fdal)")
     b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
     b.add_argument("--repeat", type=positive_int, default=3)
+    b.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1)")
     add_seed(b)
     b.set_defaults(func=run_bench)
 
@@ -59,7 +61,8 @@ def run_rank(args) -> int:
         raise ValueError(f"-k {args.k} is larger than the pool ({len(pool)} images)")
     t0 = time.perf_counter()
     picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
-                           strategy=args.strategy, batch_size=args.batch_size, seed=args.seed)
+                           strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
+                           threads=args.threads)
     seconds = time.perf_counter() - t0
     if args.out:
         if args.out.endswith(".npy"):
@@ -74,17 +77,18 @@ def run_rank(args) -> int:
     return 0
 
 
-def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0) -> dict:
+def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0,
+            threads: int = 1) -> dict:
     """Best-of-`repeat` seconds for forward over the pool and for rank_pool; images/s of each."""
     import fdal
     forward_s, rank_s = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
         for start in range(0, len(pool), batch_size):
-            model.forward(pool[start:start + batch_size])
+            model.forward(pool[start:start + batch_size], threads=threads)
         forward_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed)
+        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed, threads=threads)
         rank_s.append(time.perf_counter() - t0)
     n = len(pool)
     return {"images": n, "forward_s": min(forward_s), "rank_s": min(rank_s),
@@ -105,9 +109,10 @@ def run_bench(args) -> int:
     k = args.k or max(1, len(pool) // 10)
     if k > len(pool):
         raise ValueError(f"-k {k} is larger than the pool ({len(pool)} images)")
-    r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed)
+    r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed, args.threads)
     info = model.info
-    print(f"model {args.model}: {info['file_bytes']:,} bytes, kernels {info.get('kernels', '?')}")
+    print(f"model {args.model}: {info['file_bytes']:,} bytes, kernels {info.get('kernels', '?')}, "
+          f"{args.threads} thread{'s' * (args.threads > 1)}")
     print(f"pool: {len(pool):,} {source}, batch {args.batch_size}, best of {args.repeat}\n")
     print("| step | seconds | images/s |\n|---|---|---|")
     print(f"| forward | {r['forward_s']:.3f} | {r['forward_images_per_s']:,.0f} |")
