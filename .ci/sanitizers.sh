@@ -4,7 +4,7 @@
 #  2. the fuzz seed corpus (valid models + the malformed catalogue), any saved fuzz corpora and
 #     tests/regressions/ replayed through both fuzz targets
 #  3. the runtime's Python tests against a sanitized build of the extension (libasan preloaded
-#     into python, leak detection off: CPython's own allocations are not ours)
+#     and libstdc++ preloaded into python, leak detection off: CPython's own allocations are not ours)
 # Usage: .ci/sanitizers.sh [build dir, default build/sanitize]. CXX defaults to g++.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +33,10 @@ dirs=("$BUILD/corpus")
 for d in tests/regressions build/fuzz/work_load build/fuzz/work_load_run ${FDAL_FUZZ_CORPUS:-}; do
   [ -d "$d" ] && dirs+=("$d")
 done
+echo "replaying $(find "${dirs[@]}" -type f | wc -l) files from: ${dirs[*]}"
 for target in fuzz_load fuzz_load_run; do
-  find "${dirs[@]}" -type f -print0 | xargs -0 -n 200 "$BUILD/native/csrc/fuzz/$target" | tail -n 1
+  find "${dirs[@]}" -type f -print0 | xargs -0 -n 200 "$BUILD/native/csrc/fuzz/$target" >/dev/null
+  echo "$target: no reports"
 done
 
 echo "== Python runtime tests against a sanitized extension"
@@ -43,17 +45,19 @@ cmake -S . -B "$BUILD/python" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFDAL_
   -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" >/dev/null
 cmake --build "$BUILD/python" -j "$JOBS"
 # A package directory whose fdal._core is the sanitized module (the .py files are links to ours).
-STAGE=$BUILD/python/stage
+STAGE=$(cd "$BUILD/python" && pwd)/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE/fdal"
 for f in python/fdal/*; do
   case $f in *.so|*__pycache__) ;; *) ln -s "$ROOT/$f" "$STAGE/fdal/" ;; esac
 done
 cp "$(find "$BUILD/python" -name '_core*.so' | head -n 1)" "$STAGE/fdal/"
-LIBASAN=$($CXX -print-file-name=libasan.so)
-RUNTIME_TESTS=$(ls tests/test_runtime_*.py tests/test_malformed_models.py tests/test_properties.py \
+# libstdc++ is preloaded too: python does not link it, and ASan's __cxa_throw interceptor must find
+# the real one at start-up ("CHECK failed: real___cxa_throw != 0" on the first C++ exception).
+PRELOAD="$($CXX -print-file-name=libasan.so) $($CXX -print-file-name=libstdc++.so)"
+RUNTIME_TESTS=$(ls tests/test_runtime_*.py tests/test_malformed_models.py tests/test_properties.py tests/test_large_pool.py \
   tests/test_concurrency.py 2>/dev/null)
 # The editable install's import hook would load the unsanitized fdal; drop it, import from STAGE.
-LD_PRELOAD=$LIBASAN ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 FDAL_STAGE=$STAGE python3 - $RUNTIME_TESTS <<'EOF'
+LD_PRELOAD=$PRELOAD ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 FDAL_STAGE=$STAGE python3 - $RUNTIME_TESTS <<'EOF'
 import os, sys
 sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("_editable")]
 sys.path.insert(0, os.environ["FDAL_STAGE"])
