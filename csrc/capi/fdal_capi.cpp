@@ -1,5 +1,6 @@
 // The C API over the C++ classes: every entry point catches everything (including bad_alloc) and
 // turns it into an fdal_status plus a thread-local message.
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <new>
@@ -19,6 +20,16 @@ struct fdal_model {
 
 struct fdal_ranker {
   std::unique_ptr<fdal::Ranker> ranker;
+};
+
+// Everything fdal_forward_ws needs, made once: one Workspace per thread and the score_raw buffer
+// used when the caller asks for float scores only.
+struct fdal_workspace {
+  static constexpr std::int64_t kScoreChunk = 256;  // images per thread per chunk of that buffer
+  const fdal::Model* model = nullptr;
+  std::int32_t threads = 1;
+  std::vector<fdal::Workspace> arenas;
+  std::vector<std::int32_t> score_scratch;
 };
 
 namespace {
@@ -68,6 +79,58 @@ fdal::ImageView to_view(const fdal_images* images) {
   v.stride_w = images->stride_w;
   v.stride_c = images->stride_c;
   return v;
+}
+
+// The body of every forward call. When float scores are asked for without score_raw, the raw
+// scores go through `scratch` (scratch_n int32), so the images run in chunks of scratch_n.
+void forward_checked(const fdal::Model& m, const fdal::ImageView& view, std::int32_t threads,
+                     std::vector<fdal::Workspace>* arenas, std::int32_t* scratch,
+                     std::int64_t scratch_n, std::int32_t* logits_raw, std::int32_t* score_raw,
+                     float* logits, float* score) {
+  require(logits_raw != nullptr, "logits_raw is NULL");
+  require(score == nullptr || m.has_sampler(), "score requested but the model has no sampler");
+  const bool use_scratch = score != nullptr && score_raw == nullptr;
+  const std::int64_t chunk = use_scratch ? scratch_n : std::max<std::int64_t>(view.n, 1);
+  std::int64_t start = 0;
+  do {  // at least once, so that an empty batch still has its shape checked
+    fdal::ImageView part = view;
+    part.n = std::min(chunk, view.n - start);
+    if (start > 0) part.data = view.image(start);
+    std::int32_t* logits_out = logits_raw + start * m.num_classes;
+    std::int32_t* score_out = use_scratch ? scratch : (score_raw != nullptr ? score_raw + start : nullptr);
+    fdal::forward_raw_threads(m, part, threads, logits_out, m.has_sampler() ? score_out : nullptr, arenas);
+    if (logits != nullptr) fdal::logits_from_raw(m, logits_out, part.n, logits + start * m.num_classes);
+    if (score != nullptr) fdal::scores_from_raw(m, score_out, part.n, score + start);
+    start += part.n;
+  } while (start < view.n);
+}
+
+// A chosen image's key in its strategy's documented type, from the ranker's encoding (keys.h).
+fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
+  fdal_rank_key key{};
+  key.order = order;
+  switch (strategy) {
+    case fdal::Strategy::Fdal:
+      key.type = FDAL_KEY_INT32;
+      key.value.i32 = std::int32_t(fdal::decode_int64(order));
+      break;
+    case fdal::Strategy::Margin:
+      key.type = FDAL_KEY_INT64;
+      key.value.i64 = fdal::decode_int64(order);
+      break;
+    case fdal::Strategy::Entropy: {
+      key.type = FDAL_KEY_FLOAT64;
+      const double v = fdal::decode_double(order);
+      // The encoding merges -0.0 and +0.0; -H is -0.0 whenever H is zero (H = +0.0 then).
+      key.value.f64 = v == 0.0 ? -0.0 : v;
+      break;
+    }
+    case fdal::Strategy::Random:
+      key.type = FDAL_KEY_UINT64;
+      key.value.u64 = order;
+      break;
+  }
+  return key;
 }
 
 }  // namespace
@@ -161,18 +224,42 @@ fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* ima
   return guarded([&] {
     require(threads >= 1, "threads must be at least 1");
     require(model != nullptr, "model is NULL");
-    require(logits_raw != nullptr, "logits_raw is NULL");
-    const fdal::Model& m = *model->model;
-    require(score == nullptr || m.has_sampler(), "score requested but the model has no sampler");
     const fdal::ImageView view = to_view(images);
-    std::vector<std::int32_t> scratch;
-    if (score != nullptr && score_raw == nullptr) {
-      scratch.resize(std::size_t(view.n));
-      score_raw = scratch.data();
+    std::vector<std::int32_t> scratch;  // this call's score_raw when only float scores are asked for
+    if (score != nullptr && score_raw == nullptr) scratch.resize(std::size_t(std::max<std::int64_t>(view.n, 1)));
+    // No workspaces: forward_raw_threads makes one per thread for this call.
+    forward_checked(*model->model, view, threads, nullptr, scratch.data(), std::int64_t(scratch.size()),
+                    logits_raw, score_raw, logits, score);
+  });
+}
+
+fdal_status fdal_workspace_create(const fdal_model* model, int32_t threads, fdal_workspace** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    *out = nullptr;
+    require(model != nullptr, "model is NULL");
+    require(threads >= 1, "threads must be at least 1");
+    auto handle = std::make_unique<fdal_workspace>();
+    handle->model = model->model.get();
+    handle->threads = threads;
+    handle->arenas.reserve(std::size_t(threads));
+    for (std::int32_t t = 0; t < threads; ++t) handle->arenas.emplace_back(*handle->model);
+    if (handle->model->has_sampler()) {
+      handle->score_scratch.resize(std::size_t(fdal_workspace::kScoreChunk * threads));
     }
-    fdal::forward_raw_threads(m, view, threads, logits_raw, m.has_sampler() ? score_raw : nullptr);
-    if (logits != nullptr) fdal::logits_from_raw(m, logits_raw, view.n, logits);
-    if (score != nullptr) fdal::scores_from_raw(m, score_raw, view.n, score);
+    *out = handle.release();
+  });
+}
+
+void fdal_workspace_free(fdal_workspace* workspace) { delete workspace; }
+
+fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images,
+                            int32_t* logits_raw, int32_t* score_raw, float* logits, float* score) {
+  return guarded([&] {
+    require(workspace != nullptr, "workspace is NULL");
+    forward_checked(*workspace->model, to_view(images), workspace->threads, &workspace->arenas,
+                    workspace->score_scratch.data(), std::int64_t(workspace->score_scratch.size()),
+                    logits_raw, score_raw, logits, score);
   });
 }
 
@@ -203,11 +290,20 @@ fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images) {
 }
 
 fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k) {
+  return fdal_ranker_finish_keys(ranker, indices, nullptr, k);
+}
+
+fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_rank_key* keys,
+                                    int64_t k) {
   return guarded([&] {
     require(ranker != nullptr && indices != nullptr, "ranker or indices is NULL");
-    const std::vector<std::int64_t> best = ranker->ranker->finish();
+    const std::vector<fdal::TopK::Entry> best = ranker->ranker->finish_entries();
     require(std::int64_t(best.size()) == k, "k does not match the k the ranker was created with");
-    for (std::size_t i = 0; i < best.size(); ++i) indices[i] = best[i];
+    const fdal::Strategy strategy = ranker->ranker->strategy();
+    for (std::size_t i = 0; i < best.size(); ++i) {
+      indices[i] = best[i].second;
+      if (keys != nullptr) keys[i] = decode_key(strategy, best[i].first);
+    }
   });
 }
 

@@ -33,6 +33,17 @@ std::uint64_t encode_double(double v) {
   return (bits >> 63) ? ~bits : bits | (std::uint64_t(1) << 63);
 }
 
+std::int64_t decode_int64(std::uint64_t key) {
+  return static_cast<std::int64_t>(key ^ (std::uint64_t(1) << 63));
+}
+
+double decode_double(std::uint64_t key) {
+  const std::uint64_t bits = (key >> 63) ? key & ~(std::uint64_t(1) << 63) : ~key;
+  double v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+
 std::int64_t margin(const std::int32_t* acc, std::int32_t classes) {
   std::int64_t top1 = acc[0] >= acc[1] ? acc[0] : acc[1];
   std::int64_t top2 = acc[0] >= acc[1] ? acc[1] : acc[0];

@@ -18,6 +18,9 @@ const char* strategy_name(Strategy s);
 // Order-preserving encodings: a < b  <=>  encode(a) < encode(b).
 std::uint64_t encode_int64(std::int64_t v);
 std::uint64_t encode_double(double v);  // -0.0 encodes like +0.0; NaN throws std::domain_error
+// Their inverses (decode_double(encode_double(v)) == v, except that -0.0 comes back as +0.0).
+std::int64_t decode_int64(std::uint64_t key);
+double decode_double(std::uint64_t key);
 
 // fdal: the score layer's accumulator.
 inline std::uint64_t fdal_key(std::int32_t score_acc) { return encode_int64(score_acc); }

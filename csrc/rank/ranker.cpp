@@ -76,14 +76,19 @@ void Ranker::push(const ImageView& images) {
   seen_ += images.n;
 }
 
-std::vector<std::int64_t> Ranker::finish() const {
+std::vector<TopK::Entry> Ranker::finish_entries() const {
   if (k_ > seen_) {
     throw std::invalid_argument("k=" + std::to_string(k_) + " is larger than the pool size " +
                                 std::to_string(seen_));
   }
+  return top_.sorted();
+}
+
+std::vector<std::int64_t> Ranker::finish() const {
+  const std::vector<TopK::Entry> entries = finish_entries();
   std::vector<std::int64_t> indices;
-  indices.reserve(std::size_t(k_));
-  for (const TopK::Entry& e : top_.sorted()) indices.push_back(e.second);
+  indices.reserve(entries.size());
+  for (const TopK::Entry& e : entries) indices.push_back(e.second);
   return indices;
 }
 

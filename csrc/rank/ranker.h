@@ -25,7 +25,10 @@ class Ranker {
   // The k best pool indices, best first. Throws std::invalid_argument when fewer than k images
   // were pushed.
   std::vector<std::int64_t> finish() const;
+  // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
+  std::vector<TopK::Entry> finish_entries() const;
   std::int64_t seen() const { return seen_; }
+  Strategy strategy() const { return strategy_; }
 
  private:
   static constexpr std::int64_t kChunk = 64;  // images per forward call

@@ -1,9 +1,10 @@
 // fdal-rank: rank a pool file with a .fdal model and print the k most informative pool indices,
 // best first, one per line. Ranking uses only the public C API (fdal/fdal.h).
 //
-// Memory: the model, the ranker and one chunk buffer (batch images) are allocated before the pool
-// is streamed; streaming allocates nothing (tests/alloc_count checks this). --scores re-reads the
-// k chosen images afterwards to print their ranking keys.
+// Memory: the model, the ranker, one chunk buffer (batch images) and the k results are allocated
+// before the pool is streamed; streaming allocates nothing, with or without --scores
+// (tests/alloc_check.cmake checks this). --scores prints the keys the ranker ranked by
+// (fdal_ranker_finish_keys): no second pass over the pool.
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
@@ -14,7 +15,6 @@
 
 #include "fdal/fdal.h"
 #include "pool_reader.h"
-#include "rank/keys.h"
 
 namespace {
 
@@ -137,67 +137,19 @@ struct RankerDeleter {
   void operator()(fdal_ranker* r) const { fdal_ranker_free(r); }
 };
 
-std::uint32_t le32(const unsigned char* p) {
-  return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) | (std::uint32_t(p[3]) << 24);
-}
-
-// The entropy key needs the logits unit (the logits layer's out_scale, docs/format.md), which the
-// C API does not expose; the loader has already validated the file, so read the two fields.
-bool read_logits_unit(const char* path, float* unit) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) return false;
-  unsigned char header[64], field[4];
-  bool ok = std::fread(header, 1, sizeof(header), f) == sizeof(header);
-  if (ok) {
-    const std::int16_t logits_layer = std::int16_t(header[30] | (header[31] << 8));
-    const long at = long(le32(header + 40)) + 128L * logits_layer + 36;
-    ok = std::fseek(f, at, SEEK_SET) == 0 && std::fread(field, 1, 4, f) == 4;
-  }
-  std::fclose(f);
-  if (!ok) return false;
-  const std::uint32_t bits = le32(field);
-  std::memcpy(unit, &bits, sizeof(bits));
-  return true;
-}
-
 fdal_images contiguous(const std::uint8_t* data, std::int64_t n, const fdal_model_info& info) {
   const std::int64_t c = info.input_c, w = info.input_w, h = info.input_h;
   return fdal_images{data, n, h, w, c, h * w * c, w * c, c, 1};
 }
 
-// Prints "index<TAB>key" for the chosen images: re-reads them (in groups of `batch`) into the
-// chunk buffer and recomputes the strategy's key exactly as the ranker does.
-int print_scores(const Options& o, const fdal_model* model, const fdal_model_info& info,
-                 fdal_tools::PoolReader& pool, const std::int64_t* chosen, std::int64_t k,
-                 std::uint8_t* chunk, std::int32_t* logits_raw, std::int32_t* score_raw, float unit) {
-  const std::int64_t image_bytes = std::int64_t(info.input_h) * info.input_w * info.input_c;
-  const bool random = std::strcmp(o.strategy, "random") == 0;
-  for (std::int64_t start = 0; start < k; start += o.batch) {
-    const std::int64_t n = k - start < o.batch ? k - start : o.batch;
-    if (!random) {
-      for (std::int64_t i = 0; i < n; ++i) {
-        if (!pool.read(chosen[start + i], 1, chunk + i * image_bytes)) return die(kExitPool, "%s", pool.error());
-      }
-      const fdal_images images = contiguous(chunk, n, info);
-      if (fdal_forward(model, &images, logits_raw, info.has_sampler ? score_raw : nullptr, nullptr, nullptr) != FDAL_OK) {
-        return die(kExitRuntime, "forward: %s", fdal_last_error());
-      }
-    }
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t index = chosen[start + i];
-      const std::int32_t* logits = logits_raw + i * info.num_classes;
-      if (std::strcmp(o.strategy, "fdal") == 0) {
-        std::printf("%" PRId64 "\t%" PRId32 "\n", index, score_raw[i]);
-      } else if (std::strcmp(o.strategy, "margin") == 0) {
-        std::printf("%" PRId64 "\t%" PRId64 "\n", index, fdal::margin(logits, info.num_classes));
-      } else if (std::strcmp(o.strategy, "entropy") == 0) {
-        std::printf("%" PRId64 "\t%.17g\n", index, fdal::negative_entropy(logits, info.num_classes, unit));
-      } else {
-        std::printf("%" PRId64 "\t%" PRIu64 "\n", index, fdal::random_key(o.seed, index));
-      }
-    }
+// "index<TAB>key", the key in its strategy's type as the ranker computed it (fdal_rank_key).
+void print_scored(std::int64_t index, const fdal_rank_key& key) {
+  switch (key.type) {
+    case FDAL_KEY_INT32: std::printf("%" PRId64 "\t%" PRId32 "\n", index, key.value.i32); break;
+    case FDAL_KEY_INT64: std::printf("%" PRId64 "\t%" PRId64 "\n", index, key.value.i64); break;
+    case FDAL_KEY_FLOAT64: std::printf("%" PRId64 "\t%.17g\n", index, key.value.f64); break;
+    default: std::printf("%" PRId64 "\t%" PRIu64 "\n", index, key.value.u64); break;
   }
-  return kExitOk;
 }
 
 int run(const Options& o) {
@@ -233,6 +185,7 @@ int run(const Options& o) {
   const std::int64_t batch = o.batch < pool.size() ? o.batch : pool.size();
   const std::unique_ptr<std::uint8_t[]> chunk(new std::uint8_t[std::size_t(batch * image_bytes)]);
   const std::unique_ptr<std::int64_t[]> chosen(new std::int64_t[std::size_t(k)]);
+  const std::unique_ptr<fdal_rank_key[]> keys(o.scores ? new fdal_rank_key[std::size_t(k)] : nullptr);
 
   for (std::int64_t start = 0; start < pool.size(); start += batch) {
     const std::int64_t n = pool.size() - start < batch ? pool.size() - start : batch;
@@ -240,24 +193,16 @@ int run(const Options& o) {
     const fdal_images images = contiguous(chunk.get(), n, info);
     if (fdal_ranker_push(ranker.get(), &images) != FDAL_OK) return die(kExitRuntime, "%s", fdal_last_error());
   }
-  if (fdal_ranker_finish(ranker.get(), chosen.get(), k) != FDAL_OK) {
+  if (fdal_ranker_finish_keys(ranker.get(), chosen.get(), keys.get(), k) != FDAL_OK) {
     return die(kExitRuntime, "%s", fdal_last_error());
   }
 
-  if (!o.scores) {
-    for (std::int64_t i = 0; i < k; ++i) std::printf("%" PRId64 "\n", chosen[i]);
-  } else {
-    const std::unique_ptr<std::int32_t[]> logits_raw(new std::int32_t[std::size_t(batch * info.num_classes)]);
-    const std::unique_ptr<std::int32_t[]> score_raw(new std::int32_t[std::size_t(batch)]);
-    Options scored = o;
-    scored.batch = batch;
-    float unit = 0.f;
-    if (std::strcmp(o.strategy, "entropy") == 0 && !read_logits_unit(o.model, &unit)) {
-      return die(kExitModel, "model %s: cannot read the logits layer's out_scale", o.model);
+  for (std::int64_t i = 0; i < k; ++i) {
+    if (o.scores) {
+      print_scored(chosen[i], keys[i]);
+    } else {
+      std::printf("%" PRId64 "\n", chosen[i]);
     }
-    const int rc = print_scores(scored, model.get(), info, pool, chosen.get(), k, chunk.get(),
-                                logits_raw.get(), score_raw.get(), unit);
-    if (rc != kExitOk) return rc;
   }
   if (std::fflush(stdout) != 0) return die(kExitRuntime, "cannot write the output: %s", std::strerror(errno));
   return kExitOk;

@@ -22,6 +22,7 @@ typedef enum fdal_status {
 
 typedef struct fdal_model fdal_model;
 typedef struct fdal_ranker fdal_ranker;
+typedef struct fdal_workspace fdal_workspace;
 
 typedef struct fdal_model_info {
   int32_t input_h, input_w, input_c;
@@ -82,6 +83,44 @@ fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images);
 /* Writes k int64 pool indices, best first; fails when fewer than k images were pushed. */
 fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k);
 void fdal_ranker_free(fdal_ranker* ranker);
+
+/* A forward workspace (activation arenas and scratch) made once, so that fdal_forward_ws allocates
+ * nothing per call. It belongs to one thread at a time; the model must outlive it. threads >= 1:
+ * fdal_forward_ws splits each call across that many threads (one arena each). */
+fdal_status fdal_workspace_create(const fdal_model* model, int32_t threads, fdal_workspace** out);
+void fdal_workspace_free(fdal_workspace* workspace);
+
+/* fdal_forward on the workspace's model and thread count; results identical to fdal_forward.
+ * Allocates nothing with threads == 1 (threads > 1 start threads, which the C++ runtime may
+ * allocate for). score without score_raw runs in chunks through the workspace's own buffer. */
+fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images,
+                            int32_t* logits_raw, int32_t* score_raw, float* logits, float* score);
+
+/* The type of a ranking key (docs/quantization.md "Ranking keys"), one per strategy. */
+typedef enum fdal_key_type {
+  FDAL_KEY_INT32 = 1,   /* fdal: the score layer's accumulator */
+  FDAL_KEY_INT64 = 2,   /* margin: acc[top1] - acc[top2] of the logits layer */
+  FDAL_KEY_FLOAT64 = 3, /* entropy: -H (a zero key is -0.0, exactly as computed) */
+  FDAL_KEY_UINT64 = 4   /* random: mix64(seed + golden * (index + 1)) */
+} fdal_key_type;
+
+/* One chosen image's ranking key: `type` says which member of `value` holds it; `order` is the
+ * ranker's order-preserving uint64 encoding (smaller = chosen first; ties to the lower index). */
+typedef struct fdal_rank_key {
+  int32_t type; /* an fdal_key_type */
+  union {
+    int32_t i32;
+    int64_t i64;
+    double f64;
+    uint64_t u64;
+  } value;
+  uint64_t order;
+} fdal_rank_key;
+
+/* fdal_ranker_finish that also writes the k chosen images' keys (keys[i] belongs to indices[i]);
+ * keys may be NULL. No forward pass: the keys are those the ranker ranked by. */
+fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_rank_key* keys,
+                                    int64_t k);
 
 #ifdef __cplusplus
 }
