@@ -69,6 +69,9 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
     cache = out_dir / "teacher.pt"
     if teacher_path is not None:
         model = fteacher.load_teacher(teacher_path, device)
+        if model.num_classes != dataset.num_classes:  # else KD fails mid-training with a shape error
+            raise ValueError(f"teacher {teacher_path} has {model.num_classes} classes but {dataset.name} "
+                             f"has {dataset.num_classes}; train one with `fdal train-teacher` on this dataset")
     elif reuse_cache and cache.exists():
         model = fteacher.load_teacher(cache, device)
     else:

@@ -47,16 +47,17 @@ def checkpoint_dataset(checkpoint: str, dataset=None, data_dir=None):
     """The dataset a runner checkpoint was trained on: --dataset, else OUT/protocol.json."""
     from fdal.training import data as fdata
     synthetic = {}
+    proto_path = Path(checkpoint).resolve().parent.parent / "protocol.json"
+    proto = json.loads(proto_path.read_text()) if proto_path.is_file() else None
     if dataset is None:
-        proto_path = Path(checkpoint).resolve().parent.parent / "protocol.json"
-        if not proto_path.is_file():
+        if proto is None:
             raise ValueError(f"cannot tell which dataset {checkpoint} was trained on (no {proto_path}); "
                              f"pass --dataset and --data-dir")
-        proto = json.loads(proto_path.read_text())
         dataset = proto["dataset"]
-        if dataset == "synthetic":
-            nc, n_train, n_test = proto["synthetic"]
-            synthetic = dict(num_classes=nc, n_train=n_train, n_test=n_test, seed=proto["seed"])
+    # The run's generated data, also under an explicit --dataset synthetic (the defaults differ).
+    if dataset == "synthetic" and proto is not None and proto.get("dataset") == "synthetic":
+        nc, n_train, n_test = proto["synthetic"]
+        synthetic = dict(num_classes=nc, n_train=n_train, n_test=n_test, seed=proto["seed"])
     if dataset == "synthetic":
         return fdata.make_synthetic(**synthetic)
     if data_dir is None:
@@ -115,8 +116,11 @@ def run_compare(args) -> int:
     from fdal.training.parity import compare, format_report
     if not os.path.isfile(args.model):
         raise FileNotFoundError(2, "No such file (model)", args.model)
-    student, sampler, _ = load_checkpoint(args.checkpoint)
+    student, sampler, ckpt = load_checkpoint(args.checkpoint)
     ds = checkpoint_dataset(args.checkpoint, args.dataset, args.data_dir)
+    if ckpt.get("num_classes") != ds.num_classes:  # accuracies against the wrong labels would look plausible
+        raise ValueError(f"{args.checkpoint} has {ckpt.get('num_classes')} classes but {ds.name} has "
+                         f"{ds.num_classes}; pass the --dataset it was trained on")
     x, y = test_images(ds, args.n)
     report = format_report(compare(student, sampler, args.model, x, y))
     print(f"{args.checkpoint} (float) vs {args.model} (int8), {len(y):,} test images of {ds.name}\n\n{report}")
