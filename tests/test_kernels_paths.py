@@ -30,16 +30,6 @@ def path(request):
     return request.param
 
 
-def identity_head(spec):
-    """The logits head becomes an identity: logits_raw = probed layer output - its zero point."""
-    head = spec.layers[spec.logits_layer]
-    k = int(np.prod(head.in_shape))
-    head.weights = np.eye(k, dtype=np.int8)
-    head.bias = np.zeros(k, dtype=np.int32)
-    fmt.validate(spec)
-    return spec
-
-
 def assert_same_outputs(data, images, path, seed, threads=(1,)):
     want = fdal.load(data, kernels="reference").forward(images)
     model = fdal.load(data, kernels=path)
@@ -85,9 +75,8 @@ def conv_case(seed):
     kh, kw = min(kh, h + pad[0] + pad[2]), min(kw, w + pad[1] + pad[3])
     pad = [min(pad[0], kh - 1), min(pad[1], kw - 1), min(pad[2], kh - 1), min(pad[3], kw - 1)]
     stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-    probe = b.conv2d(int(rng.integers(1, 71)), (kh, kw), stride=stride, pad=tuple(pad), relu=bool(rng.integers(2)))
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    return identity_head(b.build(n_calibration=16))
+    b.conv2d(int(rng.integers(1, 71)), (kh, kw), stride=stride, pad=tuple(pad), relu=bool(rng.integers(2)))
+    return testing.build_with_identity_head(b, n_calibration=16)
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -119,9 +108,8 @@ def test_max_pool_matches_reference(path, seed):
     pad = (int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)), int(rng.integers(0, kw)))
     kh, kw = min(kh, h + pad[0] + pad[2]), min(kw, w + pad[1] + pad[3])
     pad = tuple(min(v, k - 1) for v, k in zip(pad, (kh, kw, kh, kw)))
-    probe = b.maxpool((kh, kw), stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), pad=pad)
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    spec = identity_head(b.build(n_calibration=16))
+    b.maxpool((kh, kw), stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), pad=pad)
+    spec = testing.build_with_identity_head(b, n_calibration=16)
     assert_same_outputs(fmt.write_model(spec), images_for(seed, 5, spec.input_shape), path, seed)
 
 

@@ -14,16 +14,6 @@ from fdal import format as fmt
 from fdal import oracle, testing
 
 
-def identity_head(spec):
-    """Replace the logits head (reading K values) by an identity: logits_raw = x - in_zero_point."""
-    head = spec.layers[spec.logits_layer]
-    k = int(np.prod(head.in_shape))
-    head.weights = np.eye(k, dtype=np.int8)
-    head.bias = np.zeros(k, dtype=np.int32)
-    fmt.validate(spec)
-    return spec
-
-
 def check_bit_exact(spec, images, probe_layer: int, seed: int):
     model = fdal.load(fmt.write_model(spec))
     got = model.forward(images)
@@ -69,8 +59,7 @@ def test_conv2d_matches_oracle(seed):
     kernel, stride, pad = window(rng, in_shape)
     b = testing.ModelBuilder(in_shape, seed=seed)
     probe = b.conv2d(int(rng.integers(1, 9)), kernel, stride=stride, pad=pad, relu=bool(rng.integers(2)))
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    spec = identity_head(b.build(n_calibration=32))
+    spec = testing.build_with_identity_head(b, n_calibration=32)
     check_bit_exact(spec, images_for(seed, 9, in_shape), probe, seed)
 
 
@@ -81,8 +70,7 @@ def test_maxpool_matches_oracle(seed):
     kernel, stride, pad = window(rng, in_shape)
     b = testing.ModelBuilder(in_shape, seed=seed)
     probe = b.maxpool(kernel, stride=stride, pad=pad)
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    spec = identity_head(b.build(n_calibration=32))
+    spec = testing.build_with_identity_head(b, n_calibration=32)
     check_bit_exact(spec, images_for(seed, 9, in_shape), probe, seed)
 
 
@@ -94,8 +82,7 @@ def test_avgpool_matches_oracle(seed):
     b = testing.ModelBuilder(in_shape, seed=seed)
     first = b.conv2d(int(rng.integers(1, 6)), (1, 1), relu=False)  # negative values reach the pool
     probe = b.avgpool(kernel, stride=stride, input=first)
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    spec = identity_head(b.build(n_calibration=32))
+    spec = testing.build_with_identity_head(b, n_calibration=32)
     check_bit_exact(spec, images_for(seed, 9, in_shape), probe, seed)
 
 
@@ -108,8 +95,7 @@ def test_relu_upsample_flatten_match_oracle(seed):
     b.relu()
     probe = b.upsample((int(rng.integers(1, 4)), int(rng.integers(1, 4))))
     b.flatten()
-    b.fc(int(np.prod(b.pending[probe].out_shape)), head="logits")
-    spec = identity_head(b.build(n_calibration=32))
+    spec = testing.build_with_identity_head(b, n_calibration=32)
     check_bit_exact(spec, images_for(seed, 7, in_shape), probe, seed)
 
 
@@ -119,8 +105,7 @@ def test_input_lookup_matches_oracle(seed):
     rng = np.random.default_rng(seed)
     in_shape = random_input(rng, max_hw=9, max_c=16)
     b = testing.ModelBuilder(in_shape, seed=seed)
-    b.fc(int(np.prod(in_shape)), head="logits", input=-1)
-    spec = identity_head(b.build(n_calibration=16))
+    spec = testing.build_with_identity_head(b, n_calibration=16)
     images = images_for(seed, 5, in_shape)
     model = fdal.load(fmt.write_model(spec))
     want = oracle.apply_lut(spec.lut, images).reshape(len(images), -1).astype(np.int32) - spec.input_zero_point

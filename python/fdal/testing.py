@@ -225,3 +225,17 @@ def random_model(seed: int, arch: str = "vgg11_lite", num_classes: int = 10, wit
     else:
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
     return b.build(n_calibration=n_calibration)
+
+
+def build_with_identity_head(b: ModelBuilder, n_calibration: int) -> ModelSpec:
+    """Add a logits head reading the last layer (the model input when there is none) and build;
+    the head's weights become the identity (zero bias), so logits_raw is exactly that layer's int8
+    output minus its zero point."""
+    b.fc(int(np.prod(b._shape_of(len(b.pending) - 1))), head="logits")
+    spec = b.build(n_calibration=n_calibration)
+    head = spec.layers[spec.logits_layer]
+    k = int(np.prod(head.in_shape))
+    head.weights = np.eye(k, dtype=np.int8)
+    head.bias = np.zeros(k, dtype=np.int32)
+    validate(spec)
+    return spec
