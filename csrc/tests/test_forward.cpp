@@ -1,5 +1,6 @@
 // Whole models through the C API against the oracle: raw int32 logits and score accumulators and
-// their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models.
+// their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models, through
+// fdal_forward and through a reusable fdal_workspace (fdal_forward_ws).
 //   test_forward GOLDEN_DIR
 #include <cstdint>
 #include <cstring>
@@ -44,6 +45,38 @@ void check_model(const char* dir, const std::string& name) {
   for (std::int64_t i = 0; i < n; ++i) {
     CHECK(std::memcmp(rev.data() + (n - 1 - i) * classes, logits_raw.data() + i * classes, std::size_t(classes) * 4) == 0);
   }
+
+  // A reusable workspace, 1 and 3 threads, used twice each: the same numbers as fdal_forward.
+  for (std::int32_t threads : {1, 3}) {
+    fdal_workspace* ws = nullptr;
+    CHECK_EQ(fdal_workspace_create(model, threads, &ws), FDAL_OK);
+    for (int call = 0; call < 2 && ws != nullptr; ++call) {
+      std::vector<std::int32_t> lr(logits_raw.size(), -1), sr(score_raw.size(), -1);
+      std::vector<float> lf(logits.size(), -1.f), sf(score.size(), -1.f);
+      CHECK_EQ(fdal_forward_ws(ws, &view, lr.data(), sr.data(), lf.data(), sf.data()), FDAL_OK);
+      CHECK(lr == logits_raw && sr == score_raw);
+      CHECK(std::memcmp(lf.data(), logits.data(), lf.size() * 4) == 0);
+      CHECK(std::memcmp(sf.data(), score.data(), sf.size() * 4) == 0);
+    }
+    // Float scores without score_raw go through the workspace's buffer in chunks: 600 copies of
+    // image 1 (stride 0) span several chunks and must all score like image 1.
+    const std::int64_t many = 600;
+    const fdal_images copies{images.as<std::uint8_t>() + h * w * c, many, h, w, c, 0, w * c, c, 1};
+    std::vector<std::int32_t> lr(std::size_t(many * classes));
+    std::vector<float> sf(std::size_t(many), -1.f);
+    CHECK_EQ(fdal_forward_ws(ws, &copies, lr.data(), nullptr, nullptr, sf.data()), FDAL_OK);
+    bool same = true;
+    for (std::int64_t i = 0; i < many; ++i) {
+      same = same && std::memcmp(&sf[std::size_t(i)], &score[1], 4) == 0 &&
+             std::memcmp(lr.data() + i * classes, logits_raw.data() + classes, std::size_t(classes) * 4) == 0;
+    }
+    CHECK(same);
+    fdal_workspace_free(ws);
+  }
+  fdal_workspace* none = nullptr;
+  CHECK_EQ(fdal_workspace_create(model, 0, &none), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK(none == nullptr);
+  CHECK_EQ(fdal_forward_ws(nullptr, &view, logits_raw.data(), nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
 
   // A batch whose images have the wrong shape is an argument error.
   const fdal_images wrong{images.as<std::uint8_t>(), n, h - 1, w, c, h * w * c, w * c, c, 1};

@@ -1,8 +1,10 @@
 // The ranker through the C API against the oracle's top-k for every strategy on a 32-image pool
 // (read with the tool's .npy reader), pushed in batches of several sizes: the result must not
-// depend on batching. Also checks k = pool size (the whole order) and the k errors.
+// depend on batching. Also checks k = pool size (the whole order), the k errors, and the keys of
+// fdal_ranker_finish_keys.
 //   test_ranker GOLDEN_DIR
 #include <cstdint>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -13,6 +15,47 @@
 #include "pool_reader.h"
 
 namespace {
+
+// The keys fdal_ranker_finish_keys returns: the strategy's type, ascending order encodings, and
+// values recomputed here from a separate forward pass (fdal, margin) or the documented formula
+// (random); entropy keys are -H <= 0 (their exact digits are checked by fdal-rank's goldens).
+void check_keys(const fdal_model* model, const fdal_model_info& info, const std::vector<std::uint8_t>& pool,
+                const std::string& strategy, std::uint64_t seed, const std::vector<std::int64_t>& chosen,
+                const std::vector<fdal_rank_key>& keys) {
+  const std::int64_t h = info.input_h, w = info.input_w, c = info.input_c, classes = info.num_classes;
+  const std::int32_t want_type = strategy == "fdal" ? FDAL_KEY_INT32 : strategy == "margin" ? FDAL_KEY_INT64
+                                 : strategy == "entropy" ? FDAL_KEY_FLOAT64 : FDAL_KEY_UINT64;
+  std::vector<std::int32_t> logits(static_cast<std::size_t>(classes));
+  std::int32_t score = 0;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const fdal_rank_key& key = keys[i];
+    CHECK_EQ(key.type, want_type);
+    if (i > 0) CHECK(keys[i - 1].order <= key.order);
+    const fdal_images one{pool.data() + chosen[i] * h * w * c, 1, h, w, c, h * w * c, w * c, c, 1};
+    CHECK_EQ(fdal_forward(model, &one, logits.data(), &score, nullptr, nullptr), FDAL_OK);
+    if (strategy == "fdal") {
+      CHECK_EQ(key.value.i32, score);
+    } else if (strategy == "margin") {
+      std::int64_t top1 = INT64_MIN, top2 = INT64_MIN;
+      for (std::int32_t v : logits) {
+        if (v > top1) {
+          top2 = top1;
+          top1 = v;
+        } else if (v > top2) {
+          top2 = v;
+        }
+      }
+      CHECK_EQ(key.value.i64, top1 - top2);
+    } else if (strategy == "entropy") {
+      CHECK(key.value.f64 <= 0.0);
+    } else {
+      std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (std::uint64_t(chosen[i]) + 1);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      CHECK(key.value.u64 == (z ^ (z >> 31)));
+    }
+  }
+}
 
 std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& info, const std::vector<std::uint8_t>& pool,
                                std::int64_t n, const char* strategy, std::int64_t k, std::uint64_t seed,
@@ -30,7 +73,9 @@ std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& i
     const fdal_images view{pool.data() + s * h * w * c, m, h, w, c, h * w * c, w * c, c, 1};
     CHECK_EQ(fdal_ranker_push(ranker, &view), FDAL_OK);
   }
-  CHECK_EQ(fdal_ranker_finish(ranker, out.data(), k), FDAL_OK);
+  std::vector<fdal_rank_key> keys(static_cast<std::size_t>(k));
+  CHECK_EQ(fdal_ranker_finish_keys(ranker, out.data(), keys.data(), k), FDAL_OK);
+  check_keys(model, info, pool, strategy, seed, out, keys);
   fdal_ranker_free(ranker);
   return out;
 }
