@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/arm/arm_kernels.h"
+#include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/reference/requantize.h"
@@ -24,16 +25,10 @@ inline int8x16_t broadcast4(const std::uint8_t* p) {
   return vreinterpretq_s8_s32(vdupq_n_s32(v));
 }
 
-struct ConvGeometry {
-  const std::uint8_t* act;
-  const std::int8_t* weights;
-  std::int64_t block_stride;
-  std::int32_t groups_per_tap, taps, ow, row_step, col_step;
-  const std::int32_t* tap_offset;
-};
+using Geometry = ConvGeometry<std::uint8_t, std::int8_t>;
 
 template <int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
+void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t pix,
                  std::int32_t b, std::int8_t* out) {
   std::int64_t base[P];
   std::int32_t oy = pix / g.ow, ox = pix % g.ow;
@@ -45,10 +40,11 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
   for (int i = 0; i < P; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = vdupq_n_s32(0);
   const std::int8_t* wb = g.weights + b * g.block_stride;
+  const std::int32_t groups_per_tap = g.cpad / 4;
   for (std::int32_t t = 0; t < g.taps; ++t) {
     const std::uint8_t* a = g.act + g.tap_offset[t];
-    const std::int8_t* wt = wb + std::int64_t(t) * g.groups_per_tap * 64;
-    for (std::int32_t gi = 0; gi < g.groups_per_tap; ++gi) {
+    const std::int8_t* wt = wb + std::int64_t(t) * groups_per_tap * 64;
+    for (std::int32_t gi = 0; gi < groups_per_tap; ++gi) {
       int8x16_t w[4];
       for (int j = 0; j < 4; ++j) w[j] = vld1q_s8(wt + gi * 64 + j * 16);
       for (int i = 0; i < P; ++i) {
@@ -73,22 +69,11 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 void conv2d_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                        std::int8_t* out, std::uint8_t* scratch) {
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
-  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
   relayout_conv_input_s8(p, in, cpad, 0, scratch);
-  std::int32_t tap_offset[15 * 15];
-  for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
-    for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
-      tap_offset[ky * p.kernel_w + kx] = (ky * wp + kx) * cpad;
-  ConvGeometry g;
+  Geometry g;
+  fill_conv_shape(p, cpad, kLanes, &g);
   g.act = scratch;
   g.weights = static_cast<const std::int8_t*>(q.packed);
-  g.taps = p.kernel_h * p.kernel_w;
-  g.groups_per_tap = cpad / 4;
-  g.block_stride = std::int64_t(g.taps) * cpad * kLanes;
-  g.ow = p.out.w;
-  g.row_step = p.stride_h * wp * cpad;
-  g.col_step = p.stride_w * cpad;
-  g.tap_offset = tap_offset;
   const std::int32_t npix = p.out.h * p.out.w;
   for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
     std::int32_t pix = 0;

@@ -4,6 +4,7 @@
 #include <arm_neon.h>
 
 #include "kernels/arm/arm_kernels.h"
+#include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/reference/requantize.h"
@@ -19,16 +20,10 @@ constexpr int kPixels = 8;  // 32 vector registers
 constexpr int kPixels = 4;  // 16 quad registers on armv7
 #endif
 
-struct ConvGeometry {
-  const std::int16_t* act;
-  const std::int16_t* weights;
-  std::int64_t block_stride;  // int16 elements per 8-channel block
-  std::int32_t cpad, taps, ow, row_step, col_step;
-  const std::int32_t* tap_offset;
-};
+using Geometry = ConvGeometry<std::int16_t, std::int16_t>;
 
 template <int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t pix,
+void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t pix,
                  std::int32_t b, std::int8_t* out) {
   std::int64_t base[P];
   std::int32_t oy = pix / g.ow, ox = pix % g.ow;
@@ -69,23 +64,12 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 void conv2d_s8_neon(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                     std::int8_t* out, std::uint8_t* scratch) {
   const std::int32_t cpad = p.in.c;
-  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_conv_input_s16(p, in, cpad, act);
-  std::int32_t tap_offset[15 * 15];
-  for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
-    for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
-      tap_offset[ky * p.kernel_w + kx] = (ky * wp + kx) * cpad;
-  ConvGeometry g;
+  Geometry g;
+  fill_conv_shape(p, cpad, kLanes, &g);
   g.act = act;
   g.weights = static_cast<const std::int16_t*>(q.packed);
-  g.taps = p.kernel_h * p.kernel_w;
-  g.cpad = cpad;
-  g.block_stride = std::int64_t(g.taps) * cpad * kLanes;
-  g.ow = p.out.w;
-  g.row_step = p.stride_h * wp * cpad;
-  g.col_step = p.stride_w * cpad;
-  g.tap_offset = tap_offset;
   const std::int32_t npix = p.out.h * p.out.w;
   for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
     std::int32_t pix = 0;

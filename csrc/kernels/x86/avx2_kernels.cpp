@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
@@ -85,18 +86,12 @@ inline void store_bytes(std::int8_t* dst, __m128i v, std::int32_t n) {
   }
 }
 
-struct ConvGeometry {
-  const std::int16_t* act;
-  const std::int16_t* weights;
-  std::int64_t block_stride;  // int16 elements per 8-channel block
-  std::int32_t pairs_per_tap, taps, ow, row_step, col_step;
-  const std::int32_t* tap_offset;  // int16 elements
-};
+using Geometry = ConvGeometry<std::int16_t, std::int16_t>;
 
 // P output pixels of one row (ox0 .. ox0+P-1) x NB blocks of 8 output channels; the pixels'
 // windows are col_step elements apart, so one pointer per tap serves all of them.
 template <int NB, int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t oy,
+void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t oy,
                  std::int32_t ox0, std::int32_t b0, std::int8_t* out) {
   const std::int16_t* origin = g.act + std::int64_t(oy) * g.row_step + std::int64_t(ox0) * g.col_step;
   const std::int64_t cs = g.col_step;
@@ -104,10 +99,11 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
   for (int i = 0; i < P; ++i)
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
   const std::int16_t* wb = g.weights + b0 * g.block_stride;
+  const std::int32_t pairs_per_tap = g.cpad / 2;
   for (std::int32_t t = 0; t < g.taps; ++t) {
     const std::int16_t* a = origin + g.tap_offset[t];
-    const std::int16_t* wt = wb + std::int64_t(t) * g.pairs_per_tap * 16;
-    for (std::int32_t k = 0; k < g.pairs_per_tap; ++k, a += 2, wt += 16) {
+    const std::int16_t* wt = wb + std::int64_t(t) * pairs_per_tap * 16;
+    for (std::int32_t k = 0; k < pairs_per_tap; ++k, a += 2, wt += 16) {
       __m256i w[NB];
       for (int j = 0; j < NB; ++j)
         w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + j * g.block_stride));
@@ -131,7 +127,7 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 }
 
 template <int NB, int P>
-void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t b0,
+void conv_blocks(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t b0,
                  std::int8_t* out) {
   for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
     std::int32_t ox = 0;
@@ -143,23 +139,12 @@ void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 void conv2d_s8_avx2(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                     std::int8_t* out, std::uint8_t* scratch) {
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 2));
-  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_conv_input_s16(p, in, cpad, act);
-  std::int32_t tap_offset[15 * 15];
-  for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
-    for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
-      tap_offset[ky * p.kernel_w + kx] = (ky * wp + kx) * cpad;
-  ConvGeometry g;
+  Geometry g;
+  fill_conv_shape(p, cpad, kLanes, &g);
   g.act = act;
   g.weights = static_cast<const std::int16_t*>(q.packed);
-  g.taps = p.kernel_h * p.kernel_w;
-  g.pairs_per_tap = cpad / 2;
-  g.block_stride = std::int64_t(g.taps) * cpad * kLanes;
-  g.ow = p.out.w;
-  g.row_step = p.stride_h * wp * cpad;
-  g.col_step = p.stride_w * cpad;
-  g.tap_offset = tap_offset;
   const std::int32_t blocks = q.oc_pad / kLanes;
   std::int32_t b0 = 0;
   for (; b0 + 2 <= blocks; b0 += 2) conv_blocks<2, 4>(p, q, g, b0, out);

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
@@ -77,28 +78,23 @@ inline __mmask16 tail_mask(std::int32_t c0, std::int32_t out_c) {
   return n >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
 }
 
-struct ConvGeometry {
-  const std::uint8_t* act;  // padded u8 input
-  const std::int8_t* weights;
-  std::int64_t block_stride;  // bytes per 16-channel block of packed weights
-  std::int32_t groups_per_tap, taps, ow, row_step, col_step;
-  const std::int32_t* tap_offset;  // bytes from a pixel's window origin to tap t
-};
+using Geometry = ConvGeometry<std::uint8_t, std::int8_t>;  // padded u8 input, Dot4 weights
 
 // P output pixels of one row (ox0 .. ox0+P-1) x NB blocks of 16 output channels. The pixels'
 // windows are col_step bytes apart, so one pointer per tap serves all P of them.
 template <int NB, int P>
-inline void conv_tile(const ConvGeometry& g, std::int32_t oy, std::int32_t ox0, std::int32_t b0,
+inline void conv_tile(const Geometry& g, std::int32_t oy, std::int32_t ox0, std::int32_t b0,
                       __m512i acc[P][NB]) {
   const std::uint8_t* origin = g.act + std::int64_t(oy) * g.row_step + std::int64_t(ox0) * g.col_step;
   const std::int64_t cs = g.col_step;
   for (int p = 0; p < P; ++p)
     for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
   const std::int8_t* wb = g.weights + b0 * g.block_stride;
+  const std::int32_t groups_per_tap = g.cpad / 4;
   for (std::int32_t t = 0; t < g.taps; ++t) {
     const std::uint8_t* a = origin + g.tap_offset[t];
-    const std::int8_t* wt = wb + std::int64_t(t) * g.groups_per_tap * 64;
-    for (std::int32_t q = 0; q < g.groups_per_tap; ++q, a += 4, wt += 64) {
+    const std::int8_t* wt = wb + std::int64_t(t) * groups_per_tap * 64;
+    for (std::int32_t q = 0; q < groups_per_tap; ++q, a += 4, wt += 64) {
       __m512i w[NB];
       for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(wt + j * g.block_stride);
       for (int p = 0; p < P; ++p) {
@@ -110,7 +106,7 @@ inline void conv_tile(const ConvGeometry& g, std::int32_t oy, std::int32_t ox0, 
 }
 
 template <int NB, int P>
-void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t oy,
+void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t oy,
                  std::int32_t ox0, std::int32_t b0, std::int8_t* out) {
   __m512i acc[P][NB];
   conv_tile<NB, P>(g, oy, ox0, b0, acc);
@@ -127,7 +123,7 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const ConvGeometry& g
 }
 
 template <int NB, int P>
-void conv_blocks(const OpParams& p, const QuantWeights& q, const ConvGeometry& g, std::int32_t b0,
+void conv_blocks(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t b0,
                  std::int8_t* out) {
   for (std::int32_t oy = 0; oy < p.out.h; ++oy) {
     std::int32_t ox = 0;
@@ -173,26 +169,15 @@ void relayout_rgb_u8(const OpParams& p, const std::int8_t* in, std::uint8_t* dst
 void conv2d_s8_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                     std::int8_t* out, std::uint8_t* scratch) {
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
-  const std::int32_t wp = p.in.w + p.pad_left + p.pad_right;
   if (p.in.c == 3) {
     relayout_rgb_u8(p, in, scratch);
   } else {
     relayout_conv_input_s8(p, in, cpad, 0x80, scratch);
   }
-  std::int32_t tap_offset[15 * 15];
-  for (std::int32_t ky = 0; ky < p.kernel_h; ++ky)
-    for (std::int32_t kx = 0; kx < p.kernel_w; ++kx)
-      tap_offset[ky * p.kernel_w + kx] = (ky * wp + kx) * cpad;
-  ConvGeometry g;
+  Geometry g;
+  fill_conv_shape(p, cpad, kLanes, &g);
   g.act = scratch;
   g.weights = static_cast<const std::int8_t*>(q.packed);
-  g.taps = p.kernel_h * p.kernel_w;
-  g.groups_per_tap = cpad / 4;
-  g.block_stride = std::int64_t(g.taps) * cpad * kLanes;
-  g.ow = p.out.w;
-  g.row_step = p.stride_h * wp * cpad;
-  g.col_step = p.stride_w * cpad;
-  g.tap_offset = tap_offset;
   const std::int32_t blocks = q.oc_pad / kLanes;
   std::int32_t b0 = 0;
   for (; b0 + 4 <= blocks; b0 += 4) conv_blocks<4, 4>(p, q, g, b0, out);
