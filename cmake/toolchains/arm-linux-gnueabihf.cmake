@@ -2,18 +2,13 @@
 # g++-arm-linux-gnueabihf; ctest runs the cross-built tests under qemu-user.
 #   cmake -S . -B build/armv7 -G Ninja -DCMAKE_TOOLCHAIN_FILE=$PWD/cmake/toolchains/arm-linux-gnueabihf.cmake
 #   ninja -C build/armv7 && ctest --test-dir build/armv7/csrc
-set(CMAKE_SYSTEM_NAME Linux)
+set(FDAL_CROSS_TRIPLE arm-linux-gnueabihf)
+set(FDAL_CROSS_QEMU qemu-arm-static)
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
-set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
-set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
 # NEON is optional on ARMv7: the NEON kernels get -mfpu=neon per file and are chosen at run time
 # from HWCAP, so the baseline here stays plain ARMv7-A with VFPv3-D16.
 # -Wno-psabi: silences GCC notes that a C++ ABI detail changed in GCC 7 (irrelevant: one compiler).
 set(CMAKE_C_FLAGS_INIT "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard -Wno-psabi")
 set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard -Wno-psabi")
-set(CMAKE_FIND_ROOT_PATH /usr/arm-linux-gnueabihf)
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(FDAL_QEMU_CPU "cortex-a15" CACHE STRING "CPU model qemu-arm emulates for ctest")
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static -cpu ${FDAL_QEMU_CPU} -L /usr/arm-linux-gnueabihf)
+include(${CMAKE_CURRENT_LIST_DIR}/debian_cross.cmake)
