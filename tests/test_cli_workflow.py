@@ -55,7 +55,7 @@ def percent(text):
 @pytest.fixture(scope="module")
 def al_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("al") / "run"
-    stdout = ok("al", "--preset", "smoke", "--methods", ",".join(METHODS), "--out", out)
+    stdout = ok("al", "--preset", "smoke", "--epochs", 1, "--methods", ",".join(METHODS), "--out", out)
     return out, stdout
 
 
@@ -88,7 +88,7 @@ def test_al_writes_results_table_plot_and_checkpoints(al_run):
     assert sorted((r["method"], r["n_labeled"]) for r in rows) == sorted((m, n) for m in METHODS for n in SIZES)
     assert all(r["dataset"] == "synthetic" and r["trial"] == 0 and 0 <= r["accuracy"] <= 1 for r in rows)
     table = (out / "results.md").read_text()
-    assert table.startswith("# smoke (synthetic)") and "| method | 40 | 80 | 120 |" in table
+    assert table.startswith("# smoke-e1 (synthetic)") and "| method | 40 | 80 | 120 |" in table
     for method in METHODS:
         accs = [r["accuracy"] for r in sorted(rows, key=lambda r: r["n_labeled"]) if r["method"] == method]
         cells = " | ".join(f"{100 * a:.2f} ± 0.00 (1)" for a in accs)
@@ -104,7 +104,7 @@ def test_al_writes_results_table_plot_and_checkpoints(al_run):
 def test_al_resumes_a_finished_run_without_new_rows(al_run):
     out, _ = al_run
     before = (out / "results.jsonl").read_text()
-    ok("al", "--preset", "smoke", "--methods", ",".join(METHODS), "--out", out)
+    ok("al", "--preset", "smoke", "--epochs", 1, "--methods", ",".join(METHODS), "--out", out)
     assert (out / "results.jsonl").read_text() == before
 
 
