@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-GOLDEN=csrc/tests/golden
+source .ci/ctest_lib.sh
 
 for tool in cmake ninja aarch64-linux-gnu-g++ arm-linux-gnueabihf-g++ qemu-aarch64-static qemu-arm-static; do
   command -v "$tool" >/dev/null || {
@@ -28,25 +28,7 @@ build_target() {  # build_target NAME TOOLCHAIN
 test_target() {  # test_target NAME QEMU CPU
   local name=$1 qemu=$2 cpu=$3 build="build/$1"
   cmake -S . -B "$build" -DFDAL_QEMU_CPU="$cpu" >/dev/null  # only the emulator command changes
-  probe() {
-    FDAL_KERNELS="$1" "$qemu" -cpu "$cpu" "$build/csrc/tools/fdal-rank" "$GOLDEN/alexnet_lite.fdal" "$GOLDEN/pool.npy" -k 1 2>&1 >/dev/null || true
-  }
-  local known paths="" p
-  known=$(probe __list__ | sed -n 's/.*known: \([^)]*\)).*/\1/p' | tr -d ',')
-  for p in $known; do
-    [ "$p" = auto ] && continue
-    if FDAL_KERNELS="$p" "$qemu" -cpu "$cpu" "$build/csrc/tools/fdal-rank" "$GOLDEN/alexnet_lite.fdal" "$GOLDEN/pool.npy" -k 1 >/dev/null 2>&1; then
-      paths="$paths $p"
-    else
-      echo "   ($name/$cpu: kernel path '$p' is built in but this CPU cannot run it)"
-    fi
-  done
-  echo "== $name on $cpu: kernel paths runnable:${paths:- (none found)}"
-  [ -n "$paths" ] || { echo "arm_tests: could not list kernel paths for $name/$cpu" >&2; exit 1; }
-  for p in auto $paths; do
-    echo "== $name ctest under $qemu -cpu $cpu, FDAL_KERNELS=$p"
-    FDAL_KERNELS=$p ctest --test-dir "$build/csrc" --output-on-failure -j "$JOBS"
-  done
+  ctest_every_kernel_path "$name on $cpu ($qemu)" "$build" "$qemu" -cpu "$cpu"
 }
 
 build_target aarch64 aarch64-linux-gnu
