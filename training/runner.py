@@ -84,11 +84,13 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
                                                                     replace=False))
             keep_t = torch.as_tensor(keep, device=dataset.train_x.device)
             train_set = dataclasses.replace(dataset, train_x=dataset.train_x[keep_t], train_y=dataset.train_y[keep_t])
-        model, _history = fteacher.train_teacher(train_set, arch=p.teacher_arch, epochs=p.teacher_epochs,
-                                                 device=device, seed=p.seed, progress=progress,
-                                                 eval_every=p.teacher_epochs)  # test once, at the end
+        model, history = fteacher.train_teacher(train_set, arch=p.teacher_arch, epochs=p.teacher_epochs,
+                                                device=device, seed=p.seed, progress=progress,
+                                                eval_every=p.teacher_epochs)  # test once, at the end
         fteacher.save_teacher(model, cache)
-        acc = accuracy(model, dataset.test_x, dataset.test_y)
+        if "test_acc" not in history[-1]:
+            raise ValueError(f"{dataset.name}: the test split is empty, so the teacher cannot be measured")
+        acc = history[-1]["test_acc"]  # measured on dataset's test split (train_set shares it)
         _write_json_atomic(out_dir / "teacher.json", {"arch": p.teacher_arch, "epochs": p.teacher_epochs,
                                                       "train_images": len(train_set.train_y),
                                                       "test_accuracy": acc, "seconds": time.time() - t0})
