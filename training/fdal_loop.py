@@ -248,11 +248,11 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                                         fdata.to_input(dataset.train_x[unl_batches.next()]),
                                         vae_opt, disc_opt, config, vae_loss))
             terms["total"] = loss
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            for k, v in terms.items():  # summed on device: no host sync per batch
+                sums[k] = sums.get(k, 0.0) + v.detach().double()
             nb += 1
         sched.step()
-        out.history.append({"epoch": epoch, **{k: v / max(nb, 1) for k, v in sums.items()}})
+        out.history.append({"epoch": epoch, **{k: float(v) / max(nb, 1) for k, v in sums.items()}})
     for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
         if module is not None:
             module.eval()
