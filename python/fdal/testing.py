@@ -34,7 +34,9 @@ def random_images(seed: int, n: int, shape=(32, 32, 3)) -> np.ndarray:
     coarse = rng.uniform(0, 255, (n, 4, 4, c))
     blobs = coarse[:, (np.arange(h) * 4) // h][:, :, (np.arange(w) * 4) // w]
     noise = rng.normal(0, 18, (n, h, w, c))
-    return np.clip(0.4 * tint + 0.6 * blobs + noise, 0, 255).round().astype(np.uint8)
+    # The fancy-indexed blobs give numpy's broadcasting a strided layout (image index fastest for
+    # n > 10); callers expect an ordinary C-contiguous pool, so ask for one explicitly.
+    return np.clip(0.4 * tint + 0.6 * blobs + noise, 0, 255).round().astype(np.uint8, order="C")
 
 
 @dataclass
