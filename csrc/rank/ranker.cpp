@@ -10,24 +10,18 @@ namespace fdal {
 
 Ranker::Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
                std::int32_t threads)
-    : model_(model),
-      strategy_(strategy),
-      k_(k),
-      seed_(seed),
-      threads_(threads),
-      workspace_(model),
-      logits_raw_(std::size_t(kChunk * model.num_classes)),
-      score_raw_(std::size_t(kChunk)),
-      top_(k) {
+    : model_(model), strategy_(strategy), k_(k), seed_(seed), threads_(threads), top_(k) {
   if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
-  if (threads > 1) {
-    thread_workspaces_.reserve(std::size_t(threads));
-    for (std::int32_t t = 0; t < threads; ++t) thread_workspaces_.emplace_back(model);
-  }
   if (strategy == Strategy::Fdal && !model.has_sampler()) {
     throw std::invalid_argument(
         "strategy 'fdal' needs a model with a sampler (score layer); this model has none");
   }
+  if (strategy == Strategy::Random) return;  // keys from the index only: no forward pass, no buffers
+  // A chunk is kChunk images per thread; forward_raw_threads runs it with one Workspace each.
+  workspaces_.reserve(std::size_t(threads));
+  for (std::int32_t t = 0; t < threads; ++t) workspaces_.emplace_back(model);
+  logits_raw_.resize(std::size_t(kChunk * threads * model.num_classes));
+  score_raw_.resize(std::size_t(kChunk * threads));
 }
 
 void Ranker::push(const ImageView& images) {
@@ -45,22 +39,13 @@ void Ranker::push(const ImageView& images) {
   }
   const float unit = model_.layers[std::size_t(model_.logits_layer)].out_scale;
   const std::int32_t classes = model_.num_classes;
-  // With threads, a chunk is kChunk images per thread, run by forward_raw_threads.
   const std::int64_t chunk_images = kChunk * threads_;
-  if (std::int64_t(score_raw_.size()) < chunk_images) {  // grows once, on the first push
-    logits_raw_.resize(std::size_t(chunk_images * classes));
-    score_raw_.resize(std::size_t(chunk_images));
-  }
   for (std::int64_t start = 0; start < images.n; start += chunk_images) {
     ImageView chunk = images;
     chunk.data = images.image(start);
     chunk.n = std::min(chunk_images, images.n - start);
     std::int32_t* score_out = model_.has_sampler() ? score_raw_.data() : nullptr;
-    if (threads_ == 1) {
-      forward_raw(model_, chunk, workspace_, logits_raw_.data(), score_out);
-    } else {
-      forward_raw_threads(model_, chunk, threads_, logits_raw_.data(), score_out, &thread_workspaces_);
-    }
+    forward_raw_threads(model_, chunk, threads_, logits_raw_.data(), score_out, &workspaces_);
     for (std::int64_t i = 0; i < chunk.n; ++i) {
       const std::int32_t* logits = logits_raw_.data() + i * classes;
       std::uint64_t key = 0;

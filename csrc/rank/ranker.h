@@ -38,8 +38,8 @@ class Ranker {
   std::uint64_t seed_;
   std::int32_t threads_;
   std::int64_t seen_ = 0;
-  Workspace workspace_;
-  std::vector<Workspace> thread_workspaces_;  // threads > 1: one per thread, made once
+  // One per thread and the raw outputs of one chunk, made once (empty for "random").
+  std::vector<Workspace> workspaces_;
   std::vector<std::int32_t> logits_raw_, score_raw_;
   TopK top_;
 };
