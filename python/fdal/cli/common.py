@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 
 
 def add_parser(sub, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -40,6 +42,19 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def require_file(path: str, what: str) -> None:
+    """Raise FileNotFoundError ("fdal: error: PATH: No such file (WHAT)") unless `path` is a file;
+    the one wording every subcommand uses for a missing input."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, f"No such file ({what})", path)
+
+
+def require_dir(path: str, what: str) -> None:
+    """Like require_file, for a folder."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(errno.ENOENT, f"No such directory ({what})", path)
 
 
 def torch_setup(args):

@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from .common import add_data_dir, add_out, add_parser, add_seed, positive_int, torch_setup
+from .common import (add_data_dir, add_out, add_parser, add_seed, positive_int, require_dir, require_file,
+                     torch_setup)
 from .train import DATASET_CHOICES
 
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
@@ -62,14 +63,12 @@ def checkpoint_dataset(checkpoint: str, dataset=None, data_dir=None):
         return fdata.make_synthetic(**synthetic)
     if data_dir is None:
         raise ValueError(f"--data-dir is required: the checkpoint was trained on {dataset}")
-    if not os.path.isdir(data_dir):
-        raise FileNotFoundError(2, "No such directory (--data-dir)", data_dir)
+    require_dir(data_dir, "--data-dir")
     return fdata.load_dataset(dataset, data_dir)
 
 
 def load_checkpoint(path: str):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(2, "No such file (checkpoint)", path)
+    require_file(path, "checkpoint")
     from fdal.training.parity import load_checkpoint as load
     import pickle
     try:
@@ -114,8 +113,7 @@ def run_export(args) -> int:
 def run_compare(args) -> int:
     torch_setup(args)
     from fdal.training.parity import compare, format_report
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(2, "No such file (model)", args.model)
+    require_file(args.model, "model")
     student, sampler, ckpt = load_checkpoint(args.checkpoint)
     ds = checkpoint_dataset(args.checkpoint, args.dataset, args.data_dir)
     if ckpt.get("num_classes") != ds.num_classes:  # accuracies against the wrong labels would look plausible

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from .common import add_parser
+from .common import add_parser, require_file
 
 
 def register(sub):
@@ -37,8 +37,7 @@ def _macs(layer) -> int:
 def describe(path: str) -> dict:
     """A JSON-ready description of the model at `path` (raises fdal.FormatError if invalid)."""
     from fdal import format as fmt
-    if not os.path.isfile(path):
-        raise FileNotFoundError(2, "No such file or directory (model)", path)
+    require_file(path, "model")
     spec = fmt.read_model(path)
     heads = {spec.logits_layer: "logits", spec.score_layer: "score"}
     layers = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import add_out, add_parser
+from .common import add_out, add_parser, require_file
 
 
 def register(sub):
@@ -23,8 +23,7 @@ def run_plot(args) -> int:
     from fdal.training.results import markdown_table, read_results
     results = []
     for path in args.results:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(2, "No such file (results)", path)
+        require_file(path, "results")
         results += read_results(path)
     if args.methods:
         keep = {m.strip() for m in args.methods.split(",")}

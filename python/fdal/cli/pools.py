@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from .common import require_file
+
 
 def load_pool(path: str, input_shape, layout: str = "auto") -> np.ndarray:
     """uint8 (N, H, W, C) view of `path`, read lazily (np.memmap) so large pools stream from disk.
@@ -13,8 +15,7 @@ def load_pool(path: str, input_shape, layout: str = "auto") -> np.ndarray:
     anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape).
     """
     h, w, c = (int(v) for v in input_shape)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(2, "No such file or directory (pool)", path)
+    require_file(path, "pool")
     if path.endswith(".npy"):
         try:
             pool = np.load(path, mmap_mode="r", allow_pickle=False)

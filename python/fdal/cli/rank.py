@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, positive_int
+from .common import add_out, add_parser, add_seed, positive_int, require_file
 from .pools import batches_with_progress, load_pool
 
 
@@ -54,6 +54,7 @@ def _check_strategy(model, strategy: str):
 
 def run_rank(args) -> int:
     import fdal
+    require_file(args.model, "model")
     model = fdal.load(args.model)
     _check_strategy(model, args.strategy)
     pool = load_pool(args.pool, model.input_shape, args.layout)
@@ -98,6 +99,7 @@ def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, rep
 def run_bench(args) -> int:
     import fdal
     from fdal.testing import random_images
+    require_file(args.model, "model")
     model = fdal.load(args.model)
     _check_strategy(model, args.strategy)
     if args.pool:

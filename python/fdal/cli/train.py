@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from .common import add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, positive_int, torch_setup
+from .common import (add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, positive_int, require_dir,
+                     require_file, torch_setup)
 
 DATASET_CHOICES = ("cifar10", "cifar100", "svhn", "folder", "synthetic")
 
@@ -63,8 +63,8 @@ def register(sub):
 
 
 def _check_data_dir(path):
-    if path is not None and not os.path.isdir(path):
-        raise FileNotFoundError(2, "No such directory (--data-dir)", path)
+    if path is not None:
+        require_dir(path, "--data-dir")
 
 
 def run_prepare_data(args) -> int:
@@ -113,8 +113,8 @@ def run_al(args) -> int:
     for method in args.methods.split(","):
         training_mode(method.strip())  # unknown method: ValueError before any work
     _check_data_dir(args.data_dir)
-    if args.teacher is not None and not os.path.isfile(args.teacher):
-        raise FileNotFoundError(2, "No such file (--teacher)", args.teacher)
+    if args.teacher is not None:
+        require_file(args.teacher, "--teacher")
     if args.dataset is not None and args.dataset != p.dataset:
         p = p.replace(dataset=args.dataset, name=f"{p.name}-{args.dataset}")
     if args.epochs is not None:
