@@ -280,16 +280,22 @@ def _vaal_step(out: CycleModels, xl, xu, vae_opt, disc_opt, config: FdalConfig, 
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    """Top-1 accuracy (fraction in [0, 1]) of a model whose forward returns (features, logits)."""
+def accuracy(model: torch.nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_size: int = 1000,
+             amp: bool = False) -> float:
+    """Top-1 accuracy (fraction in [0, 1]) of a model whose forward returns (features, logits),
+    on uint8 images; batches are moved to the model's device. amp: bf16 autocast."""
     from fdal.training import data as fdata
+    if x_uint8.shape[0] != y.shape[0]:
+        raise ValueError(f"{x_uint8.shape[0]} images but {y.shape[0]} labels")
     if len(x_uint8) == 0:
         raise ValueError("accuracy of an empty test set")
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     correct = 0
     for s in range(0, len(x_uint8), batch_size):
-        logits = model(fdata.to_input(x_uint8[s:s + batch_size]))[1]
-        correct += int((logits.argmax(1) == y[s:s + batch_size]).sum())
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(fdata.to_input(x_uint8[s:s + batch_size].to(device)))[1]
+        correct += int((logits.argmax(1) == y[s:s + batch_size].to(device)).sum())
     model.train(was_training)
     return correct / len(x_uint8)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .data import augment, load_dataset, to_input
+from .fdal_loop import accuracy
 from .models import Teacher
 
 try:
@@ -28,24 +29,10 @@ def resolve_device(device=None):
     return torch.device(device)
 
 
-@torch.no_grad()
 def evaluate(model, x_uint8, y, batch_size=1000):
-    """Top-1 accuracy (a float in [0, 1]) of model(x)[1] on uint8 images x, labels y."""
-    if x_uint8.shape[0] != y.shape[0]:
-        raise ValueError(f"{x_uint8.shape[0]} images but {y.shape[0]} labels")
-    if x_uint8.shape[0] == 0:
-        raise ValueError("cannot evaluate on an empty set")
+    """Top-1 accuracy (a float in [0, 1]) of model(x)[1] on uint8 images x, labels y; bf16 on CUDA."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, x_uint8.shape[0], batch_size):
-        xb = to_input(x_uint8[start:start + batch_size].to(device))
-        with _autocast(device):
-            logits = model(_layout(xb, device))[1]
-        correct += int((logits.argmax(1) == y[start:start + batch_size].to(device)).sum())
-    model.train(was_training)
-    return correct / x_uint8.shape[0]
+    return accuracy(model, x_uint8, y, batch_size, amp=device.type == "cuda")
 
 
 def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, schedule="onecycle",
@@ -150,8 +137,7 @@ def _param_groups(model):
     return decay, no_decay
 
 
-def _autocast(device, enabled=None):
-    enabled = device.type == "cuda" if enabled is None else enabled
+def _autocast(device, enabled):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
