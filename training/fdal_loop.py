@@ -14,7 +14,6 @@ Everything runs on tensors on `device` (no DataLoader); on CPU a run is determin
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
