@@ -65,6 +65,12 @@ class Bytes {
   std::size_t size_;
 };
 
+// where: the message prefix naming the section or layer ("header: ", "layer 3 (conv2d): ").
+void check_range(const std::string& where, const char* field, std::int64_t v, std::int64_t lo,
+                 std::int64_t hi) {
+  if (v < lo || v > hi) fail(where + field + " " + str(v) + " is outside " + str(lo) + ".." + str(hi));
+}
+
 bool is_little_endian() {
   const std::uint16_t one = 1;
   std::uint8_t first;
@@ -159,10 +165,7 @@ Header read_header(const Bytes& b, std::size_t size) {
   h.blob_bytes = b.read<std::uint32_t>(48);
 
   auto range = [](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
-    if (v < lo || v > hi) {
-      fail(std::string("header: ") + field + " " + str(v) + " is outside " + str(lo) + ".." +
-           str(hi));
-    }
+    check_range("header: ", field, v, lo, hi);
   };
   if (h.header_bytes != kHeaderBytes) fail("header: header_bytes " + str(h.header_bytes) + " is not 64");
   range("input_h", h.input_h, 1, 1024);
@@ -325,9 +328,7 @@ class LayerChecker {
   }
 
   void in_range(const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) const {
-    if (v < lo || v > hi) {
-      fail(where_ + field + " " + str(v) + " is outside " + str(lo) + ".." + str(hi));
-    }
+    check_range(where_, field, v, lo, hi);
   }
   void is_zero(const char* field, std::int64_t v, const char* why) const {
     if (v != 0) fail(where_ + field + " " + str(v) + " must be 0 " + why);
