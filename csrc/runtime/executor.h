@@ -1,6 +1,6 @@
-// The executor: runs images through the model's layer list in a workspace arena, one image at a
-// time (a tile of 1), with the kernel table chosen at load. Outputs the heads' raw int32
-// accumulators; outputs.h turns them into float logits and scores.
+// The executor: runs images through the model's layer list in a workspace arena, Model::tile_images
+// images at a time, with the kernel table chosen at load. Outputs the heads' raw int32
+// accumulators; logits_from_raw and scores_from_raw (below) turn them into floats.
 #pragma once
 #include <cstdint>
 #include <vector>
