@@ -151,13 +151,7 @@ const char* fdal_status_name(fdal_status status) {
 }
 
 fdal_status fdal_model_load_memory(const void* data, size_t size, fdal_model** out) {
-  return guarded([&] {
-    require(out != nullptr, "out is NULL");
-    *out = nullptr;
-    auto handle = std::make_unique<fdal_model>();
-    handle->model = fdal::load_model(data, size);
-    *out = handle.release();
-  });
+  return fdal_model_load_memory_kernels(data, size, "auto", out);
 }
 
 fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const char* kernels,
