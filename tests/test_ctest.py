@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build" / "pytest-ctest"
+# With Ninja this is .ci/native_ctest.sh's build directory and configuration, so CI builds the C++
+# suite once and the script's build is incremental; without Ninja a separate directory avoids a
+# generator clash with that script.
+BUILD = ROOT / "build" / ("ctest-native" if shutil.which("ninja") else "pytest-ctest")
 
 
 def _missing_tools():
