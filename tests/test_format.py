@@ -6,6 +6,7 @@ import pytest
 
 from fdal import format as F
 from fdal.format import FormatError, crc32_fixup, read_model, record_field_offset, write_model
+from fdal.format.layout import read_header
 from fdal.testing import ARCHS, ModelBuilder, random_model
 
 
@@ -61,7 +62,7 @@ def test_round_trip_every_arch(arch, tmp_path):
 
 def test_layout_alignment_and_crc(small):
     spec, data = small
-    hdr = F._read_header(data)
+    hdr = read_header(data)
     assert hdr["blob_offset"] % 64 == 0 and hdr["file_size"] == len(data)
     assert hdr["blob_offset"] + hdr["blob_bytes"] == len(data) - 4
     for i in range(len(spec.layers)):
@@ -132,9 +133,9 @@ def test_misaligned_out_of_range_and_overlapping_arrays(small):
     rejects(alias, "overlaps")
     rejects(put_record(data, 1, "shift_offset", get_record(data, 0, "shift_offset")), "layer 1", "shift_offset")
     rejects(put_record(data, 0, "weight_bytes", get_record(data, 0, "weight_bytes") + 1), "layer 0", "weight_bytes")
-    rejects(put_header(data, "blob_offset", F._read_header(data)["blob_offset"] + 4), "blob_offset")
+    rejects(put_header(data, "blob_offset", read_header(data)["blob_offset"] + 4), "blob_offset")
     rejects(put_header(data, "lut_offset", 64), "lut_offset")
-    rejects(put_header(data, "layer_table_offset", F._read_header(data)["lut_offset"]), "layer_table_offset")
+    rejects(put_header(data, "layer_table_offset", read_header(data)["lut_offset"]), "layer_table_offset")
 
 
 def test_shape_chain_breaks(small):
@@ -156,7 +157,7 @@ def test_bad_scales(small, bad):
     rejects(put(data, F.INPUT_SCALE_OFFSET, "f", bad), "input_scale")
     rejects(put_record(data, 0, "out_scale", bad), "layer 0", "out_scale")
     rejects(put(data, get_record(data, 0, "weight_scale_offset"), "f", bad), "layer 0", "weight_scale")
-    c = F._read_header(data)["input_c"]
+    c = read_header(data)["input_c"]
     rejects(put(data, F.INPUT_MEAN_OFFSET + 4 * c, "f", bad), "std")
 
 
@@ -217,7 +218,7 @@ def test_dead_layer_and_padding():
         write_model(good)
     good.layers.pop()
     data = write_model(good)
-    lut_end = F._read_header(data)["lut_offset"] - 1  # a padding byte before the lookup table
+    lut_end = read_header(data)["lut_offset"] - 1  # a padding byte before the lookup table
     rejects(put(data, lut_end, "B", 7), "padding")
 
 

@@ -18,6 +18,7 @@ import pytest
 import fdal
 from fdal import format as fmt
 from fdal import oracle, testing
+from fdal.format.layout import align
 
 NAN = float("nan")
 INF = float("inf")
@@ -79,9 +80,9 @@ def raw_model(input_shape, records, header_over=None) -> bytes:
     """A file from explicit records and an empty blob: for limit cases that the loader must
     reject before it looks at any array (building them as real models would take gigabytes)."""
     h, w, c = input_shape
-    lut_offset = fmt._align(fmt.INPUT_MEAN_OFFSET + 16 * c)
+    lut_offset = align(fmt.INPUT_MEAN_OFFSET + 16 * c)
     table = lut_offset + 256 * c
-    blob = fmt._align(table + fmt.RECORD_BYTES * len(records))
+    blob = align(table + fmt.RECORD_BYTES * len(records))
     buf = bytearray(blob + fmt.CRC_BYTES)
     fields = dict(magic=fmt.MAGIC, version_major=1, version_minor=0, file_size=len(buf), header_bytes=64,
                   input_h=h, input_w=w, input_c=c, num_classes=2, num_layers=len(records), logits_layer=len(records) - 1,
