@@ -11,6 +11,7 @@ oracle, so activations neither saturate nor collapse to zero.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,13 +42,9 @@ def random_images(seed: int, n: int, shape=(32, 32, 3)) -> np.ndarray:
 
 @dataclass
 class _Pending:
-    op: str
-    input: int
-    in_shape: tuple
-    out_shape: tuple
-    kernel: tuple = (0, 0)
-    stride: tuple = (0, 0)
-    pad: tuple = (0, 0, 0, 0)
+    """A layer added but not built yet."""
+
+    layer: LayerSpec  # its op, input and shapes; build() fills in the quantization and the arrays
     relu: bool = False
     head: Optional[str] = None
 
@@ -65,7 +62,7 @@ class ModelBuilder:
         self.pending: list = []
 
     def _shape_of(self, index: int) -> tuple:
-        return self.input_shape if index == -1 else self.pending[index].out_shape
+        return self.input_shape if index == -1 else self.pending[index].layer.out_shape
 
     def _add(self, op, input, out_c=None, kernel=(0, 0), stride=(0, 0), pad=(0, 0, 0, 0), relu=False, head=None):
         src = len(self.pending) - 1 if input is None else int(input)
@@ -73,7 +70,8 @@ class ModelBuilder:
             raise ValueError(f"input {src} is not an existing layer")
         in_shape = self._shape_of(src)
         out_shape = layer_output_shape(op, in_shape, kernel, stride, pad, out_c)
-        self.pending.append(_Pending(op, src, in_shape, out_shape, tuple(kernel), tuple(stride), tuple(pad), relu, head))
+        layer = LayerSpec(op, src, in_shape, out_shape, tuple(kernel), tuple(stride), tuple(pad))
+        self.pending.append(_Pending(layer, relu, head))
         return len(self.pending) - 1
 
     def conv2d(self, out_c, kernel=(3, 3), stride=(1, 1), pad=(0, 0, 0, 0), relu=True, input=None) -> int:
@@ -117,9 +115,10 @@ class ModelBuilder:
         qparams = {-1: (in_scale, in_zp)}
         layers = []
         for i, p in enumerate(self.pending):
-            layer = _build_layer(p, qparams[p.input], acts[p.input], rng)
+            src = p.layer.input
+            layer = _build_layer(p, qparams[src], acts[src], rng)
             layers.append(layer)
-            acts[i] = oracle.run_layer(layer, acts[p.input])
+            acts[i] = oracle.run_layer(layer, acts[src])
             qparams[i] = (layer.out_scale, layer.out_zero_point)
         spec = ModelSpec(self.input_shape, layers[heads["logits"]].out_shape[2], in_scale, in_zp,
                          self.mean.copy(), self.std.copy(), lut, layers, heads["logits"], heads.get("score", -1))
@@ -130,15 +129,18 @@ class ModelBuilder:
 def _build_layer(p: _Pending, in_q, x, rng) -> LayerSpec:
     """A LayerSpec for a pending layer, calibrated on the calibration activations x."""
     in_scale, in_zp = in_q
-    common = dict(op=p.op, input=p.input, in_shape=p.in_shape, out_shape=p.out_shape, kernel=p.kernel,
-                  stride=p.stride, pad=p.pad, in_scale=in_scale, in_zero_point=in_zp)
-    if p.op not in ("conv2d", "fc"):
-        return LayerSpec(**common, out_scale=in_scale, out_zero_point=in_zp,
-                         act_min=in_zp if p.op == "relu" else -128, act_max=127)
-    out_c = p.out_shape[2]
-    h, w, c = p.in_shape
-    k = p.kernel[0] * p.kernel[1] * c if p.op == "conv2d" else h * w * c
-    wshape = (out_c, p.kernel[0], p.kernel[1], c) if p.op == "conv2d" else (out_c, k)
+    layer = p.layer
+
+    def built(**quantization) -> LayerSpec:
+        return dataclasses.replace(layer, in_scale=in_scale, in_zero_point=in_zp, **quantization)
+
+    if layer.op not in ("conv2d", "fc"):
+        return built(out_scale=in_scale, out_zero_point=in_zp,
+                     act_min=in_zp if layer.op == "relu" else -128, act_max=127)
+    out_c = layer.out_shape[2]
+    h, w, c = layer.in_shape
+    k = layer.kernel[0] * layer.kernel[1] * c if layer.op == "conv2d" else h * w * c
+    wshape = (out_c, layer.kernel[0], layer.kernel[1], c) if layer.op == "conv2d" else (out_c, k)
     # Bell-shaped int8 weights filling most of [-127, 127]; He-like real scale per channel.
     weights = np.clip(np.round(rng.normal(0, 45, wshape)), -127, 127).astype(np.int8)
     he = np.sqrt(2.0 / k) / 45.0
@@ -147,8 +149,8 @@ def _build_layer(p: _Pending, in_q, x, rng) -> LayerSpec:
     else:
         wscale = (he * rng.uniform(0.5, 1.5, out_c)).astype(np.float32)
     zeros = np.zeros(out_c, dtype=np.int32)
-    if p.op == "conv2d":
-        acc = oracle.conv2d_acc(x, weights, zeros, p.stride, p.pad, in_zp).reshape(-1, out_c)
+    if layer.op == "conv2d":
+        acc = oracle.conv2d_acc(x, weights, zeros, layer.stride, layer.pad, in_zp).reshape(-1, out_c)
     else:
         acc = oracle.fully_connected(x, weights, zeros, in_zp).reshape(-1, out_c).astype(np.int64)
     limit = _BIAS_LIMIT - k * 127 * 255
@@ -160,16 +162,15 @@ def _build_layer(p: _Pending, in_q, x, rng) -> LayerSpec:
         spread = float(np.std(acc + bias.astype(np.int64))) if acc.size else 0.0
         wscale[:] = np.float32(2.0 / (np.float64(np.float32(in_scale)) * max(spread, 1.0)))
         unit = float(np.float32(np.float64(np.float32(in_scale)) * np.float64(wscale[0])))
-        return LayerSpec(**common, out_scale=unit, out_zero_point=0, act_min=-128, act_max=127, out_kind="int32",
-                         weights=weights, bias=bias, weight_scale=wscale)
+        return built(out_scale=unit, out_zero_point=0, act_min=-128, act_max=127, out_kind="int32",
+                     weights=weights, bias=bias, weight_scale=wscale)
     real = (acc + bias) * (np.float64(np.float32(in_scale)) * wscale.astype(np.float64))
     lo, hi = np.percentile(real, [0.1, 99.9]) if real.size else (0.0, 0.0)
     out_scale, out_zp = choose_activation_qparams(0.0 if p.relu else lo, hi)
     multiplier, shift = quantize_multiplier(np.float64(np.float32(in_scale)) * wscale.astype(np.float64)
                                             / np.float64(out_scale))
-    return LayerSpec(**common, out_scale=out_scale, out_zero_point=out_zp,
-                     act_min=out_zp if p.relu else -128, act_max=127, out_kind="int8",
-                     weights=weights, bias=bias, multiplier=multiplier, shift=shift, weight_scale=wscale)
+    return built(out_scale=out_scale, out_zero_point=out_zp, act_min=out_zp if p.relu else -128, act_max=127,
+                 out_kind="int8", weights=weights, bias=bias, multiplier=multiplier, shift=shift, weight_scale=wscale)
 
 
 def _vgg11_lite(b: ModelBuilder, num_classes: int, with_sampler: bool, upsample: bool) -> None:
