@@ -6,7 +6,8 @@
     idx = fdal.rank_pool(model, pool, k, strategy="fdal")
 """
 from .format import FormatError
-from .runtime import STRATEGIES, Model, kernel_paths, load, rank_pool
+from .runtime import Model, kernel_paths, load, rank_pool
+from .strategies import STRATEGIES
 
 __version__ = "0.1.0"
 __all__ = ["FormatError", "Model", "STRATEGIES", "kernel_paths", "load", "rank_pool", "__version__"]
