@@ -127,3 +127,15 @@ def test_loss_prediction_loss_ranks_pairs():
     bad = torch.tensor([0.0, 0.0, 3.0, 5.0])
     assert float(loss_prediction_loss(good, target, 1.0)) == 0.0
     assert float(loss_prediction_loss(bad, target, 1.0)) > 1.0
+
+
+def test_al_command_help_lists_every_method():
+    # `fdal al --help` cannot import the registry (torch) to build its text, so it is checked here.
+    import argparse
+
+    from fdal.cli import build_parser
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    methods = next(a for a in commands.choices["al"]._actions if a.dest == "methods")
+    listed = [name.strip() for name in methods.help.split(":", 1)[1].split(",")]
+    assert listed == list(METHODS)
+    assert all(name in METHODS for name in methods.default.split(","))

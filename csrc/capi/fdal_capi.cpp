@@ -257,6 +257,12 @@ fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images
   });
 }
 
+int32_t fdal_strategy_count(void) { return fdal::kNumStrategies; }
+
+const char* fdal_strategy_name(int32_t index) {
+  return index >= 0 && index < fdal::kNumStrategies ? fdal::kStrategyNames[index] : nullptr;
+}
+
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
                                uint64_t seed, fdal_ranker** out) {
   return fdal_ranker_create_threads(model, strategy, k, seed, 1, out);
@@ -270,7 +276,7 @@ fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* stra
     require(model != nullptr, "model is NULL");
     require(strategy != nullptr, "strategy is NULL");
     auto handle = std::make_unique<fdal_ranker>();
-    require(threads >= 1, "threads must be at least 1");
+    // fdal::Ranker checks strategy (and its sampler), k and threads, with messages that name them.
     handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed, threads);
     *out = handle.release();
   });

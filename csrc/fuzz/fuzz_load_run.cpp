@@ -42,10 +42,15 @@ std::vector<std::int32_t> forward(const fdal_model* model, const fdal_images& im
 
 void rank_checks(const fdal_model* model, const fdal_model_info& info, const std::uint8_t* pool,
                  std::int64_t image_bytes, std::uint64_t seed) {
-  const char* strategies[] = {"margin", "entropy", "random", "fdal"};
   const std::int64_t k = 3;
-  for (const char* strategy : strategies) {
-    if (std::strcmp(strategy, "fdal") == 0 && !info.has_sampler) continue;
+  for (std::int32_t s = 0; s < fdal_strategy_count(); ++s) {
+    const char* strategy = fdal_strategy_name(s);
+    fdal_ranker* probe = nullptr;
+    const fdal_status created = fdal_ranker_create(model, strategy, k, seed, &probe);
+    fdal_ranker_free(probe);
+    // The one refusal a loaded model may earn: a strategy that needs the sampler it lacks.
+    if (created == FDAL_ERR_INVALID_ARGUMENT && !info.has_sampler) continue;
+    check(created, "ranker_create failed");
     std::int64_t one[k], two[k];
     for (int pushes = 1; pushes <= 2; ++pushes) {
       fdal_ranker* ranker = nullptr;

@@ -8,14 +8,17 @@
 
 namespace fdal {
 
+// The one C++ list of strategy names, in Strategy's order (python/fdal/strategies.py is the Python
+// one; tests/test_strategy_lists.py checks they agree).
 const char* const kStrategyNames[kNumStrategies] = {"fdal", "margin", "entropy", "random"};
 
 Strategy parse_strategy(const std::string& name) {
   for (int i = 0; i < kNumStrategies; ++i) {
     if (name == kStrategyNames[i]) return static_cast<Strategy>(i);
   }
-  throw std::invalid_argument("unknown strategy '" + name +
-                              "'; known strategies: fdal, margin, entropy, random");
+  std::string known;
+  for (int i = 0; i < kNumStrategies; ++i) known += std::string(i ? ", " : "") + kStrategyNames[i];
+  throw std::invalid_argument("unknown strategy '" + name + "'; known strategies: " + known);
 }
 
 const char* strategy_name(Strategy s) { return kStrategyNames[static_cast<int>(s)]; }

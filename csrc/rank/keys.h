@@ -9,7 +9,8 @@ namespace fdal {
 enum class Strategy { Fdal, Margin, Entropy, Random };
 
 constexpr int kNumStrategies = 4;
-extern const char* const kStrategyNames[kNumStrategies];  // "fdal", "margin", "entropy", "random"
+// Indexed by Strategy; defined in keys.cpp, the one place the names are written in C++.
+extern const char* const kStrategyNames[kNumStrategies];
 
 // Throws std::invalid_argument naming the known strategies.
 Strategy parse_strategy(const std::string& name);

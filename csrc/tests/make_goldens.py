@@ -24,6 +24,7 @@ import numpy as np
 
 from fdal import oracle, testing
 from fdal.format import write_model
+from fdal.strategies import STRATEGIES
 
 OUT = Path(__file__).resolve().parent / "golden"
 DTYPES = {np.dtype(np.int8): 1, np.dtype(np.uint8): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 4,
@@ -104,13 +105,13 @@ def main() -> None:
     pool = testing.random_images(102, 32, alex.input_shape)
     np.save(OUT / "pool.npy", pool)
     ranks = {}
-    for strategy in ("fdal", "margin", "entropy", "random"):
+    for strategy in STRATEGIES:
         ranks[strategy] = oracle.rank(alex, pool, RANK_K, strategy, seed=RANDOM_SEED)
         # the whole order, for tests that rank with other k
         ranks[strategy + "_all"] = oracle.rank(alex, pool, len(pool), strategy, seed=RANDOM_SEED)
     ranks["random_seed"] = np.array([RANDOM_SEED], dtype=np.uint64)
     write_gold(OUT / "rank.gold", ranks)
-    for strategy in ("fdal", "margin", "entropy", "random"):
+    for strategy in STRATEGIES:
         (OUT / f"rank_{strategy}.txt").write_text(tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED))
         (OUT / f"rank_{strategy}_scores.txt").write_text(
             tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED, scores=True))

@@ -102,7 +102,11 @@ int main(int argc, char** argv) {
 
   const fdal_test::GoldFile gold(fdal_test::golden_path(argv[1], "rank.gold"));
   const std::uint64_t seed = gold.get("random_seed").as<std::uint64_t>()[0];
-  for (const char* strategy : {"fdal", "margin", "entropy", "random"}) {
+  // Every strategy the library knows must have its oracle goldens (make_goldens.py writes them).
+  CHECK(fdal_strategy_count() >= 1);
+  CHECK(fdal_strategy_name(-1) == nullptr && fdal_strategy_name(fdal_strategy_count()) == nullptr);
+  for (std::int32_t s = 0; s < fdal_strategy_count(); ++s) {
+    const char* strategy = fdal_strategy_name(s);
     const fdal_test::GoldArray& top = gold.get(strategy);
     const fdal_test::GoldArray& all = gold.get(std::string(strategy) + "_all");
     for (std::int64_t batch : {std::int64_t(1), std::int64_t(5), std::int64_t(32), std::int64_t(64)}) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "fdal/fdal.h"
 #include "pool_reader.h"
@@ -29,8 +30,9 @@ enum ExitCode {
   kExitRuntime = 7,
 };
 
+// %s: the strategy names of the C API, joined by '|' (strategy_choices).
 const char kUsage[] =
-    "usage: fdal-rank MODEL POOL -k K [--strategy fdal|margin|entropy|random] [--seed S]\n"
+    "usage: fdal-rank MODEL POOL -k K [--strategy %s] [--seed S]\n"
     "                 [--batch B] [--scores]\n"
     "  MODEL  a .fdal model file\n"
     "  POOL   raw uint8 images (N*H*W*C bytes) or a .npy uint8 array of shape (N, H, W, C)\n"
@@ -61,6 +63,13 @@ int die(int code, const char* format, ...) {
   return code;
 }
 
+// "fdal|margin|..." from fdal_strategy_name, so the usage text lists what the library ranks by.
+std::string strategy_choices() {
+  std::string out;
+  for (std::int32_t i = 0; i < fdal_strategy_count(); ++i) out += std::string(i ? "|" : "") + fdal_strategy_name(i);
+  return out;
+}
+
 // Whole-string decimal parse; false for empty, trailing junk, sign where not allowed, or overflow.
 bool parse_int64(const char* text, std::int64_t* out) {
   if (text == nullptr || *text == '\0') return false;
@@ -89,18 +98,14 @@ int parse_args(int argc, char** argv, Options* o) {
     const char* a = argv[i];
     const bool has_value = i + 1 < argc;
     if (std::strcmp(a, "-h") == 0 || std::strcmp(a, "--help") == 0) {
-      std::fputs(kUsage, stdout);
+      std::printf(kUsage, strategy_choices().c_str());
       std::exit(kExitOk);
     } else if (std::strcmp(a, "-k") == 0 || std::strcmp(a, "--k") == 0) {
       if (!has_value) return die(kExitUsage, "%s needs a value (see fdal-rank --help)", a);
       o->k_text = argv[++i];
     } else if (std::strcmp(a, "--strategy") == 0) {
       if (!has_value) return die(kExitUsage, "--strategy needs a value (see fdal-rank --help)");
-      o->strategy = argv[++i];
-      const char* known[] = {"fdal", "margin", "entropy", "random"};
-      bool ok = false;
-      for (const char* s : known) ok = ok || std::strcmp(s, o->strategy) == 0;
-      if (!ok) return die(kExitUsage, "unknown strategy '%s' (expected fdal, margin, entropy or random)", o->strategy);
+      o->strategy = argv[++i];  // checked by fdal_ranker_create
     } else if (std::strcmp(a, "--seed") == 0) {
       if (!has_value || !parse_uint64(argv[i + 1], &o->seed)) {
         return die(kExitUsage, "--seed needs an unsigned 64-bit integer");
@@ -160,9 +165,6 @@ int run(const Options& o) {
   const std::unique_ptr<fdal_model, ModelDeleter> model(raw_model);
   fdal_model_info info;
   if (fdal_model_get_info(model.get(), &info) != FDAL_OK) return die(kExitRuntime, "%s", fdal_last_error());
-  if (std::strcmp(o.strategy, "fdal") == 0 && !info.has_sampler) {
-    return die(kExitUsage, "strategy 'fdal' needs a model with a sampler; %s has none (use margin, entropy or random)", o.model);
-  }
 
   fdal_tools::PoolReader pool;
   const fdal_tools::PoolStatus status = pool.open(o.pool, info.input_h, info.input_w, info.input_c);
@@ -175,9 +177,10 @@ int run(const Options& o) {
   }
 
   fdal_ranker* raw_ranker = nullptr;
-  if (fdal_ranker_create(model.get(), o.strategy, k, o.seed, &raw_ranker) != FDAL_OK) {
-    return die(kExitRuntime, "ranker: %s", fdal_last_error());
-  }
+  // The C API checks the strategy (known; a sampler for "fdal"): a refusal is a usage error.
+  const fdal_status created = fdal_ranker_create(model.get(), o.strategy, k, o.seed, &raw_ranker);
+  if (created == FDAL_ERR_INVALID_ARGUMENT) return die(kExitUsage, "%s: %s", o.model, fdal_last_error());
+  if (created != FDAL_OK) return die(kExitRuntime, "ranker: %s", fdal_last_error());
   const std::unique_ptr<fdal_ranker, RankerDeleter> ranker(raw_ranker);
 
   // Every buffer is allocated here, once; the loop below allocates nothing.

@@ -5,8 +5,15 @@
     out = model.forward(images)                     # uint8 (N, H, W, C)
     idx = fdal.rank_pool(model, pool, k, strategy="fdal")
 """
-from .format import FormatError
-from .runtime import STRATEGIES, Model, kernel_paths, load, rank_pool
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = "0.1.0"
+from .format import FormatError
+from .runtime import Model, kernel_paths, load, rank_pool
+from .strategies import STRATEGIES
+
+try:
+    # pyproject.toml's [project].version is the one source; CMake gets it from scikit-build-core.
+    __version__ = version("fdal")
+except PackageNotFoundError:  # pragma: no cover - run from a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["FormatError", "Model", "STRATEGIES", "kernel_paths", "load", "rank_pool", "__version__"]

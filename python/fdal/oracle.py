@@ -14,8 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .format import LayerSpec, ModelSpec
 from .quant import requantize
-
-STRATEGIES = ("fdal", "margin", "entropy", "random")
+from .strategies import STRATEGIES, check_strategy  # noqa: F401 (oracle.STRATEGIES: the names it ranks by)
 
 LOG2E = 1.4426950408889634
 LN2_HI = 0.6931471803691238  # 0x3FE62E42FEE00000: k * LN2_HI is exact for |k| < 2^11
@@ -275,9 +274,8 @@ def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0, unit=Non
 
     `unit` (the logits layer's out_scale) defaults to out["logits_unit"]; only entropy needs it.
     """
+    check_strategy(strategy, has_sampler=out.get("score_raw") is not None)
     if strategy == "fdal":
-        if out.get("score_raw") is None:
-            raise ValueError("strategy 'fdal' needs a model with a sampler (score layer)")
         return np.asarray(out["score_raw"]).astype(np.int64)
     if strategy == "margin":
         top = np.sort(np.asarray(out["logits_raw"]).astype(np.int64), axis=1)
@@ -289,15 +287,13 @@ def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0, unit=Non
         return entropy_keys(out["logits_raw"], unit)
     if strategy == "random":
         return random_keys(len(out["logits_raw"]), start_index, seed)
-    raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
+    # Reached only by a name added to fdal.strategies without its key here.
+    raise NotImplementedError(f"the oracle has no ranking key for strategy {strategy!r}")
 
 
 def rank(spec: ModelSpec, pool, k: int, strategy: str = "fdal", seed: int = 0, batch_size: int = 256):
     """Indices (int64, (k,)) of the k images with the smallest keys, ascending, ties to lower index."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
-    if strategy == "fdal" and spec.score_layer < 0:
-        raise ValueError("strategy 'fdal' needs a model with a sampler (score layer)")
+    check_strategy(strategy, has_sampler=spec.score_layer >= 0)
     pool = _check_images(spec, pool)
     if not 0 <= k <= len(pool):
         raise ValueError(f"k = {k} must be in 0..{len(pool)} (the pool size)")

@@ -16,8 +16,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from .format import FormatError
-
-STRATEGIES = ("fdal", "margin", "entropy", "random")
+from .strategies import STRATEGIES, check_strategy
 
 
 def _core():
@@ -172,10 +171,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
-    if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; known strategies: {', '.join(STRATEGIES)}")
-    if strategy == "fdal" and not model.has_sampler:
-        raise ValueError("strategy 'fdal' needs a model with a sampler (score layer); this model has none")
+    check_strategy(strategy, model.has_sampler)
     k = _check_int(k, "k")
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")

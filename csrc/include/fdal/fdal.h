@@ -73,7 +73,14 @@ fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* ima
                                  int32_t threads, int32_t* logits_raw, int32_t* score_raw,
                                  float* logits, float* score);
 
-/* strategy: "fdal", "margin", "entropy" or "random". */
+/* The ranking strategies, in a fixed order: fdal_strategy_name(i) for 0 <= i < fdal_strategy_count()
+ * ("fdal", "margin", "entropy", "random" today); NULL outside that range; valid for the life of the
+ * process. "fdal" needs a model with a sampler; keys in docs/quantization.md, "Ranking keys". */
+int32_t fdal_strategy_count(void);
+const char* fdal_strategy_name(int32_t index);
+
+/* strategy: one of the names above. FDAL_ERR_INVALID_ARGUMENT, with a message naming the problem,
+ * for an unknown strategy, "fdal" on a model without a sampler, k < 1 or threads < 1. */
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
                                uint64_t seed, fdal_ranker** out);
 /* fdal_ranker_create whose pushes run on `threads` threads (>= 1); same result for any count. */

@@ -1,0 +1,47 @@
+"""Type stubs for fdal._core, the pybind11 module built from csrc/python/bindings.cpp.
+
+The public API is fdal.runtime (fdal.load, fdal.rank_pool), which checks every argument; these
+are the raw entry points it wraps. Images: uint8 (N, H, W, C), any strides.
+"""
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+STRATEGIES: Tuple[str, ...]
+"""The ranking strategies the C++ ranker knows (kStrategyNames), in its order."""
+
+class FormatError(ValueError):
+    """A malformed, truncated, corrupted or future-version .fdal file."""
+
+class Model:
+    """A loaded, validated, immutable int8 model; shared by threads and by its rankers."""
+
+    @staticmethod
+    def from_bytes(data: bytes, kernels: str = "auto") -> Model: ...
+    @staticmethod
+    def from_file(path: str, kernels: str = "auto") -> Model: ...
+    def info(self) -> Dict[str, Any]:
+        """layers (list of dicts), input_shape, input_scale, input_zero_point, num_classes,
+        has_sampler, logits_layer, score_layer, weight_bytes, arena_bytes, format_version,
+        file_bytes, kernels, packed_bytes, scratch_bytes."""
+    def forward(self, images: npt.NDArray[np.uint8], threads: int = 1) -> Dict[str, np.ndarray]:
+        """{"logits": float32 (N, C), "logits_raw": int32 (N, C)} plus "score" (float32 (N,)) and
+        "score_raw" (int32 (N,)) when the model has a sampler."""
+
+class Ranker:
+    """Streams batches of images and keeps the k best (key, index) pairs; keeps its model alive."""
+
+    def __init__(self, model: Model, strategy: str, k: int, seed: int, threads: int = 1) -> None: ...
+    def push(self, images: npt.NDArray[np.uint8]) -> None: ...
+    def finish(self) -> npt.NDArray[np.int64]:
+        """The k best pool indices, best first; ValueError when fewer than k images were pushed."""
+    @property
+    def seen(self) -> int:
+        """Images pushed so far."""
+
+def profile_layers(model: Model, images: npt.NDArray[np.uint8]) -> List[float]:
+    """Seconds spent in the input lookup and in each layer over the images (benchmarks only)."""
+
+def kernel_paths() -> Tuple[str, ...]:
+    """Kernel paths this CPU can run, best first ("reference" last)."""
