@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from fdal.training import runner  # noqa: E402
-from fdal.training.fdal_loop import FdalConfig  # noqa: E402
+from fdal.training.student_training import FdalConfig  # noqa: E402
 from fdal.training.plots import plot_learning_curves  # noqa: E402
 from fdal.training.protocols import PRESETS, Protocol, get_protocol  # noqa: E402
 from fdal.training.results import FIELDS, append_result, markdown_table, read_results, summarize  # noqa: E402

@@ -18,6 +18,8 @@ import torch
 
 import fdal
 
+from .data.model_input import nhwc_pixels_to_unit_float
+
 TOP_FRACTION = 0.10
 
 
@@ -43,11 +45,10 @@ def spearman(a, b) -> float:
 
 def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500) -> dict:
     """Float logits and sampler pre-sigmoid values of uint8 NHWC images."""
-    from .int8_export import to_input
     logits, score = [], []
     with torch.no_grad():
         for s in range(0, len(images), batch_size):
-            z, lg = student(to_input(images[s:s + batch_size]))
+            z, lg = student(nhwc_pixels_to_unit_float(images[s:s + batch_size]))
             logits.append(lg.float().numpy())
             if sampler is not None:
                 score.append((sampler.logit(z) if hasattr(sampler, "logit") else sampler(z)).float().numpy())

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdal.training.fdal_loop import accuracy, train_cycle
+from fdal.training.student_training import accuracy, train_cycle
 from fdal.training.protocols import PRESETS, Protocol, get_protocol
 from fdal.training.results import append_result, markdown_table, read_results
 from fdal.training.strategies import METHODS, SelectionContext, select, training_mode

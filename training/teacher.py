@@ -13,8 +13,8 @@ import time
 import torch
 from torch import nn
 
-from .data import augment, load_dataset, to_input
-from .fdal_loop import accuracy
+from .data import augment, load_dataset, pixels_to_unit_float
+from .student_training import accuracy
 from .models import Teacher
 
 try:
@@ -81,7 +81,7 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
         correct = torch.zeros((), device=device, dtype=torch.int64)
         for step in range(steps_per_epoch):
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = _layout(to_input(augment(data.train_x[idx], gen)), device)
+            xb = _layout(pixels_to_unit_float(augment(data.train_x[idx], gen)), device)
             yb = data.train_y[idx]
             with _autocast(device, amp):
                 logits = model(xb)[1]

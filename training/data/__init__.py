@@ -1,11 +1,12 @@
 """Data for fdal.training: loaders for the official dataset layouts, a generated dataset,
 and vectorized uint8 augmentation. Every loader returns a `Dataset` of uint8 NCHW tensors."""
-from .augment import augment, to_input
+from .augment import augment
 from .cifar import load_cifar10, load_cifar100
 from .cifar10_jpeg import prepare_cifar10_jpeg
 from .dataset import Dataset, channel_stats, make_dataset
 from .errors import DatasetFilesMissing
 from .image_folder import load_image_folder
+from .model_input import nhwc_pixels_to_unit_float, pixels_to_unit_float
 from .svhn import load_svhn
 from .synthetic import make_synthetic
 
@@ -35,4 +36,4 @@ def load_dataset(name, data_dir, device="cpu", download=False, **kwargs):
 
 __all__ = ["DATASETS", "Dataset", "DatasetFilesMissing", "augment", "channel_stats", "load_cifar10",
            "load_cifar100", "load_dataset", "load_image_folder", "load_svhn", "make_dataset",
-           "make_synthetic", "prepare_cifar10_jpeg", "to_input"]
+           "make_synthetic", "nhwc_pixels_to_unit_float", "pixels_to_unit_float", "prepare_cifar10_jpeg"]
