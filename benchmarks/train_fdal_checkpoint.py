@@ -3,7 +3,7 @@
     python benchmarks/train_fdal_checkpoint.py --data-dir data --out runs/export-parity/fdal.pt
 
 A small teacher (fdal.training.teacher, arch "small") is trained on the labeled images, then one
-FDAL cycle (fdal.training.fdal_loop.train_cycle, mode "fdal": distillation + adversarial sampler)
+FDAL cycle (fdal.training.student_training.train_cycle, mode "fdal": distillation + adversarial sampler)
 trains a VGG11-lite student and its sampler on `--labels` random labeled images, the rest of the
 training split being the sampler's unlabeled pool. The checkpoint has the runner's layout
 (keys "student", "sampler", "decoder", "student_arch", "num_classes", "n_labeled", "accuracy").
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
 
     from fdal.training import data as fdata
     from fdal.training import teacher as fteacher
-    from fdal.training.fdal_loop import FdalConfig, accuracy, train_cycle
+    from fdal.training.student_training import FdalConfig, accuracy, train_cycle
 
     torch.set_num_threads(args.threads)
     if not os.path.isdir(os.path.join(args.data_dir, "cifar-10-batches-py")):

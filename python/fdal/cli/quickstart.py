@@ -45,7 +45,7 @@ def register(sub):
 
 def quick_protocol(data_dir=None, fast=False, seed=0):
     """The scaled-down protocol the quickstart runs (generated data, or CIFAR-10 with a data dir)."""
-    from fdal.training.fdal_loop import FdalConfig
+    from fdal.training.student_training import FdalConfig
     from fdal.training.protocols import Protocol
     if data_dir is None and fast:
         return Protocol("quickstart-fast", "synthetic", 40, 40, 120, subset=300, seed=seed,
