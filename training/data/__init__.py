@@ -7,6 +7,7 @@ from .dataset import Dataset, channel_stats, make_dataset
 from .errors import DatasetFilesMissing
 from .image_folder import load_image_folder
 from .model_input import nhwc_pixels_to_unit_float, pixels_to_unit_float
+from .runtime_images import calibration_images, evaluation_images, images_nhwc
 from .svhn import load_svhn
 from .synthetic import make_synthetic
 
@@ -34,6 +35,7 @@ def load_dataset(name, data_dir, device="cpu", download=False, **kwargs):
     return ds.to(device) if str(device) != "cpu" else ds
 
 
-__all__ = ["DATASETS", "Dataset", "DatasetFilesMissing", "augment", "channel_stats", "load_cifar10",
-           "load_cifar100", "load_dataset", "load_image_folder", "load_svhn", "make_dataset",
-           "make_synthetic", "nhwc_pixels_to_unit_float", "pixels_to_unit_float", "prepare_cifar10_jpeg"]
+__all__ = ["DATASETS", "Dataset", "DatasetFilesMissing", "augment", "calibration_images", "channel_stats",
+           "evaluation_images", "images_nhwc", "load_cifar10", "load_cifar100", "load_dataset", "load_image_folder",
+           "load_svhn", "make_dataset", "make_synthetic", "nhwc_pixels_to_unit_float", "pixels_to_unit_float",
+           "prepare_cifar10_jpeg"]
