@@ -141,7 +141,7 @@ def prepare(work: str, checkpoint, n: int):
     import torch
 
     import fdal.training as ft
-    from fdal.training.parity import load_checkpoint
+    from fdal.training.checkpoint import load_checkpoint
     sys.path.insert(0, HERE)
     from onnx_peers import StudentWithSampler, export_fp32, quantize_int8
     torch.set_num_threads(1)

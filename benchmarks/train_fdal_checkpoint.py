@@ -3,10 +3,10 @@
     python benchmarks/train_fdal_checkpoint.py --data-dir data --out runs/export-parity/fdal.pt
 
 A small teacher (fdal.training.teacher, arch "small") is trained on the labeled images, then one
-FDAL cycle (fdal.training.fdal_loop.train_cycle, mode "fdal": distillation + adversarial sampler)
+FDAL cycle (fdal.training.student_training.train_cycle, mode "fdal": distillation + adversarial sampler)
 trains a VGG11-lite student and its sampler on `--labels` random labeled images, the rest of the
-training split being the sampler's unlabeled pool. The checkpoint has the runner's layout
-(keys "student", "sampler", "decoder", "student_arch", "num_classes", "n_labeled", "accuracy").
+training split being the sampler's unlabeled pool. The checkpoint is the one `fdal al` writes
+(fdal.training.checkpoint), so `fdal export` / `fdal compare --dataset cifar10` read it.
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
 
     from fdal.training import data as fdata
     from fdal.training import teacher as fteacher
-    from fdal.training.fdal_loop import FdalConfig, accuracy, train_cycle
+    from fdal.training.checkpoint import save_checkpoint
+    from fdal.training.student_training import FdalConfig, accuracy, train_cycle
 
     torch.set_num_threads(args.threads)
     if not os.path.isdir(os.path.join(args.data_dir, "cifar-10-batches-py")):
@@ -66,13 +67,8 @@ def main(argv=None) -> int:
     print(f"student (FDAL, {args.epochs} epochs): {100 * acc:.2f}% in {time.time() - t1:.0f} s",
           file=sys.stderr, flush=True)
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-
-    def sd(m):
-        return {k: v.detach().cpu() for k, v in m.state_dict().items()}
-    torch.save({"student": sd(models.student), "sampler": sd(models.sampler), "decoder": sd(models.decoder),
-                "student_arch": config.student_arch, "num_classes": ds.num_classes, "n_labeled": args.labels,
-                "cycle": 0, "accuracy": acc}, args.out)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)    save_checkpoint(args.out, models, student_arch=config.student_arch, num_classes=ds.num_classes,
+                    n_labeled=args.labels, cycle=0, accuracy=acc)
     meta = {"labels": args.labels, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
             "teacher_accuracy": teacher_acc, "student_accuracy": acc, "seconds": round(time.time() - t0, 1),
             "seed": args.seed}

@@ -82,7 +82,7 @@ def pool_file(tmp_path_factory):
 
 
 def test_al_writes_results_table_plot_and_checkpoints(al_run):
-    from fdal.training.parity import load_checkpoint
+    from fdal.training.checkpoint import load_checkpoint
     out, stdout = al_run
     rows = read_jsonl(out / "results.jsonl")
     assert sorted((r["method"], r["n_labeled"]) for r in rows) == sorted((m, n) for m in METHODS for n in SIZES)

@@ -16,7 +16,7 @@ import fdal.training as ft  # noqa: E402
 from fdal import format as fmt  # noqa: E402
 from fdal import oracle, testing  # noqa: E402
 from fdal.training.parity import format_report  # noqa: E402
-from fdal.training.int8_export import to_input  # noqa: E402
+from fdal.training.data import nhwc_pixels_to_unit_float  # noqa: E402
 from fdal.training.export_graph import hwc_columns, lower  # noqa: E402
 from fdal.training.models.normalize import NormalizedInput  # noqa: E402
 
@@ -72,7 +72,7 @@ def trained(tmp_path_factory):
     name, xtr, ytr, xte, yte, mean, std = _cifar_or_synthetic()
     student = ft.models.Student(num_classes=10).set_normalization(mean, std)
     opt = torch.optim.Adam(student.parameters(), lr=2e-3)
-    x = to_input(xtr)
+    x = nhwc_pixels_to_unit_float(xtr)
     y = torch.as_tensor(ytr, dtype=torch.int64)
     g = torch.Generator().manual_seed(0)
     for _ in range(2):

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from fdal.training import runner  # noqa: E402
-from fdal.training.fdal_loop import FdalConfig  # noqa: E402
+from fdal.training.student_training import FdalConfig  # noqa: E402
 from fdal.training.plots import plot_learning_curves  # noqa: E402
 from fdal.training.protocols import PRESETS, Protocol, get_protocol  # noqa: E402
 from fdal.training.results import FIELDS, append_result, markdown_table, read_results, summarize  # noqa: E402
@@ -146,8 +146,9 @@ def test_plot_written(tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
-    assert runner.main(["--preset", "smoke", "--methods", "random,margin", "--out", str(tmp_path),
-                        "--no-progress", "--threads", "1", "--device", "cpu"]) == 0
+    from fdal.cli import main
+    assert main(["al", "--preset", "smoke", "--methods", "random,margin", "--out", str(tmp_path),
+                 "--no-progress", "--threads", "1", "--device", "cpu"]) == 0
     assert "| random |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "curves.png").stat().st_size > 0
-    assert "wall-clock" in capsys.readouterr().out
+    assert "wall-clock" in capsys.readouterr().err  # `fdal al` prints its summary line on stderr

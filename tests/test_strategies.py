@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from fdal.training.data import make_synthetic  # noqa: E402
-from fdal.training.fdal_loop import FdalConfig, train_cycle  # noqa: E402
+from fdal.training.student_training import FdalConfig, train_cycle  # noqa: E402
 from fdal.training.models import Teacher  # noqa: E402
 from fdal.training.strategies import METHODS, SelectionContext, select, training_mode  # noqa: E402
 from fdal.training.strategies.base import forward_pool, student_logits  # noqa: E402

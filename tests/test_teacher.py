@@ -2,7 +2,7 @@
 import pytest
 
 torch = pytest.importorskip("torch")
-from fdal.training.data import make_synthetic, to_input  # noqa: E402
+from fdal.training.data import make_synthetic, pixels_to_unit_float  # noqa: E402
 from fdal.training.models import Teacher  # noqa: E402
 from fdal.training.teacher import evaluate, load_teacher, save_teacher, train_teacher  # noqa: E402
 
@@ -30,7 +30,7 @@ def test_training_raises_accuracy_well_above_chance(trained):
 def test_evaluate_matches_a_manual_count(trained):
     ds, model, _, _ = trained
     with torch.no_grad():
-        pred = model(to_input(ds.test_x))[1].argmax(1)
+        pred = model(pixels_to_unit_float(ds.test_x))[1].argmax(1)
     expected = (pred == ds.test_y).float().mean().item()
     assert evaluate(model, ds.test_x, ds.test_y, batch_size=77) == pytest.approx(expected)
     with pytest.raises(ValueError, match="labels"):
@@ -44,7 +44,7 @@ def test_save_load_roundtrip(trained, tmp_path):
     loaded = load_teacher(path, "cpu")
     assert loaded.arch == "small" and loaded.num_classes == 10 and not loaded.training
     assert loaded.meta == {"dataset": "synthetic", "test_acc": 0.5}
-    x = to_input(ds.test_x[:16])
+    x = pixels_to_unit_float(ds.test_x[:16])
     with torch.no_grad():
         a, b = model(x), loaded(x)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from fdal.training.data import (DatasetFilesMissing, augment, load_dataset, make_synthetic,  # noqa: E402
-                                to_input)
+                                pixels_to_unit_float)
 
 pytestmark = pytest.mark.torch
 
@@ -175,11 +175,11 @@ def test_augment_flips_really_flip():
     assert 10 < sum(flipped) < 54, f"seed {seed}: {sum(flipped)} of 64 flipped"
 
 
-def test_augment_rejects_float_and_to_input_range():
+def test_augment_rejects_float_and_pixels_to_unit_float_range():
     with pytest.raises(ValueError, match="uint8"):
         augment(torch.rand(2, 3, 32, 32), torch.Generator())
     x = torch.tensor([0, 128, 255], dtype=torch.uint8).view(1, 3, 1, 1)
-    assert torch.allclose(to_input(x).view(-1), torch.tensor([0.0, 128 / 255, 1.0]))
+    assert torch.allclose(pixels_to_unit_float(x).view(-1), torch.tensor([0.0, 128 / 255, 1.0]))
 
 
 def test_make_synthetic_is_deterministic_and_balanced():

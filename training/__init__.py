@@ -1,23 +1,19 @@
-"""fdal.training: the PyTorch side of fdal (data, models, teacher training, the FDAL loop, export).
+"""fdal.training: the PyTorch side of fdal (data, models, teacher training, one cycle of student
+training, the acquisition strategies, the active-learning runner, the int8 export and its parity check).
 
-Submodules load on first use, so `import fdal.training as ft; ft.models.Student` works and
-modules that are not needed (or not yet present) cost nothing.
+    import fdal.training as ft
+    student = ft.models.Student(num_classes=10)
+    ft.export(student, sampler, calibration_images, "student.fdal")
+    ft.compare(student, sampler, "student.fdal", images, labels)
+
+Every submodule is imported here, so `ft.strategies` or `ft.runner` works without importing it
+first; `export` and `compare` are the functions (their modules are `int8_export` and `parity`).
+Nothing heavy runs at import: matplotlib, tqdm and the datasets load when used.
 """
-import importlib
+from . import (checkpoint, data, export_graph, int8_export, models, parity, plots, protocols, results, runner,
+               strategies, student_training, teacher)
+from .int8_export import export
+from .parity import compare
 
-_SUBMODULES = ("data", "models", "teacher")
-# Public functions re-exported from submodules written by other parts of the project.
-_FUNCTIONS = {"export": ("int8_export", "export"), "compare": ("parity", "compare")}
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _FUNCTIONS:
-        module, attr = _FUNCTIONS[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES) + list(_FUNCTIONS))
+__all__ = ["checkpoint", "compare", "data", "export", "export_graph", "int8_export", "models", "parity", "plots",
+           "protocols", "results", "runner", "strategies", "student_training", "teacher"]

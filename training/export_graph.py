@@ -132,26 +132,13 @@ class _Lowering:
         if isinstance(m, _SKIPPED):
             if isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.AlphaDropout) and m.training and m.p > 0:
                 raise ValueError(f"{name} (Dropout p={m.p}) is in training mode: call .eval() before exporting")
-        elif isinstance(m, nn.Conv2d):
-            self._conv(lf)
-        elif isinstance(m, nn.BatchNorm2d):
-            self._batchnorm(lf)
-        elif isinstance(m, nn.ReLU):
-            self._relu(lf)
-        elif isinstance(m, nn.MaxPool2d):
-            self._pool(lf, "maxpool")
-        elif isinstance(m, nn.AvgPool2d):
-            self._pool(lf, "avgpool")
-        elif isinstance(m, nn.AdaptiveAvgPool2d):
-            self._adaptive(lf)
-        elif isinstance(m, nn.Flatten):
-            self._flatten(lf)
-        elif isinstance(m, nn.Linear):
-            self._linear(lf)
         else:
-            raise ValueError(f"{name} ({type(m).__name__}) cannot be represented in the int8 format; supported: "
-                             f"Conv2d, BatchNorm2d after Conv2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
-                             f"Flatten, Linear, Dropout/Identity in eval mode")
+            lower_leaf = next((fn for kind, fn in _LEAF_LOWERINGS if isinstance(m, kind)), None)
+            if lower_leaf is None:
+                raise ValueError(f"{name} ({type(m).__name__}) cannot be represented in the int8 format; supported: "
+                                 f"Conv2d, BatchNorm2d after Conv2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
+                                 f"Flatten, Linear, Dropout/Identity in eval mode")
+            lower_leaf(self, lf)
         self.last_leaf_op[name] = self.cur
 
     def _need_map(self, lf):
@@ -279,6 +266,19 @@ class _Lowering:
             raise ValueError(f"{lf.name} (Linear): in_features {w.shape[1]} does not match its input {in_shape}")
         self._emit(FloatOp("fc", lf_name, self.cur, tuple(in_shape), (1, 1, w.shape[0]), weight=w, bias=b,
                            tap=lf.name))
+
+
+# Which _Lowering method lowers each supported leaf module (AdaptiveAvgPool2d is no AvgPool2d subclass).
+_LEAF_LOWERINGS = (
+    (nn.Conv2d, _Lowering._conv),
+    (nn.BatchNorm2d, _Lowering._batchnorm),
+    (nn.ReLU, _Lowering._relu),
+    (nn.MaxPool2d, lambda lowering, lf: lowering._pool(lf, "maxpool")),
+    (nn.AvgPool2d, lambda lowering, lf: lowering._pool(lf, "avgpool")),
+    (nn.AdaptiveAvgPool2d, _Lowering._adaptive),
+    (nn.Flatten, _Lowering._flatten),
+    (nn.Linear, _Lowering._linear),
+)
 
 
 def hwc_columns(w: np.ndarray, map_hwc: tuple, fold=(1, 1)) -> np.ndarray:

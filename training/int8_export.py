@@ -18,6 +18,7 @@ import torch
 from fdal import format as fmt
 from fdal import quant
 
+from .data.model_input import nhwc_pixels_to_unit_float
 from .export_graph import FloatOp, lower
 
 METHODS = ("minmax", "percentile", "mse")
@@ -71,11 +72,6 @@ def _normalization(student, channels: int):
     return mean, std
 
 
-def to_input(images_nhwc: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [0, 1], the models' input contract."""
-    return torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 class _Stats:
     """Exact min/max plus a bounded random sample of one tensor's values."""
 
@@ -115,7 +111,7 @@ def calibrate(student, sampler, ops: list, images: np.ndarray, method: str, perc
     try:
         with torch.no_grad():
             for s in range(0, len(images), _BATCH):
-                z, _ = student(to_input(images[s:s + _BATCH]))
+                z, _ = student(nhwc_pixels_to_unit_float(images[s:s + _BATCH]))
                 if sampler is not None:
                     (sampler.logit if hasattr(sampler, "logit") else sampler)(z)
     finally:

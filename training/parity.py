@@ -3,20 +3,21 @@
     report = fdal.training.compare(student, sampler, "student.fdal", images, labels)
     print(fdal.training.parity.format_report(report))
 
-Command line (export a runner checkpoint and report parity on the CIFAR-10 test split):
+Command line (a checkpoint written by `fdal al`, exported, then compared on its test split):
 
-    python -m fdal.training.parity runs/export-parity/fdal.pt --data-dir data --out runs/export-parity/fdal.fdal
+    fdal export runs/cpu-small/models/fdal-trial0.pt --data-dir data --out fdal.fdal
+    fdal compare runs/cpu-small/models/fdal-trial0.pt fdal.fdal --data-dir data
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 
 import fdal
+
+from .data.model_input import nhwc_pixels_to_unit_float
 
 TOP_FRACTION = 0.10
 
@@ -43,11 +44,10 @@ def spearman(a, b) -> float:
 
 def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500) -> dict:
     """Float logits and sampler pre-sigmoid values of uint8 NHWC images."""
-    from .int8_export import to_input
     logits, score = [], []
     with torch.no_grad():
         for s in range(0, len(images), batch_size):
-            z, lg = student(to_input(images[s:s + batch_size]))
+            z, lg = student(nhwc_pixels_to_unit_float(images[s:s + batch_size]))
             logits.append(lg.float().numpy())
             if sampler is not None:
                 score.append((sampler.logit(z) if hasattr(sampler, "logit") else sampler(z)).float().numpy())
@@ -123,55 +123,3 @@ def format_report(report: dict) -> str:
                 value += f" ({report[key] / 1024:.1f} KiB)"
             lines.append(f"| {title} | {value} |")
     return "\n".join(lines)
-
-
-def load_checkpoint(path):
-    """Student and sampler (eval mode) from a runner checkpoint (fdal.training.runner models/*.pt)."""
-    from . import models
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "student" not in ckpt:
-        raise ValueError(f"{path}: not a checkpoint with a 'student' state dict (fdal.training.runner layout)")
-    student = models.make_student(ckpt.get("student_arch", "vgg11lite"), num_classes=ckpt["num_classes"])
-    student.load_state_dict(ckpt["student"])
-    sampler = None
-    if ckpt.get("sampler") is not None:
-        sd = ckpt["sampler"]
-        hidden, in_features = sd["net.1.weight"].shape
-        sampler = models.Sampler(in_features=in_features, hidden=hidden)
-        sampler.load_state_dict(sd)
-        sampler.eval()
-    return student.eval(), sampler, ckpt
-
-
-def main(argv=None) -> int:
-    from . import data as fdata
-    from .int8_export import export
-    ap = argparse.ArgumentParser(description="Export a checkpoint to int8 and report float/int8 parity on CIFAR-10.")
-    ap.add_argument("checkpoint")
-    ap.add_argument("--data-dir", default="data", help="folder with cifar-10-batches-py/ (made from the JPEG copy "
-                                                       "if missing)")
-    ap.add_argument("--out", default=None, help=".fdal path (default: next to the checkpoint)")
-    ap.add_argument("--calibration", type=int, default=1000, help="training images used for calibration")
-    ap.add_argument("--method", default="minmax", choices=["minmax", "percentile", "mse"])
-    ap.add_argument("--percentile", type=float, default=99.99)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    if not os.path.isdir(os.path.join(args.data_dir, "cifar-10-batches-py")):
-        fdata.prepare_cifar10_jpeg(args.data_dir)
-    ds = fdata.load_dataset("cifar10", args.data_dir)
-    student, sampler, ckpt = load_checkpoint(args.checkpoint)
-    pick = np.sort(np.random.default_rng(args.seed).choice(len(ds.train_y), args.calibration, replace=False))
-    calib = ds.train_x[torch.as_tensor(pick)].permute(0, 2, 3, 1).contiguous().numpy()
-    out = args.out or os.path.splitext(args.checkpoint)[0] + f"-{args.method}.fdal"
-    export(student, sampler, calib, out, method=args.method, percentile=args.percentile)
-    test_x = ds.test_x.permute(0, 2, 3, 1).contiguous().numpy()
-    report = compare(student, sampler, out, test_x, ds.test_y.numpy())
-    print(f"checkpoint {args.checkpoint}: {ckpt.get('student_arch', 'vgg11lite')}, {ckpt.get('n_labeled')} labels; "
-          f"calibration: {args.calibration} training images, method {args.method}; test: {len(test_x)} images "
-          f"(CIFAR-10 JPEG copy)\n")
-    print(format_report(report))
-    return 0
-
-if __name__ == "__main__":
-    sys.exit(main())

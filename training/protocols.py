@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from fdal.training.fdal_loop import FdalConfig
+from fdal.training.student_training import FdalConfig
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """The active-learning protocol runner: cycles of (train, test, select) per method and trial.
 
-    python -m fdal.training.runner --preset cpu-small --methods random,kd_random,fdal \
-        --data-dir data --out runs/cpu-small
+    fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small
 
 Files in the output directory:
     protocol.json                the protocol (a resumed run must match it)
@@ -9,10 +8,9 @@ Files in the output directory:
     results.jsonl                one record per cycle, appended as cycles finish (results.py)
     checkpoints/{method}-trial{t}.json   labeled indices, subset-RNG state and results so far;
                                  a rerun resumes after the last finished cycle
-    models/{method}-trial{t}.pt  state dicts of the latest finished cycle's models: keys "student",
-                                 "sampler" (fdal modes, else None), "decoder", plus "student_arch",
-                                 "num_classes", "n_labeled", "cycle", "accuracy". After the run it
-                                 holds the last cycle's student+sampler, the one to export.
+    models/{method}-trial{t}.pt  the latest finished cycle's models (checkpoint.py has the keys).
+                                 After the run it holds the last cycle's student+sampler, the one
+                                 to export.
     results.md, curves.png       written by the command line after the run
 
 Determinism: cycle c of trial t trains with seed (seed + t) * 1000 + c (the same initialization
@@ -20,7 +18,6 @@ for every method), so on CPU a resumed run reproduces an uninterrupted one exact
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -31,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdal.training.fdal_loop import accuracy, train_cycle
-from fdal.training.protocols import PRESETS, Protocol, get_protocol
-from fdal.training.results import append_result, markdown_table, read_results
+from fdal.training.checkpoint import save_checkpoint
+from fdal.training.student_training import accuracy, train_cycle
+from fdal.training.protocols import Protocol, get_protocol
+from fdal.training.results import append_result, read_results
 from fdal.training.strategies import METHODS, SelectionContext, select, training_mode
 
 
@@ -114,16 +112,6 @@ def _fresh_state(p: Protocol, trial: int, pool_size: int) -> dict:
             "results": []}
 
 
-def _save_models(path: Path, models, arch: str, num_classes: int, rec: dict) -> None:
-    def sd(m):
-        return None if m is None else {k: v.detach().cpu() for k, v in m.state_dict().items()}
-    tmp = path.with_suffix(".tmp")
-    torch.save({"student": sd(models.student), "sampler": sd(models.sampler), "decoder": sd(models.decoder),
-                "student_arch": arch, "num_classes": num_classes, "n_labeled": rec["n_labeled"],
-                "cycle": rec["cycle"], "accuracy": rec["accuracy"]}, tmp)
-    os.replace(tmp, path)
-
-
 def run_cycle(p: Protocol, method: str, trial: int, state: dict, dataset, teacher, device,
               progress=False) -> dict:
     """Run the next cycle of `state` (train, test, select the next batch); updates `state` in place
@@ -201,8 +189,9 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
                 state = states[m, trial]
                 while state["next_cycle"] < p.cycles:
                     rec, models = run_cycle(p, m, trial, state, dataset, teacher, device, progress)
-                    _save_models(out / "models" / f"{m}-trial{trial}.pt", models, p.train.student_arch,
-                                 dataset.num_classes, rec)
+                    save_checkpoint(out / "models" / f"{m}-trial{trial}.pt", models,
+                                    student_arch=p.train.student_arch, num_classes=dataset.num_classes,
+                                    n_labeled=rec["n_labeled"], cycle=rec["cycle"], accuracy=rec["accuracy"])
                     _write_json_atomic(out / "checkpoints" / f"{m}-trial{trial}.json", state)
                     append_result(results_path, rec)
                     if bar is not None:
@@ -222,42 +211,3 @@ def _sync_results(path: Path, records: list) -> None:
     for r in records:
         if (r["preset"], r["method"], r["trial"], r["cycle"]) not in have:
             append_result(path, r)
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fdal.training.runner", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--preset", required=True, choices=sorted(PRESETS))
-    ap.add_argument("--methods", default="random,kd_random,fdal",
-                    help=f"comma-separated, from: {', '.join(METHODS)}")
-    ap.add_argument("--data-dir", default=None, help="dataset folder (not needed for the smoke preset)")
-    ap.add_argument("--out", required=True, help="output directory (resumed if it holds a run)")
-    ap.add_argument("--trials", type=int, default=1)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--no-resume", action="store_true", help="start over, discarding checkpoints and results")
-    ap.add_argument("--teacher", default=None, help="a saved teacher to use instead of training one")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs per cycle (schedule scaled)")
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for training (GPU)")
-    ap.add_argument("--no-progress", action="store_true")
-    a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    p = get_protocol(a.preset)
-    if a.epochs is not None or a.bf16:
-        train = p.train.scaled(a.epochs) if a.epochs is not None else p.train
-        p = p.replace(train=dataclasses.replace(train, bf16=a.bf16 or train.bf16),
-                      name=f"{p.name}-e{train.epochs}{'-bf16' if a.bf16 else ''}")
-    t0 = time.time()
-    results = run_protocol(p, a.methods, a.data_dir, a.out, a.trials, a.device, resume=not a.no_resume,
-                           teacher_path=a.teacher, progress=not a.no_progress)
-    from fdal.training.plots import plot_learning_curves
-    table = markdown_table(results)
-    Path(a.out, "results.md").write_text(f"# {p.name} ({p.dataset})\n\n" + table)
-    plot_learning_curves(results, Path(a.out, "curves.png"), title=f"{p.name}: {p.dataset}")
-    print(table)
-    print(f"wall-clock {time.time() - t0:.0f} s; results in {a.out}/results.jsonl, plot {a.out}/curves.png")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,9 @@
 """Train, evaluate, save and load the FDAL teacher.
 
-    python -m fdal.training.teacher --data-dir DIR --dataset cifar10 --arch vgg19 --epochs 60 \
-        --out teacher.pt --seed 0
+    fdal train-teacher --data-dir DIR --dataset cifar10 --arch vgg19 --epochs 60 --out teacher.pt --seed 0
 
 GPU: the whole dataset lives on the GPU, bf16 autocast, channels_last. CPU: fp32.
 """
-import argparse
 import json
 import math
 import time
@@ -13,8 +11,8 @@ import time
 import torch
 from torch import nn
 
-from .data import augment, load_dataset, to_input
-from .fdal_loop import accuracy
+from .data import augment, pixels_to_unit_float
+from .student_training import accuracy
 from .models import Teacher
 
 try:
@@ -81,7 +79,7 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
         correct = torch.zeros((), device=device, dtype=torch.int64)
         for step in range(steps_per_epoch):
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = _layout(to_input(augment(data.train_x[idx], gen)), device)
+            xb = _layout(pixels_to_unit_float(augment(data.train_x[idx], gen)), device)
             yb = data.train_y[idx]
             with _autocast(device, amp):
                 logits = model(xb)[1]
@@ -143,36 +141,3 @@ def _autocast(device, enabled):
 
 def _layout(x, device):
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Train the FDAL teacher.")
-    ap.add_argument("--data-dir", required=True, help="folder holding the dataset files")
-    ap.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, svhn, folder or synthetic")
-    ap.add_argument("--arch", default="vgg19", choices=["vgg19", "small"])
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=None, help="peak lr (default 0.1 * batch/256)")
-    ap.add_argument("--schedule", default="onecycle", choices=["onecycle", "cosine"])
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on CPU")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--download", action="store_true", help="fetch the official archive if missing")
-    ap.add_argument("--out", required=True, help="checkpoint path, e.g. teacher.pt")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    ds = load_dataset(args.dataset, args.data_dir, download=args.download)
-    t0 = time.perf_counter()
-    model, history = train_teacher(ds, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                                   lr=args.lr, schedule=args.schedule, device=args.device, seed=args.seed)
-    minutes = (time.perf_counter() - t0) / 60
-    acc = history[-1].get("test_acc")
-    save_teacher(model, args.out, {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-                                   "test_acc": acc, "minutes": minutes, "history": history})
-    print(f"{args.arch} teacher on {args.dataset}: test accuracy {acc:.4f} after {args.epochs} epochs "
-          f"({minutes:.1f} min); saved {args.out}")
-
-
-if __name__ == "__main__":
-    main()

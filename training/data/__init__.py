@@ -1,11 +1,13 @@
 """Data for fdal.training: loaders for the official dataset layouts, a generated dataset,
 and vectorized uint8 augmentation. Every loader returns a `Dataset` of uint8 NCHW tensors."""
-from .augment import augment, to_input
+from .augment import augment
 from .cifar import load_cifar10, load_cifar100
 from .cifar10_jpeg import prepare_cifar10_jpeg
 from .dataset import Dataset, channel_stats, make_dataset
 from .errors import DatasetFilesMissing
 from .image_folder import load_image_folder
+from .model_input import nhwc_pixels_to_unit_float, pixels_to_unit_float
+from .runtime_images import calibration_images, evaluation_images, images_nhwc
 from .svhn import load_svhn
 from .synthetic import make_synthetic
 
@@ -33,6 +35,7 @@ def load_dataset(name, data_dir, device="cpu", download=False, **kwargs):
     return ds.to(device) if str(device) != "cpu" else ds
 
 
-__all__ = ["DATASETS", "Dataset", "DatasetFilesMissing", "augment", "channel_stats", "load_cifar10",
-           "load_cifar100", "load_dataset", "load_image_folder", "load_svhn", "make_dataset",
-           "make_synthetic", "prepare_cifar10_jpeg", "to_input"]
+__all__ = ["DATASETS", "Dataset", "DatasetFilesMissing", "augment", "calibration_images", "channel_stats",
+           "evaluation_images", "images_nhwc", "load_cifar10", "load_cifar100", "load_dataset", "load_image_folder",
+           "load_svhn", "make_dataset", "make_synthetic", "nhwc_pixels_to_unit_float", "pixels_to_unit_float",
+           "prepare_cifar10_jpeg"]

@@ -2,13 +2,6 @@
 import torch
 
 
-def to_input(x_uint8):
-    """uint8 pixels -> float in [0, 1], the models' input contract."""
-    if x_uint8.dtype != torch.uint8:
-        raise ValueError(f"expected uint8 pixels, got {x_uint8.dtype}")
-    return x_uint8.float().div_(255.0)
-
-
 def augment(x, generator, padding=4, flip=True):
     """Random crop of the original size from the image padded with `padding` zero pixels on each
     side, then a horizontal flip with probability 1/2. x: uint8 (N, C, H, W) on any device.

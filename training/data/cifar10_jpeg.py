@@ -1,11 +1,10 @@
 """Decode the project's CIFAR-10 JPEG copy into the official cifar-10-batches-py layout.
 
-    python -m fdal.training.data.cifar10_jpeg OUT_DIR [--source DIR]
+    fdal prepare-data --data-dir OUT_DIR [--source DIR] [--overwrite]
 
 Runs the copy's own to_cifar_batches.py (needs Pillow: pip install pillow), so the result is
 exactly what that script writes; the standard CIFAR-10 loader then reads it.
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -39,16 +38,3 @@ def prepare_cifar10_jpeg(out_dir, source_dir=None, overwrite=False):
     os.makedirs(out_dir, exist_ok=True)
     subprocess.run([sys.executable, script, out_dir], check=True, stdout=subprocess.DEVNULL)
     return folder
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out_dir")
-    ap.add_argument("--source", default=None, help=f"JPEG copy folder (default {DEFAULT_SOURCE})")
-    ap.add_argument("--overwrite", action="store_true")
-    args = ap.parse_args(argv)
-    print(prepare_cifar10_jpeg(args.out_dir, args.source, args.overwrite))
-
-
-if __name__ == "__main__":
-    main()

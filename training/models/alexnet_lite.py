@@ -5,20 +5,16 @@ Larger kernels first, like AlexNet; z is (N, 64, 2, 2) so the same Decoder and S
 """
 from torch import nn
 
-from .normalize import CIFAR10_MEAN, CIFAR10_STD, NormalizedInput
+from .normalize import CIFAR10_MEAN, CIFAR10_STD
+from .student_base import StudentBase
 
 
-class AlexNetLite(NormalizedInput):
+class AlexNetLite(StudentBase):
     """conv5x5 3->32, ReLU, maxpool 2; conv3x3 32->64, ReLU, maxpool 2; conv3x3 64->96, ReLU;
     conv3x3 96->64, ReLU, maxpool 4 -> z (N, 64, 2, 2); flatten 256, Linear 256, ReLU, Linear C."""
 
-    feature_channels = 64
-
     def __init__(self, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD):
-        super().__init__(mean, std)
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes, mean, std)
         self.features = nn.Sequential(
             nn.Conv2d(3, 32, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),    # 32 -> 16
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),   # 16 -> 8

@@ -1,10 +1,11 @@
 """The FDAL student "VGG11-lite" (about 553k parameters, 1.56M MACs for 32x32 input)."""
 from torch import nn
 
-from .normalize import CIFAR10_MEAN, CIFAR10_STD, NormalizedInput
+from .normalize import CIFAR10_MEAN, CIFAR10_STD
+from .student_base import StudentBase
 
 
-class Student(NormalizedInput):
+class Student(StudentBase):
     """conv3x3 3->16, ReLU, maxpool 4; conv3x3 16->32, ReLU, maxpool 2; conv3x3 32->64, ReLU,
     maxpool 2 -> z (N, 64, 2, 2); AdaptiveAvgPool(4, 4) (replicates each value 2x2), flatten 1024,
     Linear 512, ReLU, Linear C.
@@ -13,13 +14,8 @@ class Student(NormalizedInput):
     The layers are plain attributes (`features`, `pool`, `classifier`) so an exporter can walk them.
     """
 
-    feature_channels = 64  # channels of z, for Decoder(in_channels=...)
-
     def __init__(self, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD):
-        super().__init__(mean, std)
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes, mean, std)
         self.features = nn.Sequential(
             nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(4),    # 32 -> 8
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),   # 8 -> 4

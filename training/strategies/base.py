@@ -14,7 +14,7 @@ import torch
 @dataclass
 class SelectionContext:
     """What a strategy may look at: the dataset (on `device`), the labeled pool indices and the
-    models trained this cycle (a fdal_loop.CycleModels)."""
+    models trained this cycle (a student_training.CycleModels)."""
 
     dataset: object
     labeled: np.ndarray
@@ -52,6 +52,18 @@ def highest(scores: np.ndarray, cand: np.ndarray, budget: int) -> np.ndarray:
     return lowest(-np.asarray(scores, dtype=np.float64), cand, budget)
 
 
+def trained_models(ctx: SelectionContext, mode: str, **wanted: str) -> list:
+    """The cycle's models named by `wanted` (attribute -> what it is, for the error), in eval mode
+    and in the order given; a ValueError naming the training mode when one was not trained."""
+    models = [getattr(ctx.models, name) for name in wanted]
+    missing = [what for what, m in zip(wanted.values(), models) if m is None]
+    if missing:
+        raise ValueError(f"{mode} selection needs {' and '.join(missing)}: train the cycle in {mode!r} mode")
+    for m in models:
+        m.eval()
+    return models
+
+
 @torch.no_grad()
 def forward_pool(ctx: SelectionContext, indices: np.ndarray, fn) -> torch.Tensor:
     """Apply `fn(x_float)` to pool images in batches (no augmentation); concatenates on CPU."""
@@ -59,18 +71,16 @@ def forward_pool(ctx: SelectionContext, indices: np.ndarray, fn) -> torch.Tensor
     idx = torch.as_tensor(indices, dtype=torch.int64, device=ctx.dataset.train_x.device)
     outs = []
     for s in range(0, len(idx), ctx.batch_size):
-        outs.append(fn(fdata.to_input(ctx.dataset.train_x[idx[s:s + ctx.batch_size]])).float().cpu())
+        outs.append(fn(fdata.pixels_to_unit_float(ctx.dataset.train_x[idx[s:s + ctx.batch_size]])).float().cpu())
     return torch.cat(outs) if outs else torch.empty(0)
 
 
 def student_logits(ctx: SelectionContext, indices: np.ndarray) -> torch.Tensor:
-    student = ctx.models.student
-    student.eval()
+    student = ctx.models.student.eval()
     return forward_pool(ctx, indices, lambda x: student(x)[1])
 
 
 def student_embedding(ctx: SelectionContext, indices: np.ndarray) -> torch.Tensor:
     """The student's z flattened: (N, 256) for VGG11-lite."""
-    student = ctx.models.student
-    student.eval()
+    student = ctx.models.student.eval()
     return forward_pool(ctx, indices, lambda x: student(x)[0].flatten(1))

@@ -1,31 +1,16 @@
 """Learning Loss for Active Learning (Yoo & Kweon, CVPR 2019).
 
-A loss-prediction module reads the student's intermediate feature maps (the outputs of its
-convolutions, captured with forward hooks so any student architecture works: global average
-pool -> Linear 128 -> ReLU per map, concatenated -> Linear 1). It is trained during the cycle
-with the margin ranking loss on pairs of samples; selection takes the largest predicted loss.
+A loss-prediction module (models.LossNet) reads the student's intermediate feature maps (the
+outputs of its convolutions, captured with forward hooks so any student architecture works). It
+is trained during the cycle with the margin ranking loss on pairs of samples; selection takes the
+largest predicted loss.
 """
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
 
-from .base import check_request, forward_pool, highest
-
-
-class LossNet(nn.Module):
-    def __init__(self, channels, width: int = 128):
-        super().__init__()
-        if not channels:
-            raise ValueError("LossNet needs at least one feature map")
-        self.heads = nn.ModuleList(nn.Linear(c, width) for c in channels)
-        self.out = nn.Linear(width * len(channels), 1)
-
-    def forward(self, feats):
-        if len(feats) != len(self.heads):
-            raise ValueError(f"LossNet expects {len(self.heads)} feature maps, got {len(feats)}")
-        h = [torch.relu(head(f.float().mean((2, 3)))) for head, f in zip(self.heads, feats)]
-        return self.out(torch.cat(h, 1)).squeeze(1)
+from .base import check_request, forward_pool, highest, trained_models
 
 
 @contextmanager
@@ -64,10 +49,6 @@ def loss_prediction_loss(pred: torch.Tensor, target: torch.Tensor, margin: float
 
 def select_ll4al(ctx, candidates, budget, seed):
     cand = check_request(ctx, candidates, budget)
-    student, lossnet = ctx.models.student, ctx.models.lossnet
-    if lossnet is None:
-        raise ValueError("ll4al selection needs a loss-prediction module: train the cycle in 'll4al' mode")
-    student.eval()
-    lossnet.eval()
+    student, lossnet = trained_models(ctx, "ll4al", student="the student", lossnet="a loss-prediction module")
     pred = forward_pool(ctx, cand, lambda x: lossnet(conv_features(student, x)[2]))
     return highest(pred.numpy(), cand, budget)

@@ -3,11 +3,10 @@ Both need PyTorch; the dataset for calibration and comparison is the one the run
 (read from the run's protocol.json), or --dataset/--data-dir."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from .common import (add_data_dir, add_out, add_parser, add_seed, positive_int, require_dir, require_file,
+from .common import (add_data_dir, add_out, add_parser, add_seed, positive_int, require_file,
                      torch_setup)
 from .train import DATASET_CHOICES
 
@@ -23,6 +22,8 @@ def register(sub):
     add_out(e, ".fdal path to write (default: the checkpoint's name with .fdal)")
     e.add_argument("--calibration", type=positive_int, default=1000, help="training images for calibration")
     e.add_argument("--method", default="minmax", choices=CALIBRATION_METHODS, help="activation range calibration")
+    e.add_argument("--percentile", type=float, default=99.99,
+                   help="with --method percentile: clip each activation to its [100-P, P] percentiles (default 99.99)")
     e.set_defaults(func=run_export)
 
     c = add_parser(sub, "compare", "compare a float checkpoint with its int8 .fdal file",
@@ -44,66 +45,22 @@ def _common(p):
     add_seed(p)
 
 
-def checkpoint_dataset(checkpoint: str, dataset=None, data_dir=None):
-    """The dataset a runner checkpoint was trained on: --dataset, else OUT/protocol.json."""
-    from fdal.training import data as fdata
-    synthetic = {}
-    proto_path = Path(checkpoint).resolve().parent.parent / "protocol.json"
-    proto = json.loads(proto_path.read_text()) if proto_path.is_file() else None
-    if dataset is None:
-        if proto is None:
-            raise ValueError(f"cannot tell which dataset {checkpoint} was trained on (no {proto_path}); "
-                             f"pass --dataset and --data-dir")
-        dataset = proto["dataset"]
-    # The run's generated data, also under an explicit --dataset synthetic (the defaults differ).
-    if dataset == "synthetic" and proto is not None and proto.get("dataset") == "synthetic":
-        nc, n_train, n_test = proto["synthetic"]
-        synthetic = dict(num_classes=nc, n_train=n_train, n_test=n_test, seed=proto["seed"])
-    if dataset == "synthetic":
-        return fdata.make_synthetic(**synthetic)
-    if data_dir is None:
-        raise ValueError(f"--data-dir is required: the checkpoint was trained on {dataset}")
-    require_dir(data_dir, "--data-dir")
-    return fdata.load_dataset(dataset, data_dir)
-
-
-def load_checkpoint(path: str):
-    require_file(path, "checkpoint")
-    from fdal.training.parity import load_checkpoint as load
-    import pickle
-    try:
-        return load(path)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as exc:  # torch.load / load_state_dict
-        first = (str(exc).splitlines() or [""])[0][:120]
-        raise ValueError(f"{path}: not a student checkpoint written by `fdal al` "
-                         f"({type(exc).__name__}: {first})") from None
-
-
-def calibration_images(ds, n: int, seed: int):
-    """n seeded training images, uint8 NHWC (what export() calibrates on)."""
-    import numpy as np
-    import torch
-    n = min(n, len(ds.train_y))
-    pick = np.sort(np.random.default_rng(seed).choice(len(ds.train_y), n, replace=False))
-    return ds.train_x[torch.as_tensor(pick)].permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def test_images(ds, n=None):
-    x = ds.test_x if n is None else ds.test_x[:n]
-    y = ds.test_y if n is None else ds.test_y[:n]
-    if len(y) == 0:
-        raise ValueError(f"{ds.name} has no test images to compare on")
-    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy(), y.cpu().numpy()
+def _load(checkpoint: str, dataset, data_dir):
+    """(student, sampler, checkpoint dict, dataset) of a checkpoint given on the command line."""
+    from fdal.training.checkpoint import checkpoint_dataset, load_checkpoint
+    require_file(checkpoint, "checkpoint")
+    student, sampler, ckpt = load_checkpoint(checkpoint)
+    return student, sampler, ckpt, checkpoint_dataset(checkpoint, dataset, data_dir)
 
 
 def run_export(args) -> int:
     torch_setup(args)
+    from fdal.training.data import calibration_images
     from fdal.training.int8_export import export
-    student, sampler, ckpt = load_checkpoint(args.checkpoint)
-    ds = checkpoint_dataset(args.checkpoint, args.dataset, args.data_dir)
+    student, sampler, ckpt, ds = _load(args.checkpoint, args.dataset, args.data_dir)
     out = args.out or os.path.splitext(args.checkpoint)[0] + ".fdal"
     calib = calibration_images(ds, args.calibration, args.seed)
-    export(student, sampler, calib, out, method=args.method, seed=args.seed)
+    export(student, sampler, calib, out, method=args.method, percentile=args.percentile, seed=args.seed)
     print(f"wrote {out} ({os.path.getsize(out):,} bytes): {ckpt.get('student_arch', 'vgg11lite')} "
           f"{'+ sampler ' if sampler is not None else ''}trained on {ckpt.get('n_labeled')} labels of {ds.name}; "
           f"calibrated ({args.method}) on {len(calib)} training images")
@@ -112,14 +69,14 @@ def run_export(args) -> int:
 
 def run_compare(args) -> int:
     torch_setup(args)
+    from fdal.training.data import evaluation_images
     from fdal.training.parity import compare, format_report
     require_file(args.model, "model")
-    student, sampler, ckpt = load_checkpoint(args.checkpoint)
-    ds = checkpoint_dataset(args.checkpoint, args.dataset, args.data_dir)
+    student, sampler, ckpt, ds = _load(args.checkpoint, args.dataset, args.data_dir)
     if ckpt.get("num_classes") != ds.num_classes:  # accuracies against the wrong labels would look plausible
         raise ValueError(f"{args.checkpoint} has {ckpt.get('num_classes')} classes but {ds.name} has "
                          f"{ds.num_classes}; pass the --dataset it was trained on")
-    x, y = test_images(ds, args.n)
+    x, y = evaluation_images(ds, args.n)
     report = format_report(compare(student, sampler, args.model, x, y))
     print(f"{args.checkpoint} (float) vs {args.model} (int8), {len(y):,} test images of {ds.name}\n\n{report}")
     if args.out:

@@ -45,7 +45,7 @@ def register(sub):
 
 def quick_protocol(data_dir=None, fast=False, seed=0):
     """The scaled-down protocol the quickstart runs (generated data, or CIFAR-10 with a data dir)."""
-    from fdal.training.fdal_loop import FdalConfig
+    from fdal.training.student_training import FdalConfig
     from fdal.training.protocols import Protocol
     if data_dir is None and fast:
         return Protocol("quickstart-fast", "synthetic", 40, 40, 120, subset=300, seed=seed,
@@ -68,12 +68,13 @@ def run_quickstart(args) -> int:
     torch, device = torch_setup(args)
     import numpy as np
     import fdal
-    from fdal.training.parity import compare, format_report
+    from fdal.training.checkpoint import load_checkpoint
+    from fdal.training.data import calibration_images, evaluation_images, images_nhwc
     from fdal.training.int8_export import export
+    from fdal.training.parity import compare, format_report
     from fdal.training.plots import plot_learning_curves
     from fdal.training.results import markdown_table
     from fdal.training.runner import load_protocol_dataset, run_protocol
-    from .export_cmd import calibration_images, load_checkpoint, test_images
     from .rank import measure
 
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
@@ -103,14 +104,14 @@ def run_quickstart(args) -> int:
     student, sampler, ckpt = load_checkpoint(str(run_dir / "models" / "fdal-trial0.pt"))
     model_path = out / "student.fdal"
     export(student, sampler, calibration_images(ds, 500, args.seed), model_path)
-    test_x, test_y = test_images(ds)
+    test_x, test_y = evaluation_images(ds)
     parity = compare(student, sampler, model_path, test_x, test_y)
     t_export = time.perf_counter() - t0
 
     # 3. Rank the still-unlabeled pool on the native int8 runtime, as a device would.
     state = json.loads((run_dir / "checkpoints" / "fdal-trial0.json").read_text())
     unlabeled = np.setdiff1d(np.arange(len(ds.train_y)), np.asarray(state["labeled"]))
-    pool = ds.train_x[torch.as_tensor(unlabeled)].permute(0, 2, 3, 1).contiguous().numpy()
+    pool = images_nhwc(ds.train_x[torch.as_tensor(unlabeled)])
     model = fdal.load(model_path)
     k = min(p.step, len(pool))
     picks = unlabeled[fdal.rank_pool(model, pool, k, strategy="fdal")]

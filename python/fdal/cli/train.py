@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,11 @@ def register(sub):
     t.add_argument("--arch", default="vgg19", choices=["vgg19", "small"])
     t.add_argument("--epochs", type=positive_int, default=60)
     t.add_argument("--batch-size", type=positive_int, default=256)
+    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 * batch size / 256)")
+    t.add_argument("--schedule", default="onecycle", choices=["onecycle", "cosine"],
+                   help="learning-rate schedule (default onecycle: 15%% warm-up, then cosine)")
+    t.add_argument("--download", action="store_true",
+                   help="fetch the official archive into --data-dir when its files are missing")
     add_out(t, "checkpoint path (default teacher.pt)", default="teacher.pt")
     add_seed(t)
     add_device(t)
@@ -56,7 +62,11 @@ def register(sub):
     add_out(a, "output folder (resumed if it holds a run of the same protocol)", required=True)
     a.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True, help="continue a run in --out (default on; --no-resume starts over)")
     a.add_argument("--teacher", default=None, help="use this saved teacher instead of training one")
-    a.add_argument("--epochs", type=positive_int, default=None, help="override the preset's epochs per cycle")
+    a.add_argument("--epochs", type=positive_int, default=None,
+                   help="override the preset's epochs per cycle (its schedule is scaled)")
+    a.add_argument("--bf16", action="store_true", help="bf16 autocast for training (GPU)")
+    a.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="progress bars on stderr (default on; --no-progress for logs)")
     add_seed(a, default=None)
     add_device(a)
     add_threads(a)
@@ -88,11 +98,12 @@ def run_train_teacher(args) -> int:
     if args.dataset != "synthetic":
         if args.data_dir is None:
             raise ValueError(f"--data-dir is required for dataset {args.dataset}")
-        _check_data_dir(args.data_dir)
-    ds = fdata.load_dataset(args.dataset, args.data_dir)
+        if not args.download:
+            _check_data_dir(args.data_dir)
+    ds = fdata.load_dataset(args.dataset, args.data_dir, download=args.download)
     t0 = time.perf_counter()
     model, history = fteacher.train_teacher(ds, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                                            device=device, seed=args.seed)
+                                            lr=args.lr, schedule=args.schedule, device=device, seed=args.seed)
     minutes = (time.perf_counter() - t0) / 60
     acc = history[-1].get("test_acc")
     fteacher.save_teacher(model, args.out, {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
@@ -120,17 +131,19 @@ def run_al(args) -> int:
         p = p.replace(dataset=args.dataset, name=f"{p.name}-{args.dataset}")
     if args.epochs is not None:
         p = p.replace(train=p.train.scaled(args.epochs), name=f"{p.name}-e{args.epochs}")
+    if args.bf16:
+        p = p.replace(train=dataclasses.replace(p.train, bf16=True), name=f"{p.name}-bf16")
     if args.seed is not None:
         p = p.replace(seed=args.seed)
     t0 = time.time()
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
-                           teacher_path=args.teacher, progress=True)
+                           teacher_path=args.teacher, progress=args.progress)
     out = Path(args.out)
     table = markdown_table(results)
     (out / "results.md").write_text(f"# {p.name} ({p.dataset})\n\n" + table)
     plot_learning_curves(results, out / "curves.png", title=f"{p.name}: {p.dataset}")
     print(table)
-    print(f"{time.time() - t0:.0f} s; results {out / 'results.jsonl'}, table {out / 'results.md'}, "
+    print(f"wall-clock {time.time() - t0:.0f} s; results {out / 'results.jsonl'}, table {out / 'results.md'}, "
           f"plot {out / 'curves.png'}; export with: fdal export {out / 'models' / 'fdal-trial0.pt'} "
           f"--out student.fdal", file=sys.stderr)
     return 0

@@ -132,8 +132,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     """
     from fdal.training import data as fdata
     from fdal.training import models
-    from fdal.training.strategies.ll4al import LossNet, conv_features, loss_prediction_loss
-    from fdal.training.strategies.vaal import VAE, Discriminator, vae_loss
+    from fdal.training.strategies.ll4al import conv_features, loss_prediction_loss
+    from fdal.training.strategies.vaal import vae_loss
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -163,11 +163,11 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     elif mode == "ll4al":
         with torch.no_grad():
             feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
-        out.lossnet = LossNet([f.shape[1] for f in feats]).to(device)
+        out.lossnet = models.LossNet([f.shape[1] for f in feats]).to(device)
         params += list(out.lossnet.parameters())
     elif mode == "vaal":
-        out.vae = VAE(config.vaal_latent).to(device)
-        out.discriminator = Discriminator(config.vaal_latent).to(device)
+        out.vae = models.VAE(config.vaal_latent).to(device)
+        out.discriminator = models.Discriminator(config.vaal_latent).to(device)
         vae_opt = torch.optim.Adam(out.vae.parameters(), lr=config.vaal_lr)
         disc_opt = torch.optim.Adam(out.discriminator.parameters(), lr=config.vaal_lr)
     opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
@@ -178,7 +178,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         x = dataset.train_x[idx]
         if config.augment:
             x = fdata.augment(x, g)
-        return fdata.to_input(x)
+        return fdata.pixels_to_unit_float(x)
 
     def autocast():
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16)
@@ -243,8 +243,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                 sampler_opt.step()
                 terms["sampler"] = s_loss
             elif mode == "vaal":
-                terms.update(_vaal_step(out, fdata.to_input(dataset.train_x[idx]),
-                                        fdata.to_input(dataset.train_x[unl_batches.next()]),
+                terms.update(_vaal_step(out, fdata.pixels_to_unit_float(dataset.train_x[idx]),
+                                        fdata.pixels_to_unit_float(dataset.train_x[unl_batches.next()]),
                                         vae_opt, disc_opt, config, vae_loss))
             terms["total"] = loss
             for k, v in terms.items():  # summed on device: no host sync per batch
@@ -294,7 +294,7 @@ def accuracy(model: torch.nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, bat
     correct = 0
     for s in range(0, len(x_uint8), batch_size):
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = model(fdata.to_input(x_uint8[s:s + batch_size].to(device)))[1]
+            logits = model(fdata.pixels_to_unit_float(x_uint8[s:s + batch_size].to(device)))[1]
         correct += int((logits.argmax(1) == y[s:s + batch_size].to(device)).sum())
     model.train(was_training)
     return correct / len(x_uint8)

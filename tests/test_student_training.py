@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from fdal.training.data import make_synthetic  # noqa: E402
-from fdal.training.fdal_loop import FdalConfig, accuracy, train_cycle  # noqa: E402
+from fdal.training.student_training import FdalConfig, accuracy, train_cycle  # noqa: E402
 from fdal.training.models import Teacher  # noqa: E402
 
 SEED = 7
@@ -46,7 +46,7 @@ def test_fdal_losses_finite_and_falling_decoder_stepped(toy):
     torch.manual_seed(SEED)  # train_cycle reseeds with `seed`; so the decoder's init is reproducible:
     out = train_cycle("fdal", ds, labeled, unlabeled, cfg(8, adv_start_epoch=4), seed=SEED, teacher=teacher)
     torch.manual_seed(SEED)
-    from fdal.training.fdal_loop import make_student
+    from fdal.training.student_training import make_student
     from fdal.training.models import Decoder
     make_student("vgg11lite", ds)
     decoder_init = Decoder(64, 512).state_dict()
