@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from fdal.training.student_training import FdalConfig
 
 
+POOLS = ("balanced", "imbalanced", "redundant")
+
+
 @dataclass(frozen=True)
 class Protocol:
     name: str
@@ -33,10 +36,27 @@ class Protocol:
     teacher_subset: int = 0
     seed: int = 0           # trial t uses seed + t
     synthetic: tuple = (10, 2000, 500)  # (num_classes, n_train, n_test) when dataset == "synthetic"
+    # Label leakage: 0 -> the teacher trains on the whole training split, which is also the pool
+    # (the paper's setting: the teacher saw every label the students later "buy"). f in (0, 1) ->
+    # a stratified fraction f of the training split is the teacher's source and the pool is the
+    # disjoint rest, whose labels are revealed only when chosen (data/pools.py).
+    teacher_source: float = 0.0
+    # The pool's shape (data/pools.py): "balanced" (as split), "imbalanced" (long-tailed, largest /
+    # smallest class = imbalance_ratio; the test set stays balanced) or "redundant" (each base image
+    # as `burst` near-duplicate frames).
+    pool: str = "balanced"
+    imbalance_ratio: float = 10.0
+    burst: int = 5
 
     def __post_init__(self):
         if self.initial < 2 or self.step < 1 or self.subset < 1:
             raise ValueError(f"{self.name}: initial must be >= 2, step and subset >= 1")
+        if not 0.0 <= self.teacher_source < 1.0:
+            raise ValueError(f"{self.name}: teacher_source must lie in [0, 1), got {self.teacher_source}")
+        if self.pool not in POOLS:
+            raise ValueError(f"{self.name}: pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
+        if self.imbalance_ratio < 1 or self.burst < 1:
+            raise ValueError(f"{self.name}: imbalance_ratio and burst must be >= 1")
         if self.final < self.initial or (self.final - self.initial) % self.step:
             raise ValueError(f"{self.name}: final ({self.final}) must be initial ({self.initial}) "
                              f"plus a whole number of steps ({self.step})")
@@ -61,11 +81,35 @@ PRESETS = {
         "cpu-small", "cifar10", 500, 500, 2000, subset=2000,
         # batch 32: with 500 images, batch 128 gives 4 steps per epoch and the student stays at chance
         train=FdalConfig(batch_size=32).scaled(15), teacher_arch="small", teacher_epochs=4, teacher_subset=10_000),
+    # The CPU research protocol (no label leakage): the teacher trains on a stratified half of the
+    # training split, active learning runs on the other half; three pool shapes. The three presets
+    # share one teacher (same split, seed and recipe): train it once, pass it with --teacher.
+    **{name: Protocol(
+        name, "cifar10", 500, 500, 2000, subset=5000, teacher_source=0.5, pool=pool,
+        train=FdalConfig(batch_size=32).scaled(30), teacher_arch="small", teacher_epochs=15)
+       for name, pool in (("cpu-research", "balanced"), ("cpu-research-imbalanced", "imbalanced"),
+                          ("cpu-research-redundant", "redundant"))},
     "smoke": Protocol(
         "smoke", "synthetic", 40, 40, 120, subset=200,
         train=FdalConfig(batch_size=32).scaled(3), teacher_arch="small", teacher_epochs=2,
         synthetic=(4, 400, 100)),
 }
+
+
+def teacher_and_pool(p: Protocol, dataset):
+    """(the teacher's training data, the active-learning dataset) of protocol `p` from the full
+    dataset: the pool is the whole training split, or its disjoint non-source part
+    (teacher_source > 0), then shaped as p.pool says. Seeded by p.seed only, so every trial and
+    every method sees the same pool."""
+    from fdal.training.data import pools
+    teacher_set, pool = dataset, dataset
+    if p.teacher_source > 0:
+        (teacher_set, _), (pool, _) = pools.split_source_pool(dataset, p.teacher_source, p.seed)
+    if p.pool == "imbalanced":
+        pool, _ = pools.long_tailed(pool, p.imbalance_ratio, p.seed)
+    elif p.pool == "redundant":
+        pool, _ = pools.bursts(pool, p.burst, p.seed)
+    return teacher_set, pool
 
 
 def get_protocol(name_or_protocol) -> Protocol:

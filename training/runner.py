@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from fdal.training.checkpoint import save_checkpoint
-from fdal.training.student_training import accuracy, train_cycle
-from fdal.training.protocols import Protocol, get_protocol
+from fdal.training.protocols import Protocol, get_protocol, teacher_and_pool
 from fdal.training.results import append_result, read_results
+from fdal.training.student_training import accuracy, train_cycle
 from fdal.training.strategies import METHODS, SelectionContext, select, training_mode
 
 
@@ -91,6 +91,7 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
         acc = history[-1]["test_acc"]  # measured on dataset's test split (train_set shares it)
         _write_json_atomic(out_dir / "teacher.json", {"arch": p.teacher_arch, "epochs": p.teacher_epochs,
                                                       "train_images": len(train_set.train_y),
+                                                      "source_fraction": p.teacher_source,
                                                       "test_accuracy": acc, "seconds": time.time() - t0})
         if progress:
             print(f"teacher: test accuracy {100 * acc:.2f}% in {time.time() - t0:.0f} s", file=sys.stderr)
@@ -165,10 +166,10 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
             f.unlink()
     _write_json_atomic(proto_path, _protocol_json(p))
 
-    dataset = load_protocol_dataset(p, data_dir, device)
+    teacher_set, dataset = teacher_and_pool(p, load_protocol_dataset(p, data_dir, device))
     teacher = None
     if any(training_mode(m) == "fdal" for m in methods):
-        teacher = get_teacher(p, dataset, out, device, teacher_path, reuse_cache=resume, progress=progress)
+        teacher = get_teacher(p, teacher_set, out, device, teacher_path, reuse_cache=resume, progress=progress)
 
     states = {}
     for trial in range(trials):
