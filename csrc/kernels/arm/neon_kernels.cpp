@@ -6,7 +6,6 @@
 #include "kernels/arm/arm_kernels.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
 #include "kernels/reference/requantize.h"
 #include "kernels/relayout.h"
 
@@ -125,26 +124,18 @@ void fully_connected_s8_s32_neon(const OpParams& p, const QuantWeights& q, const
 
 }  // namespace
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_kernel_table() {
-  static const KernelTable table = {
-      "neon",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &reference::max_pool_s8,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Lane16, kLanes, 0},
-      &conv2d_s8_neon,
-      &fully_connected_s8_neon,
-      &fully_connected_s8_s32_neon,
-      1,
-      nullptr,
-      nullptr,
-  };
+  static const KernelTable table = [] {
+    KernelTable t = reference_kernel_table();
+    t.name = "neon";
+    t.pack = PackSpec{PackKind::Lane16, kLanes, 0};
+    t.input_lookup_u8 = &input_lookup_u8_contiguous;
+    t.conv2d_s8 = &conv2d_s8_neon;
+    t.fully_connected_s8 = &fully_connected_s8_neon;
+    t.fully_connected_s8_s32 = &fully_connected_s8_s32_neon;
+    return t;
+  }();
   return table;
 }
 

@@ -9,7 +9,6 @@
 
 #include "kernels/conv_geometry.h"
 #include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -328,26 +327,22 @@ void max_pool_s8_avx2(const OpParams& p, const std::int8_t* in, std::int8_t* out
 
 }  // namespace x86
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable table = {
-      "avx2",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &x86::max_pool_s8_avx2,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Pair16, kLanes, 0},
-      &conv2d_s8_avx2,
-      &fully_connected_s8_avx2,
-      &fully_connected_s8_s32_avx2,
-      8,
-      &fully_connected_s8_tile_avx2,
-      &fully_connected_s8_s32_tile_avx2,
-  };
+  static const KernelTable table = [] {
+    KernelTable t = reference_kernel_table();
+    t.name = "avx2";
+    t.pack = PackSpec{PackKind::Pair16, kLanes, 0};
+    t.input_lookup_u8 = &input_lookup_u8_contiguous;
+    t.conv2d_s8 = &conv2d_s8_avx2;
+    t.fully_connected_s8 = &fully_connected_s8_avx2;
+    t.fully_connected_s8_s32 = &fully_connected_s8_s32_avx2;
+    t.max_pool_s8 = &x86::max_pool_s8_avx2;
+    t.tile_images = 8;
+    t.fully_connected_s8_tile = &fully_connected_s8_tile_avx2;
+    t.fully_connected_s8_s32_tile = &fully_connected_s8_s32_tile_avx2;
+    return t;
+  }();
   return table;
 }
 
