@@ -45,6 +45,19 @@ struct KernelTable {
                                       std::uint8_t* scratch);
 };
 
+// The signature of the conv / fully connected slots (int8 and int32 outputs).
+using LayerKernelS8 = void (*)(const OpParams&, const QuantWeights&, const std::int8_t*, std::int8_t*,
+                               std::uint8_t*);
+using LayerKernelS32 = void (*)(const OpParams&, const QuantWeights&, const std::int8_t*,
+                                std::int32_t*, std::uint8_t*);
+
+// The base of every SIMD path's table: the reference table with the contiguous-pixel input
+// lookup and the three kernels that read weights packed in `pack` (they belong together: one
+// layout). Built in flag-free code; the caller overrides any further slot by name.
+KernelTable packed_kernel_table(const char* name, PackSpec pack, LayerKernelS8 conv2d_s8,
+                                LayerKernelS8 fully_connected_s8,
+                                LayerKernelS32 fully_connected_s8_s32);
+
 // A conv / fully connected kernel that reads the plain weights (reference, portable) in the
 // table's signature: the scratch pointer is not needed. Instantiate it in flag-free files only.
 template <typename Out, void (*Kernel)(const OpParams&, const QuantWeights&, const std::int8_t*, Out*)>

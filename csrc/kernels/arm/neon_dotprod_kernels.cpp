@@ -8,7 +8,6 @@
 
 #include "kernels/arm/arm_kernels.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/requantize.h"
 #include "kernels/relayout.h"
 
@@ -70,9 +69,7 @@ void conv2d_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
   relayout_conv_input_s8(p, in, cpad, 0, scratch);
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = scratch;
-  g.weights = static_cast<const std::int8_t*>(q.packed);
+  fill_conv_geometry(p, q, cpad, kLanes, scratch, &g);
   const std::int32_t npix = p.out.h * p.out.w;
   for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
     std::int32_t pix = 0;
@@ -119,16 +116,9 @@ void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
 
 // Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_dotprod_kernel_table() {
-  static const KernelTable table = [] {
-    KernelTable t = reference_kernel_table();
-    t.name = "neon-dotprod";
-    t.pack = PackSpec{PackKind::Dot4, kLanes, 0};
-    t.input_lookup_u8 = &input_lookup_u8_contiguous;
-    t.conv2d_s8 = &conv2d_s8_dotprod;
-    t.fully_connected_s8 = &fully_connected_s8_dotprod;
-    t.fully_connected_s8_s32 = &fully_connected_s8_s32_dotprod;
-    return t;
-  }();
+  static const KernelTable table =
+      packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
+                          &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod);
   return table;
 }
 

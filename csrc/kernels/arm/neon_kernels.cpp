@@ -5,7 +5,6 @@
 
 #include "kernels/arm/arm_kernels.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
 #include "kernels/reference/requantize.h"
 #include "kernels/relayout.h"
 
@@ -66,9 +65,7 @@ void conv2d_s8_neon(const OpParams& p, const QuantWeights& q, const std::int8_t*
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_conv_input_s16(p, in, cpad, act);
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = act;
-  g.weights = static_cast<const std::int16_t*>(q.packed);
+  fill_conv_geometry(p, q, cpad, kLanes, act, &g);
   const std::int32_t npix = p.out.h * p.out.w;
   for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
     std::int32_t pix = 0;
@@ -126,16 +123,9 @@ void fully_connected_s8_s32_neon(const OpParams& p, const QuantWeights& q, const
 
 // Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_kernel_table() {
-  static const KernelTable table = [] {
-    KernelTable t = reference_kernel_table();
-    t.name = "neon";
-    t.pack = PackSpec{PackKind::Lane16, kLanes, 0};
-    t.input_lookup_u8 = &input_lookup_u8_contiguous;
-    t.conv2d_s8 = &conv2d_s8_neon;
-    t.fully_connected_s8 = &fully_connected_s8_neon;
-    t.fully_connected_s8_s32 = &fully_connected_s8_s32_neon;
-    return t;
-  }();
+  static const KernelTable table =
+      packed_kernel_table("neon", PackSpec{PackKind::Lane16, kLanes, 0}, &conv2d_s8_neon,
+                          &fully_connected_s8_neon, &fully_connected_s8_s32_neon);
   return table;
 }
 
