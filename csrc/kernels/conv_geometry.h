@@ -28,4 +28,17 @@ struct ConvGeometry : ConvShape {
   const Weight* weights;  // packed weights
 };
 
+namespace {  // internal linkage: each kernel file compiles its own copy with its own ISA flags
+
+// The shape, the padded input `act` in the scratch and the layer's packed weights.
+template <typename Act, typename Weight>
+void fill_conv_geometry(const OpParams& p, const QuantWeights& q, std::int32_t cpad,
+                        std::int32_t lanes, const Act* act, ConvGeometry<Act, Weight>* g) {
+  fill_conv_shape(p, cpad, lanes, g);
+  g->act = act;
+  g->weights = static_cast<const Weight*>(q.packed);
+}
+
+}  // namespace
+
 }  // namespace fdal

@@ -1,6 +1,7 @@
 // The kernel table: one function pointer per op, chosen once when a model is loaded.
 // Every entry of every table is bit-exact to the reference kernels (docs/quantization.md).
-// Optimized paths (kernels/x86, kernels/arm) fill their own table and fall back to reference.
+// Each path's table starts from reference_kernel_table() and overrides, by member name, only
+// the slots it implements; kernels/kernel_paths.h lists the paths.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,33 +13,29 @@
 namespace fdal {
 
 struct KernelTable {
-  const char* name;  // "reference", "avx2", "avx512vnni", "neon", "neon-dotprod"
+  const char* name;  // a name of kernels/kernel_paths.cpp's list
+  // The layout the conv / fc kernels read from QuantWeights::packed (model/pack_weights.cpp
+  // prepares it at load). PackKind::None: they read the plain weights and ignore `scratch`.
+  PackSpec pack;
   void (*input_lookup_u8)(const std::uint8_t* pixels, std::int64_t stride_h,
                           std::int64_t stride_w, std::int64_t stride_c, const TensorShape& shape,
                           const std::int8_t* lut, std::int8_t* out);
-  void (*conv2d_s8)(const OpParams&, const QuantWeights&, const std::int8_t*, std::int8_t*);
-  void (*fully_connected_s8)(const OpParams&, const QuantWeights&, const std::int8_t*,
-                             std::int8_t*);
-  void (*fully_connected_s8_s32)(const OpParams&, const QuantWeights&, const std::int8_t*,
-                                 std::int32_t*);
+  // scratch: Model::scratch_bytes from the Workspace, for the re-laid-out activations.
+  void (*conv2d_s8)(const OpParams&, const QuantWeights&, const std::int8_t* in, std::int8_t* out,
+                    std::uint8_t* scratch);
+  void (*fully_connected_s8)(const OpParams&, const QuantWeights&, const std::int8_t* in,
+                             std::int8_t* out, std::uint8_t* scratch);
+  void (*fully_connected_s8_s32)(const OpParams&, const QuantWeights&, const std::int8_t* in,
+                                 std::int32_t* out, std::uint8_t* scratch);
   void (*max_pool_s8)(const OpParams&, const std::int8_t*, std::int8_t*);
   void (*avg_pool_s8)(const OpParams&, const std::int8_t*, std::int8_t*);
   void (*relu_s8)(const OpParams&, const std::int8_t*, std::int8_t*);
   void (*upsample_nearest_s8)(const OpParams&, const std::int8_t*, std::int8_t*);
   void (*copy_s8)(const OpParams&, const std::int8_t*, std::int8_t*);
 
-  // Optimized paths only (null in the reference table): kernels that read QuantWeights::packed
-  // in the layout `pack` and use `scratch` (Model::scratch_bytes, from the Workspace) for the
-  // re-laid-out activations. The executor calls them for layers whose weights were packed.
-  PackSpec pack;
-  void (*conv2d_s8_packed)(const OpParams&, const QuantWeights&, const std::int8_t*, std::int8_t*,
-                           std::uint8_t* scratch);
-  void (*fully_connected_s8_packed)(const OpParams&, const QuantWeights&, const std::int8_t*,
-                                    std::int8_t*, std::uint8_t* scratch);
-  void (*fully_connected_s8_s32_packed)(const OpParams&, const QuantWeights&, const std::int8_t*,
-                                        std::int32_t*, std::uint8_t* scratch);
-  // Optional (null: per image): a fully connected layer over n <= tile_images images whose
-  // inputs and outputs are `stride` bytes apart (one arena per image); weights streamed once.
+  // A different unit of work: one fully connected layer over n <= tile_images images whose
+  // inputs and outputs are `stride` bytes apart (one arena per image), weights streamed once.
+  // Null (tile_images 1): the executor runs the per-image slots above.
   std::int32_t tile_images;
   void (*fully_connected_s8_tile)(const OpParams&, const QuantWeights&, const std::int8_t* in,
                                   std::int8_t* out, std::int64_t stride, std::int32_t n,
@@ -48,7 +45,28 @@ struct KernelTable {
                                       std::uint8_t* scratch);
 };
 
-// The portable table (always available).
+// The signature of the conv / fully connected slots (int8 and int32 outputs).
+using LayerKernelS8 = void (*)(const OpParams&, const QuantWeights&, const std::int8_t*, std::int8_t*,
+                               std::uint8_t*);
+using LayerKernelS32 = void (*)(const OpParams&, const QuantWeights&, const std::int8_t*,
+                                std::int32_t*, std::uint8_t*);
+
+// The base of every SIMD path's table: the reference table with the contiguous-pixel input
+// lookup and the three kernels that read weights packed in `pack` (they belong together: one
+// layout). Built in flag-free code; the caller overrides any further slot by name.
+KernelTable packed_kernel_table(const char* name, PackSpec pack, LayerKernelS8 conv2d_s8,
+                                LayerKernelS8 fully_connected_s8,
+                                LayerKernelS32 fully_connected_s8_s32);
+
+// A conv / fully connected kernel that reads the plain weights (reference, portable) in the
+// table's signature: the scratch pointer is not needed. Instantiate it in flag-free files only.
+template <typename Out, void (*Kernel)(const OpParams&, const QuantWeights&, const std::int8_t*, Out*)>
+void ignoring_scratch(const OpParams& p, const QuantWeights& q, const std::int8_t* in, Out* out,
+                      std::uint8_t* /*scratch*/) {
+  Kernel(p, q, in, out);
+}
+
+// The simple direct loops of kernels/reference (always available): the base of every table.
 const KernelTable& reference_kernel_table();
 
 // Names of the paths this build has and the running CPU can execute, best first; "reference"

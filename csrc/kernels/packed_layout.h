@@ -20,10 +20,13 @@ struct PackSpec {
   std::int32_t act_offset = 0;  // Dot4: 128 (u8 activations) or 0 (s8)
 };
 
+// Internal linkage: included by the SIMD kernel files, each compiled with its own ISA flags.
+namespace {
 inline std::int32_t pack_group(PackKind kind) {
   return kind == PackKind::Dot4 ? 4 : kind == PackKind::Pair16 ? 2 : 1;
 }
 inline std::int32_t pack_elem_bytes(PackKind kind) { return kind == PackKind::Dot4 ? 1 : 2; }
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
+}  // namespace
 
 }  // namespace fdal

@@ -6,7 +6,7 @@
 
 namespace fdal {
 
-// Uses model.kernels->pack; a path without packed kernels (reference) packs nothing.
+// Uses model.kernels->pack; a path that reads the plain weights (reference, portable) packs nothing.
 void pack_weights(Model& model);
 
 }  // namespace fdal

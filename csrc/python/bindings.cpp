@@ -10,6 +10,7 @@
 
 #include "format/format_error.h"
 #include "format/loader.h"
+#include "kernels/kernel_paths.h"
 #include "rank/ranker.h"
 #include "runtime/executor.h"
 
@@ -194,6 +195,12 @@ PYBIND11_MODULE(_core, m) {
     for (const std::string& name : fdal::available_kernel_paths()) names.append(name);
     return py::tuple(names);
   }, "Kernel paths this CPU can run, best first (\"reference\" last).");
+
+  m.def("built_kernel_paths", [] {
+    py::list names;
+    for (const fdal::KernelPath& path : fdal::kernel_paths_of_this_build()) names.append(path.name);
+    return py::tuple(names);
+  }, "Every kernel path of this build, best first, including those this CPU cannot run.");
 
   py::list strategies;
   for (const char* name : fdal::kStrategyNames) strategies.append(name);

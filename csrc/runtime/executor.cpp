@@ -15,19 +15,13 @@ namespace fdal {
 
 namespace {
 
+// One layer for one image. Conv / fully connected kernels read the weights in the table's
+// PackSpec layout (prepared at load) and re-lay out their activations in `scratch`.
 void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std::int8_t* out,
                std::uint8_t* scratch) {
   const OpParams& p = L.params;
-  if (L.weights.packed != nullptr) {  // the path's packed kernels (weights prepared at load)
-    if (L.op == Op::Conv2D) return k.conv2d_s8_packed(p, L.weights, in, out, scratch);
-    if (L.out_kind == OutKind::Int32) {
-      return k.fully_connected_s8_s32_packed(p, L.weights, in, reinterpret_cast<std::int32_t*>(out),
-                                             scratch);
-    }
-    return k.fully_connected_s8_packed(p, L.weights, in, out, scratch);
-  }
   switch (L.op) {
-    case Op::Conv2D: k.conv2d_s8(p, L.weights, in, out); break;
+    case Op::Conv2D: k.conv2d_s8(p, L.weights, in, out, scratch); break;
     case Op::MaxPool: k.max_pool_s8(p, in, out); break;
     case Op::AvgPool: k.avg_pool_s8(p, in, out); break;
     case Op::Relu: k.relu_s8(p, in, out); break;
@@ -36,9 +30,9 @@ void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std:
     case Op::FullyConnected:
       if (L.out_kind == OutKind::Int32) {
         // The arena offset is 64-byte aligned, so the int32 view is aligned.
-        k.fully_connected_s8_s32(p, L.weights, in, reinterpret_cast<std::int32_t*>(out));
+        k.fully_connected_s8_s32(p, L.weights, in, reinterpret_cast<std::int32_t*>(out), scratch);
       } else {
-        k.fully_connected_s8(p, L.weights, in, out);
+        k.fully_connected_s8(p, L.weights, in, out, scratch);
       }
       break;
   }
@@ -48,13 +42,9 @@ void run_layer(const KernelTable& k, const Layer& L, const std::int8_t* in, std:
 // connected layers of a path with tile kernels run once for the whole tile (weights streamed once).
 void run_layer_tile(const KernelTable& k, const Layer& L, std::int8_t* arena, std::int64_t stride,
                     std::int64_t in_at, std::int64_t out_at, std::int32_t nt, std::uint8_t* scratch) {
-  if (L.op == Op::FullyConnected && L.weights.packed != nullptr && nt > 1) {
-    if (L.out_kind == OutKind::Int32 && k.fully_connected_s8_s32_tile != nullptr) {
-      return k.fully_connected_s8_s32_tile(L.params, L.weights, arena + in_at, arena + out_at, stride, nt, scratch);
-    }
-    if (L.out_kind == OutKind::Int8 && k.fully_connected_s8_tile != nullptr) {
-      return k.fully_connected_s8_tile(L.params, L.weights, arena + in_at, arena + out_at, stride, nt, scratch);
-    }
+  if (L.op == Op::FullyConnected && nt > 1) {
+    const auto tile = L.out_kind == OutKind::Int32 ? k.fully_connected_s8_s32_tile : k.fully_connected_s8_tile;
+    if (tile != nullptr) return tile(L.params, L.weights, arena + in_at, arena + out_at, stride, nt, scratch);
   }
   for (std::int32_t i = 0; i < nt; ++i) {
     run_layer(k, L, arena + i * stride + in_at, arena + i * stride + out_at, scratch);

@@ -77,10 +77,11 @@ class Model:
                 f"{'with' if self.has_sampler else 'no'} sampler, {len(self._info['layers'])} layers)")
 
 
-def kernel_paths() -> tuple:
+def kernel_paths(*, runnable_only: bool = True) -> tuple:
     """Names of the kernel paths this build and CPU can run, best first; "reference" is last.
-    Any of them can be forced with fdal.load(..., kernels=name) or FDAL_KERNELS=name."""
-    return tuple(_core().kernel_paths())
+    Any of them can be forced with fdal.load(..., kernels=name) or FDAL_KERNELS=name.
+    runnable_only=False: every path this build has, also those this CPU cannot run."""
+    return tuple(_core().kernel_paths() if runnable_only else _core().built_kernel_paths())
 
 
 def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview], *, kernels: str = "auto") -> Model:

@@ -7,10 +7,8 @@
 #include <cstring>
 
 #include "kernels/arm/arm_kernels.h"
+#include "kernels/arm/lane_kernels.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
-#include "kernels/reference/requantize.h"
 #include "kernels/relayout.h"
 
 namespace fdal {
@@ -31,11 +29,7 @@ template <int P>
 void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t pix,
                  std::int32_t b, std::int8_t* out) {
   std::int64_t base[P];
-  std::int32_t oy = pix / g.ow, ox = pix % g.ow;
-  for (int i = 0; i < P; ++i) {
-    base[i] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
-    if (++ox == g.ow) ox = 0, ++oy;
-  }
+  window_origins<P>(g, pix, base);
   int32x4_t acc[P][4];
   for (int i = 0; i < P; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = vdupq_n_s32(0);
@@ -58,11 +52,8 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, st
   for (int i = 0; i < P; ++i) {
     std::int32_t sums[kLanes];
     for (int j = 0; j < 4; ++j) vst1q_s32(sums + 4 * j, acc[i][j]);
-    std::int8_t* dst = out + std::int64_t(pix + i) * p.out.c + c0;
-    for (std::int32_t c = 0; c < n; ++c) {
-      dst[c] = reference::requantize(sums[c] + q.packed_bias[c0 + c], q.multiplier[c0 + c],
-                                     q.shift[c0 + c], p.out_zero_point, p.act_min, p.act_max);
-    }
+    const StoreRequantized store{p, q, out + std::int64_t(pix + i) * p.out.c};
+    for (std::int32_t c = 0; c < n; ++c) store(c0 + c, sums[c] + q.packed_bias[c0 + c]);
   }
 }
 
@@ -71,15 +62,10 @@ void conv2d_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8
   const std::int32_t cpad = std::int32_t(round_up(p.in.c, 4));
   relayout_conv_input_s8(p, in, cpad, 0, scratch);
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = scratch;
-  g.weights = static_cast<const std::int8_t*>(q.packed);
-  const std::int32_t npix = p.out.h * p.out.w;
-  for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
-    std::int32_t pix = 0;
-    for (; pix + kPixels <= npix; pix += kPixels) conv_pixels<kPixels>(p, q, g, pix, b, out);
-    for (; pix < npix; ++pix) conv_pixels<1>(p, q, g, pix, b, out);
-  }
+  fill_conv_geometry(p, q, cpad, kLanes, scratch, &g);
+  for_each_pixel_run<kPixels>(p, q.oc_pad / kLanes, [&](std::int32_t pix, std::int32_t b, auto n) {
+    conv_pixels<decltype(n)::value>(p, q, g, pix, b, out);
+  });
 }
 
 template <typename Store>
@@ -104,10 +90,7 @@ void fc_accumulate(const OpParams& p, const QuantWeights& q, const std::int8_t* 
 
 void fully_connected_s8_dotprod(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                                 std::int8_t* out, std::uint8_t* scratch) {
-  fc_accumulate(p, q, in, scratch, [&](std::int32_t c, std::int32_t acc) {
-    out[c] = reference::requantize(acc, q.multiplier[c], q.shift[c], p.out_zero_point, p.act_min,
-                                   p.act_max);
-  });
+  fc_accumulate(p, q, in, scratch, StoreRequantized{p, q, out});
 }
 
 void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
@@ -118,26 +101,11 @@ void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
 
 }  // namespace
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_dotprod_kernel_table() {
-  static const KernelTable table = {
-      "neon-dotprod",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &reference::max_pool_s8,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Dot4, kLanes, 0},
-      &conv2d_s8_dotprod,
-      &fully_connected_s8_dotprod,
-      &fully_connected_s8_s32_dotprod,
-      1,
-      nullptr,
-      nullptr,
-  };
+  static const KernelTable table =
+      packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
+                          &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod);
   return table;
 }
 

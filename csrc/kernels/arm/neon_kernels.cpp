@@ -4,10 +4,8 @@
 #include <arm_neon.h>
 
 #include "kernels/arm/arm_kernels.h"
+#include "kernels/arm/lane_kernels.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
-#include "kernels/reference/requantize.h"
 #include "kernels/relayout.h"
 
 namespace fdal {
@@ -26,11 +24,7 @@ template <int P>
 void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, std::int32_t pix,
                  std::int32_t b, std::int8_t* out) {
   std::int64_t base[P];
-  std::int32_t oy = pix / g.ow, ox = pix % g.ow;
-  for (int i = 0; i < P; ++i) {
-    base[i] = std::int64_t(oy) * g.row_step + std::int64_t(ox) * g.col_step;
-    if (++ox == g.ow) ox = 0, ++oy;
-  }
+  window_origins<P>(g, pix, base);
   int32x4_t lo[P], hi[P];
   for (int i = 0; i < P; ++i) lo[i] = hi[i] = vdupq_n_s32(0);
   const std::int16_t* wb = g.weights + b * g.block_stride;
@@ -53,11 +47,8 @@ void conv_pixels(const OpParams& p, const QuantWeights& q, const Geometry& g, st
     std::int32_t acc[kLanes];
     vst1q_s32(acc, lo[i]);
     vst1q_s32(acc + 4, hi[i]);
-    std::int8_t* dst = out + std::int64_t(pix + i) * p.out.c + c0;
-    for (std::int32_t c = 0; c < n; ++c) {
-      dst[c] = reference::requantize(acc[c] + q.packed_bias[c0 + c], q.multiplier[c0 + c],
-                                     q.shift[c0 + c], p.out_zero_point, p.act_min, p.act_max);
-    }
+    const StoreRequantized store{p, q, out + std::int64_t(pix + i) * p.out.c};
+    for (std::int32_t c = 0; c < n; ++c) store(c0 + c, acc[c] + q.packed_bias[c0 + c]);
   }
 }
 
@@ -67,15 +58,10 @@ void conv2d_s8_neon(const OpParams& p, const QuantWeights& q, const std::int8_t*
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_conv_input_s16(p, in, cpad, act);
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = act;
-  g.weights = static_cast<const std::int16_t*>(q.packed);
-  const std::int32_t npix = p.out.h * p.out.w;
-  for (std::int32_t b = 0; b < q.oc_pad / kLanes; ++b) {
-    std::int32_t pix = 0;
-    for (; pix + kPixels <= npix; pix += kPixels) conv_pixels<kPixels>(p, q, g, pix, b, out);
-    for (; pix < npix; ++pix) conv_pixels<1>(p, q, g, pix, b, out);
-  }
+  fill_conv_geometry(p, q, cpad, kLanes, act, &g);
+  for_each_pixel_run<kPixels>(p, q.oc_pad / kLanes, [&](std::int32_t pix, std::int32_t b, auto n) {
+    conv_pixels<decltype(n)::value>(p, q, g, pix, b, out);
+  });
 }
 
 // The int32 accumulators (bias included) of every output channel of a fully connected layer.
@@ -112,10 +98,7 @@ void fc_accumulate(const OpParams& p, const QuantWeights& q, const std::int8_t* 
 
 void fully_connected_s8_neon(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
                              std::int8_t* out, std::uint8_t* scratch) {
-  fc_accumulate(p, q, in, scratch, [&](std::int32_t c, std::int32_t acc) {
-    out[c] = reference::requantize(acc, q.multiplier[c], q.shift[c], p.out_zero_point, p.act_min,
-                                   p.act_max);
-  });
+  fc_accumulate(p, q, in, scratch, StoreRequantized{p, q, out});
 }
 
 void fully_connected_s8_s32_neon(const OpParams& p, const QuantWeights& q, const std::int8_t* in,
@@ -125,26 +108,11 @@ void fully_connected_s8_s32_neon(const OpParams& p, const QuantWeights& q, const
 
 }  // namespace
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_kernel_table() {
-  static const KernelTable table = {
-      "neon",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &reference::max_pool_s8,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Lane16, kLanes, 0},
-      &conv2d_s8_neon,
-      &fully_connected_s8_neon,
-      &fully_connected_s8_s32_neon,
-      1,
-      nullptr,
-      nullptr,
-  };
+  static const KernelTable table =
+      packed_kernel_table("neon", PackSpec{PackKind::Lane16, kLanes, 0}, &conv2d_s8_neon,
+                          &fully_connected_s8_neon, &fully_connected_s8_s32_neon);
   return table;
 }
 

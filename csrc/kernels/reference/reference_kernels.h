@@ -1,5 +1,6 @@
-// The portable reference kernels: deliberately simple, the fallback of every optimized path and
-// the ground truth they are tested against. One function per file, named like the file.
+// The reference kernels: deliberately simple direct loops, bit-exact to the numpy oracle
+// (python/fdal/oracle.py, the ground truth), and the base every faster path (portable, avx2, ...)
+// falls back to and is tested against. One function per file, named like the file.
 #pragma once
 #include <cstdint>
 

@@ -6,6 +6,9 @@
 
 namespace fdal {
 namespace reference {
+// Internal linkage: the SIMD kernel files include this too, each compiled with its own ISA
+// flags; a shared inline copy could reach the linker from one of them and run on any CPU.
+namespace {
 
 inline std::int8_t requantize(std::int32_t acc, std::int32_t multiplier, std::int32_t shift,
                               std::int32_t zero_point, std::int32_t act_min, std::int32_t act_max) {
@@ -18,5 +21,6 @@ inline std::int8_t requantize(std::int32_t acc, std::int32_t multiplier, std::in
   return static_cast<std::int8_t>(t);
 }
 
+}  // namespace
 }  // namespace reference
 }  // namespace fdal

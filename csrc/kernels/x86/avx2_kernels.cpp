@@ -8,8 +8,6 @@
 #include <cstring>
 
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -142,9 +140,7 @@ void conv2d_s8_avx2(const OpParams& p, const QuantWeights& q, const std::int8_t*
   std::int16_t* act = reinterpret_cast<std::int16_t*>(scratch);
   relayout_conv_input_s16(p, in, cpad, act);
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = act;
-  g.weights = static_cast<const std::int16_t*>(q.packed);
+  fill_conv_geometry(p, q, cpad, kLanes, act, &g);
   const std::int32_t blocks = q.oc_pad / kLanes;
   std::int32_t b0 = 0;
   for (; b0 + 2 <= blocks; b0 += 2) conv_blocks<2, 4>(p, q, g, b0, out);
@@ -328,26 +324,17 @@ void max_pool_s8_avx2(const OpParams& p, const std::int8_t* in, std::int8_t* out
 
 }  // namespace x86
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable table = {
-      "avx2",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &x86::max_pool_s8_avx2,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Pair16, kLanes, 0},
-      &conv2d_s8_avx2,
-      &fully_connected_s8_avx2,
-      &fully_connected_s8_s32_avx2,
-      8,
-      &fully_connected_s8_tile_avx2,
-      &fully_connected_s8_s32_tile_avx2,
-  };
+  static const KernelTable table = [] {
+    KernelTable t = packed_kernel_table("avx2", PackSpec{PackKind::Pair16, kLanes, 0}, &conv2d_s8_avx2,
+                                        &fully_connected_s8_avx2, &fully_connected_s8_s32_avx2);
+    t.max_pool_s8 = &x86::max_pool_s8_avx2;
+    t.tile_images = 8;
+    t.fully_connected_s8_tile = &fully_connected_s8_tile_avx2;
+    t.fully_connected_s8_s32_tile = &fully_connected_s8_s32_tile_avx2;
+    return t;
+  }();
   return table;
 }
 

@@ -8,8 +8,6 @@
 #include <cstring>
 
 #include "kernels/conv_geometry.h"
-#include "kernels/input_lookup_contiguous.h"
-#include "kernels/reference/reference_kernels.h"
 #include "kernels/relayout.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -175,9 +173,7 @@ void conv2d_s8_vnni(const OpParams& p, const QuantWeights& q, const std::int8_t*
     relayout_conv_input_s8(p, in, cpad, 0x80, scratch);
   }
   Geometry g;
-  fill_conv_shape(p, cpad, kLanes, &g);
-  g.act = scratch;
-  g.weights = static_cast<const std::int8_t*>(q.packed);
+  fill_conv_geometry(p, q, cpad, kLanes, scratch, &g);
   const std::int32_t blocks = q.oc_pad / kLanes;
   std::int32_t b0 = 0;
   for (; b0 + 4 <= blocks; b0 += 4) conv_blocks<4, 4>(p, q, g, b0, out);
@@ -317,26 +313,17 @@ void fully_connected_s8_s32_tile_vnni(const OpParams& p, const QuantWeights& q,
 
 }  // namespace
 
+// Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& avx512vnni_kernel_table() {
-  static const KernelTable table = {
-      "avx512vnni",
-      &input_lookup_u8_contiguous,
-      &reference::conv2d_s8,
-      &reference::fully_connected_s8,
-      &reference::fully_connected_s8_s32,
-      &x86::max_pool_s8_avx2,
-      &reference::avg_pool_s8,
-      &reference::relu_s8,
-      &reference::upsample_nearest_s8,
-      &reference::copy_s8,
-      PackSpec{PackKind::Dot4, kLanes, 128},
-      &conv2d_s8_vnni,
-      &fully_connected_s8_vnni,
-      &fully_connected_s8_s32_vnni,
-      8,
-      &fully_connected_s8_tile_vnni,
-      &fully_connected_s8_s32_tile_vnni,
-  };
+  static const KernelTable table = [] {
+    KernelTable t = packed_kernel_table("avx512vnni", PackSpec{PackKind::Dot4, kLanes, 128}, &conv2d_s8_vnni,
+                                        &fully_connected_s8_vnni, &fully_connected_s8_s32_vnni);
+    t.max_pool_s8 = &x86::max_pool_s8_avx2;
+    t.tile_images = 8;
+    t.fully_connected_s8_tile = &fully_connected_s8_tile_vnni;
+    t.fully_connected_s8_s32_tile = &fully_connected_s8_s32_tile_vnni;
+    return t;
+  }();
   return table;
 }
 

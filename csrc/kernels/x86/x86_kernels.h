@@ -1,5 +1,5 @@
 // x86-64 kernel tables. Each lives in files compiled with that ISA's flags only
-// (csrc/CMakeLists.txt); dispatch.cpp calls them only after cpu_features() says the CPU can.
+// (csrc/CMakeLists.txt); kernel_paths.cpp calls them only after cpu_features() says the CPU can.
 #pragma once
 #include "kernels/kernel_table.h"
 

@@ -1,7 +1,9 @@
-// Every kernel against the numpy oracle: for each golden model, each layer's kernel runs on the
-// oracle's input to that layer and must reproduce the oracle's output byte for byte. Runs the
-// reference table and the table the dispatcher picked (FDAL_KERNELS or the CPU's best).
-//   test_kernels GOLDEN_DIR
+// Every kernel path this CPU can run against the numpy oracle, in one process: for each golden
+// model loaded with that path, each layer's kernel runs on the oracle's input to that layer and
+// must reproduce the oracle's output byte for byte, and whole models (forward_raw, 1 image at a
+// time and in tiles) must reproduce the oracle's int32 heads. Paths come from the one list of
+// kernels/kernel_paths.h; the ones this CPU cannot run are printed as skipped, by name.
+//   test_kernel_paths GOLDEN_DIR
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +14,9 @@
 #include "check.h"
 #include "format/loader.h"
 #include "golden.h"
-#include "kernels/kernel_table.h"
+#include "kernels/kernel_paths.h"
+#include "runtime/executor.h"
+#include "runtime/workspace.h"
 
 namespace {
 
@@ -21,8 +25,12 @@ using fdal::Op;
 
 int ops_checked[8] = {0};
 
-void check_layers(const char* dir, const std::string& name, const fdal::KernelTable& table) {
-  const auto model = fdal::load_model_file(fdal_test::golden_path(dir, name + ".fdal"));
+void check_layers(const char* dir, const std::string& name, const fdal::KernelPath& path) {
+  const auto model = fdal::load_model_file(fdal_test::golden_path(dir, name + ".fdal"), path.name);
+  const fdal::KernelTable& table = *model->kernels;
+  CHECK(std::strcmp(table.name, path.name) == 0);
+  fdal::Workspace workspace(*model);  // the packed kernels' scratch
+  std::uint8_t* scratch = workspace.scratch();
   const fdal_test::GoldFile gold(fdal_test::golden_path(dir, name + ".layers.gold"));
   const fdal_test::GoldArray& images = gold.get("images");
   const fdal_test::GoldArray& input_q = gold.get("input_q");
@@ -52,7 +60,7 @@ void check_layers(const char* dir, const std::string& name, const fdal::KernelTa
       std::vector<std::int8_t> out(std::size_t(out_bytes + 64), std::int8_t(0x5A));
       const char* kernel = "";
       switch (L.op) {
-        case Op::Conv2D: kernel = "conv2d_s8"; table.conv2d_s8(L.params, L.weights, in, out.data()); break;
+        case Op::Conv2D: kernel = "conv2d_s8"; table.conv2d_s8(L.params, L.weights, in, out.data(), scratch); break;
         case Op::MaxPool: kernel = "max_pool_s8"; table.max_pool_s8(L.params, in, out.data()); break;
         case Op::AvgPool: kernel = "avg_pool_s8"; table.avg_pool_s8(L.params, in, out.data()); break;
         case Op::Relu: kernel = "relu_s8"; table.relu_s8(L.params, in, out.data()); break;
@@ -62,13 +70,13 @@ void check_layers(const char* dir, const std::string& name, const fdal::KernelTa
           if (L.out_kind == fdal::OutKind::Int32) {
             kernel = "fully_connected_s8_s32";
             std::vector<std::int32_t> acc(std::size_t(L.params.out.c) + 16, 0x5A5A5A5A);
-            table.fully_connected_s8_s32(L.params, L.weights, in, acc.data());
+            table.fully_connected_s8_s32(L.params, L.weights, in, acc.data(), scratch);
             std::memcpy(out.data(), acc.data(), std::size_t(out_bytes));
             CHECK(acc[std::size_t(L.params.out.c)] == 0x5A5A5A5A);
             out[std::size_t(out_bytes)] = 0x5A;
           } else {
             kernel = "fully_connected_s8";
-            table.fully_connected_s8(L.params, L.weights, in, out.data());
+            table.fully_connected_s8(L.params, L.weights, in, out.data(), scratch);
           }
           break;
       }
@@ -86,21 +94,47 @@ void check_layers(const char* dir, const std::string& name, const fdal::KernelTa
   }
 }
 
+// The whole model on the path: the oracle's raw int32 logits and score for every image.
+void check_forward(const char* dir, const std::string& name, const fdal::KernelPath& path) {
+  const auto model = fdal::load_model_file(fdal_test::golden_path(dir, name + ".fdal"), path.name);
+  const fdal_test::GoldFile gold(fdal_test::golden_path(dir, name + ".forward.gold"));
+  const fdal_test::GoldArray& images = gold.get("images");
+  const std::int64_t n = images.shape[0], h = images.shape[1], w = images.shape[2], c = images.shape[3];
+  fdal::ImageView view;
+  view.data = images.as<std::uint8_t>();
+  view.n = n, view.h = h, view.w = w, view.c = c;
+  view.stride_n = h * w * c, view.stride_h = w * c, view.stride_w = c, view.stride_c = 1;
+  std::vector<std::int32_t> logits(std::size_t(n * model->num_classes)), score(static_cast<std::size_t>(n));
+  fdal::Workspace workspace(*model);
+  fdal::forward_raw(*model, view, workspace, logits.data(), score.data());
+  if (std::memcmp(logits.data(), gold.get("logits_raw").bytes.data(), logits.size() * 4) != 0 ||
+      std::memcmp(score.data(), gold.get("score_raw").bytes.data(), score.size() * 4) != 0) {
+    std::fprintf(stderr, "  %s [%s]: forward_raw differs from the oracle\n", name.c_str(), path.name);
+    fdal_test::report(__FILE__, __LINE__, "whole model matches the oracle");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: test_kernels GOLDEN_DIR\n");
+    std::fprintf(stderr, "usage: test_kernel_paths GOLDEN_DIR\n");
     return 2;
   }
-  const fdal::KernelTable& selected = fdal::select_kernel_table();
-  std::printf("kernel tables: reference and %s (FDAL_KERNELS=%s)\n", selected.name,
-              std::getenv("FDAL_KERNELS") ? std::getenv("FDAL_KERNELS") : "");
-  for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite"}) {
-    check_layers(argv[1], name, fdal::reference_kernel_table());
-    if (&selected != &fdal::reference_kernel_table()) check_layers(argv[1], name, selected);
+  std::string ran, skipped;
+  for (const fdal::KernelPath& path : fdal::kernel_paths_of_this_build()) {
+    if (!path.runs_here()) {
+      skipped += std::string(" ") + path.name;
+      continue;
+    }
+    ran += std::string(" ") + path.name;
+    for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite"}) check_layers(argv[1], name, path);
+    for (const char* name : {"vgg11_lite", "alexnet_lite"}) check_forward(argv[1], name, path);
   }
+  std::printf("kernel paths checked:%s\nkernel paths skipped (this CPU cannot run them):%s\n", ran.c_str(),
+              skipped.empty() ? " none" : skipped.c_str());
   // The golden models must exercise every op, or this test proves less than it claims.
   for (int op = 1; op <= 7; ++op) CHECK(ops_checked[op] > 0);
-  return fdal_test::finish("test_kernels");
+  CHECK(ran.find(" reference") != std::string::npos);
+  return fdal_test::finish("test_kernel_paths");
 }
