@@ -54,8 +54,8 @@ cp "$(find "$BUILD/python" -name '_core*.so' | head -n 1)" "$STAGE/fdal/"
 # libstdc++ is preloaded too: python does not link it, and ASan's __cxa_throw interceptor must find
 # the real one at start-up ("CHECK failed: real___cxa_throw != 0" on the first C++ exception).
 PRELOAD="$($CXX -print-file-name=libasan.so) $($CXX -print-file-name=libstdc++.so)"
-RUNTIME_TESTS=$(ls tests/test_runtime_*.py tests/test_malformed_models.py tests/test_properties.py tests/test_large_pool.py \
-  tests/test_concurrency.py 2>/dev/null)
+RUNTIME_TESTS=$(ls tests/runtime/test_runtime_*.py tests/format/test_malformed_models.py tests/runtime/test_properties.py \
+  tests/runtime/test_large_pool.py tests/runtime/test_concurrency.py)
 # The editable install's import hook would load the unsanitized fdal; drop it, import from STAGE.
 LD_PRELOAD=$PRELOAD ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 FDAL_STAGE=$STAGE python3 - $RUNTIME_TESTS <<'EOF'
 import os, sys

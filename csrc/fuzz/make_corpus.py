@@ -4,7 +4,7 @@
 
 Valid seeds: every fdal.testing arch (with and without a sampler, plus small-input variants) and
 the small all-ops model of
-the catalogue; malformed seeds: every file of tests/test_malformed_models.py's catalogue (each
+the catalogue; malformed seeds: every file of tests/format/test_malformed_models.py's catalogue (each
 breaks one rule, so the fuzzer starts next to every check). Files are named by content hash.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_catalogue():
-    path = ROOT / "tests" / "test_malformed_models.py"
+    path = ROOT / "tests" / "format" / "test_malformed_models.py"
     spec = importlib.util.spec_from_file_location("malformed_catalogue", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

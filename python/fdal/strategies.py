@@ -2,7 +2,7 @@
 their names and of what each needs (keys defined in docs/quantization.md, "Ranking keys").
 
 csrc/rank/keys.cpp's kStrategyNames is the C++ list (exported as fdal._core.STRATEGIES);
-tests/test_strategy_lists.py checks that it, this module and the C++ test lists agree. Adding a
+tests/runtime/test_strategy_lists.py checks that it, this module and the C++ test lists agree. Adding a
 strategy means adding it here and to kStrategyNames, then its key in the oracle and in C++.
 Pure Python: importable without numpy's extension or the native runtime.
 """

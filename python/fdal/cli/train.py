@@ -52,7 +52,7 @@ def register(sub):
                    "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
                    "  fdal al --preset paper-fig2 --dataset folder --data-dir my_images --trials 3 --out runs/mine")
     a.add_argument("--preset", required=True, help="protocol preset (see above)")
-    # The names of training.strategies.METHODS (not imported here: torch); tests/test_strategies.py checks.
+    # The names of training.strategies.METHODS (not imported here: torch); tests/training/test_strategies.py checks.
     a.add_argument("--methods", default="random,kd_random,fdal",
                    help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy")
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],

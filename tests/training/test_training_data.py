@@ -1,6 +1,5 @@
 """fdal.training.data: loaders on tiny files in the official layouts, errors, augmentation."""
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -9,35 +8,15 @@ torch = pytest.importorskip("torch")
 from fdal.training.data import (DatasetFilesMissing, augment, load_dataset, make_synthetic,  # noqa: E402
                                 pixels_to_unit_float)
 
+from data_files import dump_pickle, random_rows, write_cifar10  # noqa: E402
+
 pytestmark = pytest.mark.torch
-
-
-def _images(rng, n):
-    return rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-
-
-def _dump(path, obj):
-    with open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=2)
-
-
-def _write_cifar10(root, rng, n=4, bytes_keys=True):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    k = (lambda s: s.encode()) if bytes_keys else (lambda s: s)
-    batches = []
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data, labels = _images(rng, n), [int(v) for v in rng.integers(0, 10, n)]
-        _dump(folder / name, {k("data"): data, k("labels"): labels, k("batch_label"): k(name)})
-        batches.append((data, labels))
-    _dump(folder / "batches.meta", {k("label_names"): [k(f"class{i}") for i in range(10)]})
-    return batches
 
 
 @pytest.mark.parametrize("bytes_keys", [True, False])
 def test_cifar10_reads_official_layout(tmp_path, bytes_keys):
     seed = 11
-    batches = _write_cifar10(tmp_path, np.random.default_rng(seed), bytes_keys=bytes_keys)
+    batches = write_cifar10(tmp_path, np.random.default_rng(seed), bytes_keys=bytes_keys)
     ds = load_dataset("cifar10", str(tmp_path))
     assert ds.train_x.shape == (20, 3, 32, 32) and ds.train_x.dtype == torch.uint8, seed
     assert ds.test_x.shape == (4, 3, 32, 32) and ds.train_y.dtype == torch.int64
@@ -56,9 +35,9 @@ def test_cifar100_uses_fine_labels(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     for name, n in (("train", 6), ("test", 3)):
-        _dump(folder / name, {b"data": _images(rng, n), b"fine_labels": list(range(90, 90 + n)),
+        dump_pickle(folder / name, {b"data": random_rows(rng, n), b"fine_labels": list(range(90, 90 + n)),
                               b"coarse_labels": [0] * n})
-    _dump(folder / "meta", {b"fine_label_names": [f"f{i}".encode() for i in range(100)]})
+    dump_pickle(folder / "meta", {b"fine_label_names": [f"f{i}".encode() for i in range(100)]})
     ds = load_dataset("cifar100", str(tmp_path))
     assert ds.num_classes == 100 and ds.classes[99] == "f99"
     assert ds.train_y.tolist() == [90, 91, 92, 93, 94, 95] and ds.test_x.shape[0] == 3
@@ -78,7 +57,7 @@ def test_missing_cifar_files_say_what_to_put_where(tmp_path):
 
 
 def test_corrupt_batch_and_unknown_name_are_value_errors(tmp_path):
-    _write_cifar10(tmp_path, np.random.default_rng(0))
+    write_cifar10(tmp_path, np.random.default_rng(0))
     (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="test_batch"):
         load_dataset("cifar10", str(tmp_path))

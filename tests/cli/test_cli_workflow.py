@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import fdal  # noqa: E402
 from fdal.cli import main  # noqa: E402
-from test_training_data import _write_cifar10  # noqa: E402  (tiny folder in the official pickle layout)
+from data_files import write_cifar10  # noqa: E402  (tiny folder in the official pickle layout)
 
 pytestmark = pytest.mark.torch
 
@@ -174,7 +174,7 @@ def test_train_teacher_on_synthetic_and_a_mismatched_teacher_is_refused(al_run, 
 
 @pytest.fixture
 def tiny_cifar10(tmp_path):
-    _write_cifar10(tmp_path, np.random.default_rng(3), n=8)
+    write_cifar10(tmp_path, np.random.default_rng(3), n=8)
     return tmp_path
 
 

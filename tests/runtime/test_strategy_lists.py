@@ -13,7 +13,7 @@ import pytest
 import fdal
 from fdal import oracle, strategies, testing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CSRC_TESTS = ROOT / "csrc" / "tests"
 
 

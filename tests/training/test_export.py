@@ -22,7 +22,7 @@ from fdal.training.models.normalize import NormalizedInput  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 N_TRAIN, N_TEST = 2000, 1000
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # With Ninja this is .ci/native_ctest.sh's build directory and configuration, so CI builds the C++
 # suite once and the script's build is incremental; without Ninja a separate directory avoids a
 # generator clash with that script.
