@@ -41,20 +41,23 @@ class ModelBuilder:
         self.mean = np.asarray(default_mean if mean is None else mean, dtype=np.float32)
         self.std = np.asarray(default_std if std is None else std, dtype=np.float32)
         self.seed = seed
-        self.pending: list = []
+        self._pending: list = []
 
-    def _shape_of(self, index: int) -> tuple:
-        return self.input_shape if index == -1 else self.pending[index].layer.out_shape
+    def output_shape(self, index=None) -> tuple:
+        """(h, w, c) of layer `index`'s output: -1 is the model input, None the last layer added
+        (the model input while there is none)."""
+        src = len(self._pending) - 1 if index is None else int(index)
+        if not -1 <= src < len(self._pending):
+            raise ValueError(f"input {src} is not an existing layer")  # worded for _add, its main caller
+        return self.input_shape if src == -1 else self._pending[src].layer.out_shape
 
     def _add(self, op, input, out_c=None, kernel=(0, 0), stride=(0, 0), pad=(0, 0, 0, 0), relu=False, head=None):
-        src = len(self.pending) - 1 if input is None else int(input)
-        if not -1 <= src < len(self.pending):
-            raise ValueError(f"input {src} is not an existing layer")
-        in_shape = self._shape_of(src)
+        src = len(self._pending) - 1 if input is None else int(input)
+        in_shape = self.output_shape(src)
         out_shape = layer_output_shape(op, in_shape, kernel, stride, pad, out_c)
         layer = LayerSpec(op, src, in_shape, out_shape, tuple(kernel), tuple(stride), tuple(pad))
-        self.pending.append(_Pending(layer, relu, head))
-        return len(self.pending) - 1
+        self._pending.append(_Pending(layer, relu, head))
+        return len(self._pending) - 1
 
     def conv2d(self, out_c, kernel=(3, 3), stride=(1, 1), pad=(0, 0, 0, 0), relu=True, input=None) -> int:
         return self._add("conv2d", input, out_c, kernel, stride, pad, relu)
@@ -82,7 +85,7 @@ class ModelBuilder:
 
     def build(self, calibration_images=None, n_calibration: int = 256) -> ModelSpec:
         """Draw weights and calibrate every int8 layer on seeded (or given) images."""
-        heads = {p.head: i for i, p in enumerate(self.pending) if p.head}
+        heads = {p.head: i for i, p in enumerate(self._pending) if p.head}
         if "logits" not in heads:
             raise ValueError("the model needs an fc layer with head='logits'")
         rng = np.random.default_rng(self.seed)
@@ -96,7 +99,7 @@ class ModelBuilder:
         acts = {-1: oracle.apply_lut(lut, images)}
         qparams = {-1: (in_scale, in_zp)}
         layers = []
-        for i, p in enumerate(self.pending):
+        for i, p in enumerate(self._pending):
             src = p.layer.input
             layer = _build_layer(p, qparams[src], acts[src], rng)
             layers.append(layer)
@@ -159,7 +162,7 @@ def build_with_identity_head(b: ModelBuilder, n_calibration: int) -> ModelSpec:
     """Add a logits head reading the last layer (the model input when there is none) and build;
     the head's weights become the identity (zero bias), so logits_raw is exactly that layer's int8
     output minus its zero point."""
-    b.fc(int(np.prod(b._shape_of(len(b.pending) - 1))), head="logits")
+    b.fc(int(np.prod(b.output_shape())), head="logits")
     spec = b.build(n_calibration=n_calibration)
     head = spec.layers[spec.logits_layer]
     k = int(np.prod(head.in_shape))
