@@ -1,13 +1,8 @@
-"""Seeded random but realistic int8 models and images for tests, fuzz seeds and benchmarks.
+"""ModelBuilder: seeded random int8 models, layer by layer, calibrated through the oracle.
 
 Weights are random int8 with per-channel float scales; every int8 layer's output scale and zero
 point are calibrated from the integer accumulators of a few hundred seeded images run through the
 oracle, so activations neither saturate nor collapse to zero.
-
-    b = ModelBuilder((9, 7, 2), seed=3)
-    b.conv2d(5, kernel=(5, 3), stride=(2, 2), pad=(2, 1, 1, 0))
-    b.fc(4, head="logits")
-    spec = b.build()
 """
 from __future__ import annotations
 
@@ -17,27 +12,14 @@ from typing import Optional
 
 import numpy as np
 
-from . import oracle
-from .format import LayerSpec, ModelSpec, layer_output_shape, validate
-from .quant import choose_activation_qparams, make_input_lut, quantize_multiplier, requantize
+from .. import oracle
+from ..format import LayerSpec, ModelSpec, layer_output_shape, validate
+from ..quant import choose_activation_qparams, make_input_lut, quantize_multiplier
+from .images import random_images
 
-ARCHS = ("tiny", "vgg11_lite", "vgg11_lite_upsample", "alexnet_lite")
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 _BIAS_LIMIT = 2**31 - 1
-
-
-def random_images(seed: int, n: int, shape=(32, 32, 3)) -> np.ndarray:
-    """uint8 (n, h, w, c) images with structure: per-image tint, smooth blobs and pixel noise."""
-    rng = np.random.default_rng(seed)
-    h, w, c = shape
-    tint = rng.uniform(0, 255, (n, 1, 1, c))
-    coarse = rng.uniform(0, 255, (n, 4, 4, c))
-    blobs = coarse[:, (np.arange(h) * 4) // h][:, :, (np.arange(w) * 4) // w]
-    noise = rng.normal(0, 18, (n, h, w, c))
-    # The fancy-indexed blobs give numpy's broadcasting a strided layout (image index fastest for
-    # n > 10); callers expect an ordinary C-contiguous pool, so ask for one explicitly.
-    return np.clip(0.4 * tint + 0.6 * blobs + noise, 0, 255).round().astype(np.uint8, order="C")
 
 
 @dataclass
@@ -59,20 +41,23 @@ class ModelBuilder:
         self.mean = np.asarray(default_mean if mean is None else mean, dtype=np.float32)
         self.std = np.asarray(default_std if std is None else std, dtype=np.float32)
         self.seed = seed
-        self.pending: list = []
+        self._pending: list = []
 
-    def _shape_of(self, index: int) -> tuple:
-        return self.input_shape if index == -1 else self.pending[index].layer.out_shape
+    def output_shape(self, index=None) -> tuple:
+        """(h, w, c) of layer `index`'s output: -1 is the model input, None the last layer added
+        (the model input while there is none)."""
+        src = len(self._pending) - 1 if index is None else int(index)
+        if not -1 <= src < len(self._pending):
+            raise ValueError(f"input {src} is not an existing layer")  # worded for _add, its main caller
+        return self.input_shape if src == -1 else self._pending[src].layer.out_shape
 
     def _add(self, op, input, out_c=None, kernel=(0, 0), stride=(0, 0), pad=(0, 0, 0, 0), relu=False, head=None):
-        src = len(self.pending) - 1 if input is None else int(input)
-        if not -1 <= src < len(self.pending):
-            raise ValueError(f"input {src} is not an existing layer")
-        in_shape = self._shape_of(src)
+        src = len(self._pending) - 1 if input is None else int(input)
+        in_shape = self.output_shape(src)
         out_shape = layer_output_shape(op, in_shape, kernel, stride, pad, out_c)
         layer = LayerSpec(op, src, in_shape, out_shape, tuple(kernel), tuple(stride), tuple(pad))
-        self.pending.append(_Pending(layer, relu, head))
-        return len(self.pending) - 1
+        self._pending.append(_Pending(layer, relu, head))
+        return len(self._pending) - 1
 
     def conv2d(self, out_c, kernel=(3, 3), stride=(1, 1), pad=(0, 0, 0, 0), relu=True, input=None) -> int:
         return self._add("conv2d", input, out_c, kernel, stride, pad, relu)
@@ -100,7 +85,7 @@ class ModelBuilder:
 
     def build(self, calibration_images=None, n_calibration: int = 256) -> ModelSpec:
         """Draw weights and calibrate every int8 layer on seeded (or given) images."""
-        heads = {p.head: i for i, p in enumerate(self.pending) if p.head}
+        heads = {p.head: i for i, p in enumerate(self._pending) if p.head}
         if "logits" not in heads:
             raise ValueError("the model needs an fc layer with head='logits'")
         rng = np.random.default_rng(self.seed)
@@ -114,7 +99,7 @@ class ModelBuilder:
         acts = {-1: oracle.apply_lut(lut, images)}
         qparams = {-1: (in_scale, in_zp)}
         layers = []
-        for i, p in enumerate(self.pending):
+        for i, p in enumerate(self._pending):
             src = p.layer.input
             layer = _build_layer(p, qparams[src], acts[src], rng)
             layers.append(layer)
@@ -173,68 +158,11 @@ def _build_layer(p: _Pending, in_q, x, rng) -> LayerSpec:
                  out_kind="int8", weights=weights, bias=bias, multiplier=multiplier, shift=shift, weight_scale=wscale)
 
 
-def _vgg11_lite(b: ModelBuilder, num_classes: int, with_sampler: bool, upsample: bool) -> None:
-    b.conv2d(16, (3, 3), pad=(1, 1, 1, 1))
-    b.maxpool((4, 4))
-    b.conv2d(32, (3, 3), pad=(1, 1, 1, 1))
-    b.maxpool((2, 2))
-    b.conv2d(64, (3, 3), pad=(1, 1, 1, 1))
-    z = b.maxpool((2, 2))
-    if upsample:
-        b.upsample((2, 2))  # AdaptiveAvgPool(4, 4) on a 2x2 map, unfolded
-    classifier_in = b.flatten()
-    b.fc(512)
-    b.fc(num_classes, head="logits")
-    if with_sampler:
-        feat = b.flatten(input=z) if upsample else classifier_in  # the sampler reads the 256 features
-        b.fc(64, input=feat)
-        b.fc(1, head="score")
-
-
-def _alexnet_lite(b: ModelBuilder, num_classes: int, with_sampler: bool) -> None:
-    b.conv2d(24, (5, 5), stride=(2, 2), pad=(2, 2, 2, 2), relu=False)
-    b.relu()
-    b.maxpool((3, 3), stride=(2, 2), pad=(1, 1, 1, 1))
-    b.conv2d(48, (3, 3), pad=(1, 1, 1, 1))
-    b.conv2d(32, (3, 2), pad=(1, 0, 1, 1))  # asymmetric kernel and padding
-    b.avgpool((2, 2))
-    feat = b.flatten()
-    b.fc(128)
-    b.fc(num_classes, head="logits")
-    if with_sampler:
-        b.fc(32, input=feat)
-        b.fc(1, head="score")
-
-
-def _tiny(b: ModelBuilder, num_classes: int, with_sampler: bool) -> None:
-    feat = b.conv2d(4, (3, 3), pad=(1, 1, 1, 1))
-    b.fc(num_classes, head="logits", input=feat)
-    if with_sampler:
-        b.fc(1, head="score", input=feat)
-
-
-def random_model(seed: int, arch: str = "vgg11_lite", num_classes: int = 10, with_sampler: bool = True,
-                 input_shape=(32, 32, 3), n_calibration: int = 256) -> ModelSpec:
-    """A seeded, calibrated random model of one of ARCHS."""
-    b = ModelBuilder(input_shape, seed=seed)
-    if arch == "vgg11_lite":
-        _vgg11_lite(b, num_classes, with_sampler, upsample=False)
-    elif arch == "vgg11_lite_upsample":
-        _vgg11_lite(b, num_classes, with_sampler, upsample=True)
-    elif arch == "alexnet_lite":
-        _alexnet_lite(b, num_classes, with_sampler)
-    elif arch == "tiny":
-        _tiny(b, num_classes, with_sampler)
-    else:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
-    return b.build(n_calibration=n_calibration)
-
-
 def build_with_identity_head(b: ModelBuilder, n_calibration: int) -> ModelSpec:
     """Add a logits head reading the last layer (the model input when there is none) and build;
     the head's weights become the identity (zero bias), so logits_raw is exactly that layer's int8
     output minus its zero point."""
-    b.fc(int(np.prod(b._shape_of(len(b.pending) - 1))), head="logits")
+    b.fc(int(np.prod(b.output_shape())), head="logits")
     spec = b.build(n_calibration=n_calibration)
     head = spec.layers[spec.logits_layer]
     k = int(np.prod(head.in_shape))
