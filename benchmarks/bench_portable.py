@@ -1,7 +1,10 @@
-"""Reference-kernel throughput of fdal.rank_pool on one thread: the vgg11_lite student + sampler
-(random weights, realistic quantization) on 10,000 random 32x32x3 images. Prints a markdown table.
+"""Throughput of fdal.rank_pool on one thread without SIMD: the `portable` kernels (what a CPU with no
+SIMD path runs; FDAL_KERNELS=reference measures the simple direct loops instead) on the vgg11_lite
+student + sampler (random weights, realistic quantization) and 10,000 random 32x32x3 images. Prints a
+markdown table.
 
-    python benchmarks/bench_reference.py [--n 10000] [--batch-size 256]
+    python benchmarks/bench_portable.py [--n 10000] [--batch-size 256]
+    FDAL_KERNELS=reference python benchmarks/bench_portable.py --n 2000
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("FDAL_KERNELS", "reference")
+os.environ.setdefault("FDAL_KERNELS", "portable")
 
 import numpy as np  # noqa: E402
 
