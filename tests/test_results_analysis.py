@@ -1,8 +1,11 @@
 """Results across runs: grouping by (dataset, preset), distinct trials, AUBC, paired tests, the
-`fdal plot` report."""
+`fdal plot` report and benchmarks/results_report.py."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from fdal.training.analysis import paired_test, paired_tests, summarize, trial_a
 from fdal.training.report import group_report, markdown_table, paired_table  # noqa: E402
 from fdal.training.results import append_result, merge_results, split_groups  # noqa: E402
 
+REPORT_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_report.py"
 BUDGETS = (100, 200, 300)
 
 
@@ -161,3 +165,33 @@ def test_plot_uses_protocol_budgets_for_aubc(tmp_path, capsys):
     assert text == capsys.readouterr().out.split("wrote ")[0].rstrip("\n") + "\n"
     assert text.startswith("| method | 100 | 200 | AUBC |") and "| random | 30.00 ± 0.00 (2) | 40.00 ± 0.00 (2) | — |" in text
     assert "the protocol's budgets, 100, 200 and 300" in text
+
+
+def _report(args, cwd):
+    done = subprocess.run([sys.executable, str(REPORT_SCRIPT), *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_report_script_is_deterministic_and_names_its_command(tmp_path):
+    recs = curves("random", [(0.30, 0.40, 0.50), (0.32, 0.41, 0.52)]) + curves("fdal", [(0.33, 0.44, 0.55)] * 2)
+    write(tmp_path / "runs" / "a" / "results.jsonl", recs)
+    write(tmp_path / "runs" / "b" / "results.jsonl", recs[:3] + [record("random", 0, 100, 0.7, dataset="svhn")])
+    page = tmp_path / "docs" / "results.md"
+    page.parent.mkdir()
+    page.write_text("# Results\n\nintro\n\n<!-- results_report: begin -->\nold\n<!-- results_report: end -->\n\nend\n")
+    args = ["runs/a", "runs/b", "--images", "docs/images", "--into", "docs/results.md"]
+    _report(args, tmp_path)
+    first = page.read_text()
+    png = (tmp_path / "docs" / "images" / "curves-cifar10-p.png").read_bytes()
+    _report(args, tmp_path)
+    assert page.read_text() == first and (tmp_path / "docs" / "images" / "curves-cifar10-p.png").read_bytes() == png
+    assert first.startswith("# Results\n\nintro\n\n<!-- results_report: begin -->\n") and first.endswith("\n\nend\n")
+    assert "old" not in first
+    assert "`python benchmarks/results_report.py runs/a runs/b --images docs/images --into docs/results.md`" in first
+    assert "## cifar10, preset `p`" in first and "## svhn, preset `p`" in first
+    assert "![learning curves: cifar10, preset `p`](images/curves-cifar10-p.png)" in first
+    assert "| fdal | 33.00 ± 0.00 (2) |" in first and "| random | 31.00 ± 1.41 (2) |" in first  # a, b share trial 0
+    printed = _report(["runs/a", "--images", "img"], tmp_path)
+    assert printed.startswith("<!-- results_report: begin -->") and "svhn" not in printed
