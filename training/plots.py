@@ -1,11 +1,13 @@
-"""Learning curves: accuracy vs labeled-set size, mean +- std band over trials, one line per method."""
+"""Learning curves of one (dataset, preset) group: accuracy vs labeled-set size, mean +- std band
+over distinct trials, one line per method."""
 from __future__ import annotations
 
-from fdal.training.results import summarize
+from fdal.training.analysis import summarize
 
 
 def plot_learning_curves(results, path, title: str = "") -> str:
-    """Write a PNG to `path` and return it."""
+    """Write a PNG to `path` and return it. Records of more than one (dataset, preset) raise
+    ValueError: split them first (fdal.training.results.split_groups)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -29,7 +31,7 @@ def plot_learning_curves(results, path, title: str = "") -> str:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
+        fig.savefig(path, metadata={"Software": None})  # no version string: same input, same bytes
     finally:
         plt.close(fig)
     return str(path)

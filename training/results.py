@@ -1,17 +1,21 @@
-"""Results as JSON lines, one record per (method, trial, cycle), and mean +- std tables.
+"""Results as JSON lines, one record per (method, trial, cycle); merging files into distinct trials.
 
 Record keys: method, dataset, trial, cycle, n_labeled, accuracy (top-1 on the test set, a
 fraction in [0, 1]), seconds (wall-clock of that cycle: training, test, selection), preset, seed.
+
+A trial is identified by (trial, seed): trial t of a run with --seed s records seed s + t, and the
+run's seed also picks the teacher and the pool, so the same index under another --seed is another
+trial. Results are only ever summarized within one (dataset, preset) group (`split_groups`).
 """
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections import defaultdict
 
 FIELDS = ("method", "dataset", "trial", "cycle", "n_labeled", "accuracy", "seconds", "preset", "seed")
 _KEY = ("preset", "method", "dataset", "trial", "cycle")
+# One cycle of one trial: the same key in two files is the same measurement, counted once.
+_DISTINCT_KEY = ("dataset", "preset", "method", "trial", "seed", "cycle")
 
 
 def check_record(rec: dict) -> dict:
@@ -52,37 +56,66 @@ def read_results(path) -> list:
     return list(out.values())
 
 
-def summarize(results) -> dict:
-    """{method: {n_labeled: (mean, std, trials)}} of accuracy; std is the sample std (ddof 1),
-    0 for a single trial."""
-    acc = defaultdict(lambda: defaultdict(list))
-    for r in results:
-        acc[r["method"]][r["n_labeled"]].append(r["accuracy"])
-    out = {}
-    for method, by_n in acc.items():
-        out[method] = {}
-        for n, v in sorted(by_n.items()):
-            mean = sum(v) / len(v)
-            std = math.sqrt(sum((a - mean) ** 2 for a in v) / (len(v) - 1)) if len(v) > 1 else 0.0
-            out[method][n] = (mean, std, len(v))
+def distinct_records(records, sources=None) -> list:
+    """`records` with each (dataset, preset, method, trial, seed, cycle) once, in first-seen order.
+    A repeat that agrees (same n_labeled and accuracy) is dropped; one that disagrees raises
+    ValueError naming both sources (`sources[i]` says where records[i] came from)."""
+    seen = {}
+    out = []
+    for i, rec in enumerate(records):
+        key = tuple(rec[k] for k in _DISTINCT_KEY)
+        if key not in seen:
+            seen[key] = i
+            out.append(rec)
+            continue
+        j = seen[key]
+        first = records[j]
+        if (first["n_labeled"], first["accuracy"]) != (rec["n_labeled"], rec["accuracy"]):
+            where = (f"{sources[j]} and {sources[i]}" if sources is not None else "two records")
+            raise ValueError(
+                f"conflicting results for {', '.join(f'{k}={v}' for k, v in zip(_DISTINCT_KEY, key))}: "
+                f"{where} give accuracy {first['accuracy']} vs {rec['accuracy']} (n_labeled "
+                f"{first['n_labeled']} vs {rec['n_labeled']}); keep one of the two runs")
     return out
 
 
-def markdown_table(results, digits: int = 2) -> str:
-    """Rows: methods; columns: labeled-set sizes; cells: accuracy in % as mean +- std (trials)."""
-    summary = summarize(results)
-    if not summary:
-        raise ValueError("no results to tabulate")
-    budgets = sorted({n for by_n in summary.values() for n in by_n})
-    lines = ["| method | " + " | ".join(f"{n:,}" for n in budgets) + " |",
-             "|---|" + "---|" * len(budgets)]
-    for method, by_n in summary.items():
-        cells = []
-        for n in budgets:
-            if n in by_n:
-                m, s, k = by_n[n]
-                cells.append(f"{100 * m:.{digits}f} ± {100 * s:.{digits}f} ({k})")
-            else:
-                cells.append("—")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nTest accuracy (%) as mean ± sample std (trials), by labeled-set size.\n"
+def merge_results(paths) -> list:
+    """The distinct records of several results.jsonl files (see distinct_records): the same trial
+    found in two files counts once; a disagreement is an error naming both files."""
+    records, sources = [], []
+    for path in paths:
+        got = read_results(path)
+        records += got
+        sources += [str(path)] * len(got)
+    return distinct_records(records, sources)
+
+
+def group_key(rec: dict) -> tuple:
+    """(dataset, preset): the unit of every table and plot; records of two groups never mix."""
+    return rec["dataset"], rec["preset"]
+
+
+def split_groups(records) -> dict:
+    """{(dataset, preset): [records]}, groups sorted by key, records in input order."""
+    groups = {}
+    for rec in records:
+        groups.setdefault(group_key(rec), []).append(rec)
+    return {k: groups[k] for k in sorted(groups)}
+
+
+def one_group(records) -> list:
+    """`records` if they all share one (dataset, preset); ValueError otherwise (a mean over two
+    datasets or presets is not a result)."""
+    groups = split_groups(records)
+    if len(groups) > 1:
+        names = "; ".join(f"{d} / {p}" for d, p in groups)
+        raise ValueError(f"results of {len(groups)} (dataset, preset) groups ({names}) cannot share a table "
+                         f"or a plot: split them with split_groups")
+    return list(records)
+
+
+def group_name(key: tuple) -> str:
+    """A file-name suffix for a group: 'cifar10-cpu-small'."""
+    dataset, preset = key
+    text = f"{dataset}-{preset}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

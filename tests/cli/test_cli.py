@@ -146,7 +146,7 @@ def test_plot_writes_png_and_table(tmp_path, capsys):
                                  "n_labeled": 100 * (cycle + 1), "accuracy": acc, "seconds": 1.0,
                                  "preset": "t", "seed": 0})
     code, out, _ = run(capsys, "plot", str(path), "--out", str(tmp_path / "plots"))
-    assert code == 0 and "| fdal | 32.00 ± 0.00 (1) | 45.00 ± 0.00 (1) |" in out
+    assert code == 0 and "| fdal | 32.00 (1 trial) | 45.00 (1 trial) |" in out
     assert (tmp_path / "plots" / "curves.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "results.md").read_text().startswith("| method |")
     assert_user_error(capsys, ["plot", str(path), "--methods", "vaal"], "no results for method(s) vaal")

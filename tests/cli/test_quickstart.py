@@ -36,7 +36,7 @@ def test_quickstart_runs_and_reports_every_method(quickstart):
     assert sorted({r["n_labeled"] for r in records}) == [40, 80, 120] and len(records) == 9
     for method in ("random", "kd_random", "fdal"):
         row = next(line for line in report.splitlines() if line.startswith(f"| {method} |"))
-        assert row.count("(1)") == 3
+        assert row.count("(1 trial)") == 4  # 3 budgets and the AUBC
     assert (out / "report.md").read_text().strip() == report.strip()
     assert (out / "curves.png").stat().st_size > 1000
 

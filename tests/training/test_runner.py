@@ -11,7 +11,9 @@ from fdal.training import runner  # noqa: E402
 from fdal.training.student_training import FdalConfig  # noqa: E402
 from fdal.training.plots import plot_learning_curves  # noqa: E402
 from fdal.training.protocols import PRESETS, Protocol, get_protocol  # noqa: E402
-from fdal.training.results import FIELDS, append_result, markdown_table, read_results, summarize  # noqa: E402
+from fdal.training.analysis import summarize  # noqa: E402
+from fdal.training.report import markdown_table  # noqa: E402
+from fdal.training.results import FIELDS, append_result, read_results  # noqa: E402
 from fdal.training.strategies import METHODS  # noqa: E402
 
 TINY = Protocol("tiny", "synthetic", 20, 20, 60, subset=50, train=FdalConfig(batch_size=16).scaled(1),
@@ -127,7 +129,7 @@ def test_results_jsonl_schema_dedup_and_table(tmp_path):
     mean, std, k = summarize(recs)["fdal"][100]
     assert (k, round(mean, 6), round(std, 6)) == (2, 0.65, round(np.std([0.6, 0.7], ddof=1), 6))
     table = markdown_table(recs)
-    assert "| fdal | 65.00 ± 7.07 (2) |" in table and "| random | 40.00 ± 0.00 (1) |" in table
+    assert "| fdal | 65.00 ± 7.07 (2) |" in table and "| random | 40.00 (1 trial) |" in table
     with pytest.raises(ValueError, match="lacks"):
         append_result(path, {"method": "x"})
     with pytest.raises(ValueError, match="fraction"):

@@ -73,7 +73,7 @@ def run_quickstart(args) -> int:
     from fdal.training.int8_export import export
     from fdal.training.parity import compare, format_report
     from fdal.training.plots import plot_learning_curves
-    from fdal.training.results import markdown_table
+    from fdal.training.report import markdown_table
     from fdal.training.runner import load_protocol_dataset, run_protocol
     from .rank import measure
 

@@ -118,7 +118,7 @@ def run_al(args) -> int:
     torch, device = torch_setup(args)
     from fdal.training.plots import plot_learning_curves
     from fdal.training.protocols import get_protocol
-    from fdal.training.results import markdown_table
+    from fdal.training.report import group_report
     from fdal.training.runner import run_protocol
     from fdal.training.strategies import training_mode
     p = get_protocol(args.preset)
@@ -139,8 +139,8 @@ def run_al(args) -> int:
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
                            teacher_path=args.teacher, progress=args.progress)
     out = Path(args.out)
-    table = markdown_table(results)
-    (out / "results.md").write_text(f"# {p.name} ({p.dataset})\n\n" + table)
+    table = group_report(results, f"{p.name} ({p.dataset})", budgets=p.budgets(), image="curves.png", level=1)
+    (out / "results.md").write_text(table)
     plot_learning_curves(results, out / "curves.png", title=f"{p.name}: {p.dataset}")
     print(table)
     print(f"wall-clock {time.time() - t0:.0f} s; results {out / 'results.jsonl'}, table {out / 'results.md'}, "
