@@ -19,7 +19,7 @@ from fdal.training.analysis import paired_test, paired_tests, summarize, trial_a
 from fdal.training.report import group_report, markdown_table, paired_table  # noqa: E402
 from fdal.training.results import append_result, merge_results, split_groups  # noqa: E402
 
-REPORT_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_report.py"
+REPORT_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "results_report.py"
 BUDGETS = (100, 200, 300)
 
 
