@@ -1,4 +1,5 @@
 """Method name -> (training mode, selection function)."""
+from .badge import select_badge
 from .coreset import select_coreset
 from .fdal import select_fdal
 from .ll4al import select_ll4al
@@ -18,6 +19,7 @@ METHODS = {
     # the distillation contributes from what the sampler's choice contributes.
     "kd_random": ("fdal", select_random),
     "kd_entropy": ("fdal", select_entropy),
+    "badge": ("ce", select_badge),
 }
 
 
