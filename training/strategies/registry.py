@@ -4,6 +4,7 @@ from .coreset import select_coreset
 from .fdal import select_fdal
 from .ll4al import select_ll4al
 from .random import select_random
+from .typiclust import select_typiclust
 from .uncertainty import select_entropy, select_margin
 from .vaal import select_vaal
 
@@ -20,6 +21,7 @@ METHODS = {
     "kd_random": ("fdal", select_random),
     "kd_entropy": ("fdal", select_entropy),
     "badge": ("ce", select_badge),
+    "typiclust": ("ce", select_typiclust),
 }
 
 
