@@ -3,6 +3,7 @@ from .badge import select_badge
 from .coreset import select_coreset
 from .fdal import select_fdal
 from .ll4al import select_ll4al
+from .probcover import select_probcover
 from .random import select_random
 from .typiclust import select_typiclust
 from .uncertainty import select_entropy, select_margin
@@ -22,6 +23,7 @@ METHODS = {
     "kd_entropy": ("fdal", select_entropy),
     "badge": ("ce", select_badge),
     "typiclust": ("ce", select_typiclust),
+    "probcover": ("ce", select_probcover),
 }
 
 
