@@ -26,9 +26,18 @@ METHODS = {
     "probcover": ("ce", select_probcover),
 }
 
+# Methods that select with the teacher's embedding (base.pretrained_embedding): the runner loads
+# or trains a teacher for them even though they train the student with CE alone.
+EMBEDS_WITH_TEACHER = {"typiclust", "probcover"}
+
 
 def training_mode(name: str) -> str:
     return _lookup(name)[0]
+
+
+def needs_teacher(name: str) -> bool:
+    """Whether a run of method `name` needs the teacher: to train (mode fdal) or to select."""
+    return training_mode(name) == "fdal" or name in EMBEDS_WITH_TEACHER
 
 
 def _lookup(name: str):
