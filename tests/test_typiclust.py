@@ -32,6 +32,13 @@ def test_typicality_is_inverse_mean_squared_knn_distance():
     np.testing.assert_array_equal(typicality(np.array([[5.0, 1.0]])), [1.0])  # a lone point
 
 
+def test_typicality_in_row_batches_equals_brute_force():
+    pts = np.random.default_rng(2).standard_normal((1300, 5))  # more rows than one batch
+    d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+    want = 1 / (np.sort(d2, axis=1)[:, 1:21].mean(1) + 1e-5)
+    np.testing.assert_allclose(typicality(pts), want, rtol=1e-9)
+
+
 def test_one_pick_per_blob_each_the_blobs_densest_point():
     per = 25
     for seed in range(3):

@@ -24,6 +24,7 @@ from .clustering import kmeans_labels, squared_distances, unit_rows
 MAX_NUM_CLUSTERS = 500
 MIN_CLUSTER_SIZE = 5
 K_NN = 20
+_ROWS = 1024  # distance rows per batch
 EMBEDDING = "base.pretrained_embedding: the teacher's 512-d feature if the run has a teacher, else the student's z"
 
 
@@ -34,10 +35,12 @@ def typicality(features: np.ndarray) -> np.ndarray:
     k = min(K_NN, n // 2)
     if k == 0:
         return np.ones(n)
-    d2 = squared_distances(features, features)
-    np.fill_diagonal(d2, np.inf)  # each point's own 0 is the one the original's search drops
-    nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-    return 1.0 / (nearest.mean(1) + 1e-5)
+    mean_d2 = np.empty(n)
+    for s in range(0, n, _ROWS):  # memory O(_ROWS * n) however large the cluster
+        d2 = squared_distances(features[s:s + _ROWS], features)
+        d2[np.arange(len(d2)), np.arange(s, s + len(d2))] = np.inf  # the self match the original drops
+        mean_d2[s:s + _ROWS] = np.partition(d2, k - 1, axis=1)[:, :k].mean(1)
+    return 1.0 / (mean_d2 + 1e-5)
 
 
 def visit_order(clusters: np.ndarray, n_labeled: int):
