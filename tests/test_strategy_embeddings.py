@@ -10,13 +10,15 @@ pytestmark = pytest.mark.torch
 from fdal.training import runner  # noqa: E402
 from fdal.training.data import make_synthetic  # noqa: E402
 from fdal.training.models import Student, Teacher  # noqa: E402
-from fdal.training.protocols import Protocol  # noqa: E402
+from fdal.training.protocols import PRESETS  # noqa: E402
 from fdal.training.strategies import METHODS, SelectionContext, needs_teacher, select, training_mode  # noqa: E402
 from fdal.training.strategies.base import PRETRAINED_EMBEDDINGS, pretrained_embedding  # noqa: E402
 from fdal.training.student_training import CycleModels, FdalConfig  # noqa: E402
 
-TINY = Protocol("tiny", "synthetic", 20, 20, 60, subset=50, train=FdalConfig(batch_size=16).scaled(1),
-                teacher_arch="small", teacher_epochs=1, seed=3, synthetic=(4, 160, 40))
+# The smoke preset shrunk to seconds: 20 + 20 -> 60 labels, one epoch, a one-epoch teacher.
+TINY = PRESETS["smoke"].replace(name="tiny-baselines", initial=20, step=20, final=60, subset=50,
+                                train=FdalConfig(batch_size=16).scaled(1), teacher_epochs=1,
+                                synthetic=(4, 160, 40))
 
 
 @pytest.fixture(autouse=True)
