@@ -32,7 +32,7 @@ from fdal.training.checkpoint import save_checkpoint
 from fdal.training.protocols import Protocol, get_protocol, teacher_and_pool
 from fdal.training.results import append_result, read_results
 from fdal.training.student_training import accuracy, train_cycle
-from fdal.training.strategies import METHODS, SelectionContext, select, training_mode
+from fdal.training.strategies import METHODS, SelectionContext, needs_teacher, select, training_mode
 
 
 def _protocol_json(p: Protocol) -> dict:
@@ -130,7 +130,7 @@ def run_cycle(p: Protocol, method: str, trial: int, state: dict, dataset, teache
         rng.bit_generator.state = state["rng_state"]
         candidates = rng.choice(unlabeled, size=min(p.subset, len(unlabeled)), replace=False)
         state["rng_state"] = rng.bit_generator.state
-        ctx = SelectionContext(dataset, labeled, models, device, p.train.eval_batch_size)
+        ctx = SelectionContext(dataset, labeled, models, device, p.train.eval_batch_size, teacher)
         picks = select(method, ctx, candidates, p.step, seed)
         state["labeled"] = labeled.tolist() + picks.tolist()
     rec = {"method": method, "dataset": dataset.name, "trial": trial, "cycle": cycle,
@@ -168,7 +168,7 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
 
     teacher_set, dataset = teacher_and_pool(p, load_protocol_dataset(p, data_dir, device))
     teacher = None
-    if any(training_mode(m) == "fdal" for m in methods):
+    if any(needs_teacher(m) for m in methods):
         teacher = get_teacher(p, teacher_set, out, device, teacher_path, reuse_cache=resume, progress=progress)
 
     states = {}

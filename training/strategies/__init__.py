@@ -1,5 +1,5 @@
 """Acquisition strategies, one per file, behind one interface: see registry.select."""
 from .base import SelectionContext
-from .registry import METHODS, select, training_mode
+from .registry import METHODS, needs_teacher, select, training_mode
 
-__all__ = ["METHODS", "SelectionContext", "select", "training_mode"]
+__all__ = ["METHODS", "SelectionContext", "needs_teacher", "select", "training_mode"]

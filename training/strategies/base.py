@@ -13,14 +13,16 @@ import torch
 
 @dataclass
 class SelectionContext:
-    """What a strategy may look at: the dataset (on `device`), the labeled pool indices and the
-    models trained this cycle (a student_training.CycleModels)."""
+    """What a strategy may look at: the dataset (on `device`), the labeled pool indices, the
+    models trained this cycle (a student_training.CycleModels) and the run's teacher, if any."""
 
     dataset: object
     labeled: np.ndarray
     models: object
     device: object = "cpu"
     batch_size: int = 1000
+    # The run's teacher (eval mode) when it has one; TypiClust and ProbCover embed with it.
+    teacher: object = None
 
 
 def check_request(ctx: SelectionContext, candidates, budget: int) -> np.ndarray:
@@ -84,3 +86,37 @@ def student_embedding(ctx: SelectionContext, indices: np.ndarray) -> torch.Tenso
     """The student's z flattened: (N, 256) for VGG11-lite."""
     student = ctx.models.student.eval()
     return forward_pool(ctx, indices, lambda x: student(x)[0].flatten(1))
+
+
+def penultimate_and_logits(ctx: SelectionContext, indices: np.ndarray):
+    """(the input of the student's last nn.Linear, the logits), both (N, .) on CPU: for VGG11-lite
+    the 512-d activation after the ReLU. Read with a forward hook, so any student works."""
+    student = ctx.models.student.eval()
+    linears = [m for m in student.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError("the student has no nn.Linear layer to read the penultimate activation from")
+    seen = []
+    handle = linears[-1].register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
+    try:
+        both = forward_pool(ctx, indices, lambda x: torch.cat([student(x)[1], seen.pop().flatten(1)], 1))
+    finally:
+        handle.remove()
+    c = linears[-1].out_features
+    return both[:, c:], both[:, :c]
+
+
+# What TypiClust and ProbCover embed with: they call for a self-supervised embedding (SimCLR in
+# the originals); the run's teacher stands in for it when there is one (docs/baselines.md).
+PRETRAINED_EMBEDDINGS = {
+    "teacher": "the teacher's 512-d feature (Teacher.forward()[0], flattened)",
+    "student": "the student's z, flattened (256-d for VGG11-lite): no teacher in the context",
+}
+
+
+def pretrained_embedding(ctx: SelectionContext, indices: np.ndarray):
+    """(features (N, D) on CPU, the PRETRAINED_EMBEDDINGS key used): the teacher's feature when
+    the context has a teacher, else the student's z."""
+    if ctx.teacher is None:
+        return student_embedding(ctx, indices), "student"
+    teacher = ctx.teacher.eval()
+    return forward_pool(ctx, indices, lambda x: teacher(x)[0].flatten(1)), "teacher"

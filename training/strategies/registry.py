@@ -1,8 +1,11 @@
 """Method name -> (training mode, selection function)."""
+from .badge import select_badge
 from .coreset import select_coreset
 from .fdal import select_fdal
 from .ll4al import select_ll4al
+from .probcover import select_probcover
 from .random import select_random
+from .typiclust import select_typiclust
 from .uncertainty import select_entropy, select_margin
 from .vaal import select_vaal
 
@@ -18,11 +21,23 @@ METHODS = {
     # the distillation contributes from what the sampler's choice contributes.
     "kd_random": ("fdal", select_random),
     "kd_entropy": ("fdal", select_entropy),
+    "badge": ("ce", select_badge),
+    "typiclust": ("ce", select_typiclust),
+    "probcover": ("ce", select_probcover),
 }
+
+# Methods that select with the teacher's embedding (base.pretrained_embedding): the runner loads
+# or trains a teacher for them even though they train the student with CE alone.
+EMBEDS_WITH_TEACHER = {"typiclust", "probcover"}
 
 
 def training_mode(name: str) -> str:
     return _lookup(name)[0]
+
+
+def needs_teacher(name: str) -> bool:
+    """Whether a run of method `name` needs the teacher: to train (mode fdal) or to select."""
+    return training_mode(name) == "fdal" or name in EMBEDS_WITH_TEACHER
 
 
 def _lookup(name: str):

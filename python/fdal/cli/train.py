@@ -54,7 +54,8 @@ def register(sub):
     a.add_argument("--preset", required=True, help="protocol preset (see above)")
     # The names of training.strategies.METHODS (not imported here: torch); tests/training/test_strategies.py checks.
     a.add_argument("--methods", default="random,kd_random,fdal",
-                   help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy")
+                   help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy, "
+                        "badge, typiclust, probcover")
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
                    help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
