@@ -66,6 +66,24 @@ def test_fdal_losses_finite_and_falling_decoder_stepped(toy):
         assert torch.equal(v, teacher_before[k]), f"teacher changed: {k}"
 
 
+def test_kd_mode_distills_without_sampler_or_unlabeled_batches(toy):
+    ds, teacher = toy
+    # An empty unlabeled pool is fine: the kd mode never draws unlabeled batches.
+    out = train_cycle("kd", ds, np.arange(64), [], cfg(4, adv_start_epoch=0), seed=SEED, teacher=teacher)
+    assert out.sampler is None and out.decoder is not None
+    for epoch in out.history:
+        assert {"ce", "feature", "logit", "total"} == set(epoch) - {"epoch"}, epoch
+    assert out.history[-1]["feature"] < out.history[0]["feature"], f"seed {SEED}"
+    with pytest.raises(ValueError, match="'kd' needs a teacher"):
+        train_cycle("kd", ds, np.arange(64), [], cfg(1), seed=SEED)
+
+
+def test_ablation_methods_use_the_intended_training_modes():
+    from fdal.training.strategies import training_mode
+    assert {m: training_mode(m) for m in ("kd_random", "kd_entropy", "fdal_random", "fdal")} == \
+        {"kd_random": "kd", "kd_entropy": "kd", "fdal_random": "fdal", "fdal": "fdal"}
+
+
 def test_sampler_learns_to_separate_labeled_from_unlabeled(toy):
     ds, teacher = toy
     y = ds.train_y.numpy()

@@ -31,7 +31,7 @@ import torch
 from fdal.training.checkpoint import save_checkpoint
 from fdal.training.protocols import Protocol, get_protocol, teacher_and_pool
 from fdal.training.results import append_result, read_results
-from fdal.training.student_training import accuracy, train_cycle
+from fdal.training.student_training import TEACHER_MODES, accuracy, train_cycle
 from fdal.training.strategies import METHODS, SelectionContext, select, training_mode
 
 
@@ -168,7 +168,7 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
 
     teacher_set, dataset = teacher_and_pool(p, load_protocol_dataset(p, data_dir, device))
     teacher = None
-    if any(training_mode(m) == "fdal" for m in methods):
+    if any(training_mode(m) in TEACHER_MODES for m in methods):
         teacher = get_teacher(p, teacher_set, out, device, teacher_path, reuse_cache=resume, progress=progress)
 
     states = {}

@@ -1,7 +1,11 @@
-"""One active-learning cycle of training: plain CE, FDAL (distillation + adversarial sampler),
-LL4AL (CE + loss-prediction module) or VAAL (CE + VAE/discriminator).
+"""One active-learning cycle of training, in one of these modes:
+    ce     plain cross-entropy
+    kd     distillation only: CE + feature MSE (through the decoder) + logit MSE; no sampler,
+           no adversarial term, no unlabeled batches
+    fdal   kd + the adversarial sampler (Gaire & Roohi)
+    ll4al  CE + loss-prediction module;  vaal  CE + VAE/discriminator
 
-FDAL loss per labeled batch (Gaire & Roohi):
+FDAL loss per labeled batch (Gaire & Roohi; the kd mode is this without the adversarial term):
     CE + 1.0 * MSE(decoder(z), teacher_feature) + 1.0 * MSE(student_logits, teacher_logits)
        + 0.1 * adversarial                       (adversarial only from `adv_start_epoch` on)
 where `adversarial` asks the (frozen) sampler to call both the labeled and an unlabeled batch
@@ -21,7 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MODES = ("ce", "fdal", "ll4al", "vaal")
+MODES = ("ce", "kd", "fdal", "ll4al", "vaal")
+# The modes that distill from a teacher (train_cycle needs one).
+TEACHER_MODES = ("kd", "fdal")
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "fdal" and teacher is None:
-        raise ValueError("mode 'fdal' needs a teacher")
+    if mode in TEACHER_MODES and teacher is None:
+        raise ValueError(f"mode {mode!r} needs a teacher")
     device = torch.device(device)
     labeled_t = torch.as_tensor(np.asarray(labeled, dtype=np.int64), device=device)
     unlabeled_t = torch.as_tensor(np.asarray(unlabeled, dtype=np.int64), device=device)
@@ -154,12 +160,13 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     student = out.student
     params = list(student.parameters())
     aux_opts = []
-    if mode == "fdal":
+    if mode in TEACHER_MODES:
         out.decoder = models.Decoder(in_channels=64, out_channels=512).to(device)
-        out.sampler = models.Sampler(in_features=256).to(device)
         params += list(out.decoder.parameters())  # the decoder IS stepped (reference bug)
-        sampler_opt = torch.optim.Adam(out.sampler.parameters(), lr=config.sampler_lr)
         teacher.eval()
+    if mode == "fdal":
+        out.sampler = models.Sampler(in_features=256).to(device)
+        sampler_opt = torch.optim.Adam(out.sampler.parameters(), lr=config.sampler_lr)
     elif mode == "ll4al":
         with torch.no_grad():
             feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
@@ -208,7 +215,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                 ce_each = F.cross_entropy(logits.float(), y, reduction="none")
                 terms["ce"] = ce_each.mean()
                 loss = terms["ce"]
-                if mode == "fdal":
+                if mode in TEACHER_MODES:
                     with torch.no_grad():
                         t_feat, t_logits = teacher(x)
                     s_feat = out.decoder(z)
@@ -217,6 +224,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                     terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
                     terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
                     loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
+                if mode == "fdal":
                     xu = batch_input(unl_batches.next())
                     adversarial_on = epoch >= config.adv_start_epoch
                     with torch.set_grad_enabled(adversarial_on):

@@ -14,10 +14,13 @@ METHODS = {
     "ll4al": ("ll4al", select_ll4al),
     "vaal": ("vaal", select_vaal),
     "fdal": ("fdal", select_fdal),
-    # Full FDAL training (distillation + sampler), selection ignores the sampler: isolates what
-    # the distillation contributes from what the sampler's choice contributes.
-    "kd_random": ("fdal", select_random),
-    "kd_entropy": ("fdal", select_entropy),
+    # Ablations that separate FDAL's three effects:
+    #   distillation                 kd_random   vs random      (kd: CE + feature + logit MSE only)
+    #   adversarial regularisation   fdal_random vs kd_random   (fdal training, the sampler unused)
+    #   the sampler's choice         fdal        vs fdal_random
+    "kd_random": ("kd", select_random),
+    "kd_entropy": ("kd", select_entropy),
+    "fdal_random": ("fdal", select_random),
 }
 
 

@@ -48,13 +48,16 @@ def register(sub):
                    "Run cycles of (train student, test, select) per method and trial. Resumes an\n"
                    "interrupted run in --out; writes results.jsonl, results.md, curves.png and\n"
                    "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
-                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.",
+                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.\n"
+                   "kd_random, kd_entropy: distillation only (no sampler, no adversarial term);\n"
+                   "fdal_random: FDAL's training (distillation + adversarial sampler), random choice.",
                    "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
                    "  fdal al --preset paper-fig2 --dataset folder --data-dir my_images --trials 3 --out runs/mine")
     a.add_argument("--preset", required=True, help="protocol preset (see above)")
     # The names of training.strategies.METHODS (not imported here: torch); tests/test_strategies.py checks.
     a.add_argument("--methods", default="random,kd_random,fdal",
-                   help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy")
+                   help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy, "
+                        "fdal_random")
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
                    help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
