@@ -57,8 +57,8 @@ def test_fdal_losses_finite_and_falling_decoder_stepped(toy):
             assert np.isfinite(v), f"{k} not finite at epoch {epoch['epoch']} (seed {SEED})"
     for term in ("ce", "feature", "logit"):
         assert h[-1][term] < h[0][term], f"{term} did not fall: {h[0][term]} -> {h[-1][term]} (seed {SEED})"
-    # the adversarial term only from adv_start_epoch on; the sampler is trained throughout
-    assert "adversarial" not in h[3] and "adversarial" in h[4] and "sampler" in h[0]
+    # the adversarial term and the sampler's training only from adv_start_epoch on
+    assert {"adversarial", "sampler"}.isdisjoint(h[3]) and {"adversarial", "sampler"} <= set(h[4])
     # the reference code never stepped the decoder
     changed = [k for k, v in out.decoder.state_dict().items() if not torch.equal(v, decoder_init[k])]
     assert changed, f"decoder parameters never changed (seed {SEED})"
@@ -86,17 +86,98 @@ def test_ablation_methods_use_the_intended_training_modes():
 
 def test_sampler_learns_to_separate_labeled_from_unlabeled(toy):
     ds, teacher = toy
-    y = ds.train_y.numpy()
-    labeled, unlabeled = np.flatnonzero(y != 2), np.flatnonzero(y == 2)  # easy-to-tell groups
-    out = train_cycle("fdal", ds, labeled, unlabeled, cfg(10, adv_start_epoch=10, sampler_lr=1e-2),
-                      seed=SEED, teacher=teacher)
+    labeled, unlabeled = np.arange(100), np.arange(100, 150)
+    x = ds.train_x.clone()
+    x[unlabeled] //= 4  # a much darker unlabeled group: easy to tell apart
+    ds = dataclasses.replace(ds, train_x=x)
+    # The reference's SGD sampler learns slowly: the whole run at lr 0.01 (no milestone), from epoch 0,
+    # and the adversarial term (weight 0) does not fight it.
+    out = train_cycle("fdal", ds, labeled, unlabeled, cfg(6, adv_start_epoch=0, adversarial_weight=0.0,
+                                                          milestones=(6,)), seed=SEED, teacher=teacher)
     with torch.no_grad():
-        s_l = out.sampler(out.student(ds.train_x[labeled].float() / 255)[0]).numpy()
-        s_u = out.sampler(out.student(ds.train_x[unlabeled].float() / 255)[0]).numpy()
+        s_l = out.sampler(out.student(x[labeled].float() / 255)[0]).numpy()
+        s_u = out.sampler(out.student(x[unlabeled].float() / 255)[0]).numpy()
     auc = (s_l[:, None] > s_u[None, :]).mean()
     print(f"sampler AUC {auc:.3f}")
     assert auc > 0.9, f"sampler AUC {auc:.3f} (seed {SEED})"
     assert s_l.mean() > 0.5 > s_u.mean(), f"means {s_l.mean():.3f} / {s_u.mean():.3f} (seed {SEED})"
+
+
+def test_fdal_equals_kd_until_adv_start_epoch(toy):
+    ds, teacher = toy
+    labeled, unlabeled = np.arange(48), np.arange(48, 150)
+    kd = train_cycle("kd", ds, labeled, unlabeled, cfg(3, adv_start_epoch=2), seed=SEED, teacher=teacher)
+    fd = train_cycle("fdal", ds, labeled, unlabeled, cfg(3, adv_start_epoch=2), seed=SEED, teacher=teacher)
+    # no sampler training, no adversarial term and no unlabeled batch before adv_start_epoch
+    assert fd.history[:2] == kd.history[:2]
+    assert {"adversarial", "sampler"} <= set(fd.history[2])
+
+
+def test_sampler_uses_the_students_sgd_recipe(toy, monkeypatch):
+    ds, teacher = toy
+    made = []
+
+    class RecordingSGD(torch.optim.SGD):
+        def __init__(self, params, **kw):
+            super().__init__(params, **kw)
+            made.append((self, kw))
+
+    def no_adam(*a, **k):
+        raise AssertionError("the fdal mode must not use Adam")
+
+    monkeypatch.setattr(torch.optim, "SGD", RecordingSGD)
+    monkeypatch.setattr(torch.optim, "Adam", no_adam)
+    c = cfg(4)
+    assert c.milestones == (2, 3)  # so the lr ends at lr * gamma^2
+    out = train_cycle("fdal", ds, np.arange(32), np.arange(32, 150), c, seed=SEED, teacher=teacher)
+    sampler_ids = [id(p) for p in out.sampler.parameters()]
+    mine = [(o, kw) for o, kw in made if [id(p) for p in o.param_groups[0]["params"]] == sampler_ids]
+    assert len(mine) == 1, "no SGD over exactly the sampler's parameters"
+    sampler_opt, kw = mine[0]
+    assert kw == dict(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+    assert sampler_opt.param_groups[0]["lr"] == pytest.approx(c.lr * c.lr_gamma ** 2)
+
+
+def test_adversarial_and_sampler_losses_are_means_of_two_bces(toy):
+    from fdal.training.student_training import adversarial_loss, sampler_loss
+    ds, teacher = toy
+    # lr 0: nothing moves, so one full batch per epoch gives the history's terms from the final models
+    labeled, unlabeled = np.arange(12), np.arange(12, 24)
+    c = cfg(2, adv_start_epoch=0, lr=0.0, augment=False)
+    out = train_cycle("fdal", ds, labeled, unlabeled, c, seed=SEED, teacher=teacher)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    with torch.no_grad():
+        zl = out.student(ds.train_x[labeled].float() / 255)[0]
+        zu = out.student(ds.train_x[unlabeled].float() / 255)[0]
+        ll, lu = out.sampler.logit(zl), out.sampler.logit(zu)
+        adv = (bce(ll, torch.ones_like(ll)) + bce(lu, torch.ones_like(lu))) / 2
+        own = (bce(ll, torch.ones_like(ll)) + bce(lu, torch.zeros_like(lu))) / 2
+        assert float(adversarial_loss(out.sampler, zl, zu)) == pytest.approx(float(adv), rel=1e-6)
+        assert float(sampler_loss(out.sampler, zl, zu)) == pytest.approx(float(own), rel=1e-6)
+    assert out.history[-1]["adversarial"] == pytest.approx(float(adv), rel=1e-5)
+    assert out.history[-1]["sampler"] == pytest.approx(float(own), rel=1e-5)
+
+
+def test_sampler_steps_on_features_recomputed_after_the_students_step(toy, monkeypatch):
+    from fdal.training import data as fdata
+    from fdal.training import student_training
+    ds, teacher = toy
+    grad_flags, augmented = [], []
+    real_augment, real_make = fdata.augment, student_training.make_student
+
+    def hooked_student(arch, dataset):
+        student = real_make(arch, dataset)
+        student.register_forward_hook(lambda m, i, o: grad_flags.append(torch.is_grad_enabled()))
+        return student
+
+    monkeypatch.setattr(fdata, "augment", lambda x, g: augmented.append(len(x)) or real_augment(x, g))
+    monkeypatch.setattr(student_training, "make_student", hooked_student)
+    c = cfg(1, adv_start_epoch=0)
+    train_cycle("fdal", ds, np.arange(2 * c.batch_size), np.arange(64, 150), c, seed=SEED, teacher=teacher)
+    # per labeled batch: the student's forward on it and on an unlabeled batch (with grad), then on
+    # both again without grad, after the student's step, for the sampler's step
+    assert grad_flags == [True, True, False, False] * 2
+    assert augmented == [c.batch_size] * 2, "only the labeled batches are augmented"
 
 
 def test_ce_training_learns_and_is_deterministic(toy):

@@ -9,9 +9,16 @@ FDAL loss per labeled batch (Gaire & Roohi; the kd mode is this without the adve
     CE + 1.0 * MSE(decoder(z), teacher_feature) + 1.0 * MSE(student_logits, teacher_logits)
        + 0.1 * adversarial                       (adversarial only from `adv_start_epoch` on)
 where `adversarial` asks the (frozen) sampler to call both the labeled and an unlabeled batch
-"labeled", through the student's z. The sampler is stepped in alternation, on detached z, to say
-1 for labeled and 0 for unlabeled. Unlike the reference code, the decoder is stepped (it shares
-the student's optimizer) and the feature MSE compares tensors of identical shape.
+"labeled", through the student's z: the MEAN of the two BCEs. After the student's step the sampler
+takes its own step to say 1 for labeled and 0 for unlabeled (again the mean of two BCEs), on the
+student's z recomputed without gradient after that step. The sampler trains only from
+`adv_start_epoch` on, with SGD like the student (lr, momentum, weight decay, milestones).
+Unlabeled batches are not augmented (the reference's unlabeled set uses its test transform).
+That is the reference code (rrgaire/FDAL: train_test.py, main.py, config.py), except: the decoder
+is stepped (it shares the student's optimizer; the reference points it at the sampler's optimizer),
+the feature MSE compares tensors of identical shape (the reference broadcast 7x7 against 1x1), and
+the sampler's learning rate follows the student's epochs (the reference steps the sampler's
+scheduler only from epoch 20 and, through the same aliasing, twice per epoch).
 
 Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed.
 """
@@ -45,9 +52,6 @@ class FdalConfig:
     logit_weight: float = 1.0
     adversarial_weight: float = 0.1
     adv_start_epoch: int = 20
-    # The paper does not state the sampler's optimizer; Adam 5e-4 is VAAL's discriminator setting,
-    # which the FDAL reference code derives from.
-    sampler_lr: float = 5e-4
     # LL4AL (Yoo & Kweon 2019): lambda 1, margin 1, features detached after 120 of 200 epochs.
     ll4al_weight: float = 1.0
     ll4al_margin: float = 1.0
@@ -128,6 +132,32 @@ def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
 
 
+def adversarial_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
+    """The student's adversarial term: the frozen sampler should call both batches "labeled";
+    the mean of the two BCEs, as in the reference."""
+    sampler.requires_grad_(False)  # the student's loss does not train the sampler
+    loss = (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 1.0)) / 2
+    sampler.requires_grad_(True)
+    return loss
+
+
+def sampler_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
+    """The sampler's own loss: 1 for labeled, 0 for unlabeled; the mean of the two BCEs."""
+    return (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 0.0)) / 2
+
+
+def _sampler_step(sampler, opt, student, x_labeled, x_unlabeled, autocast) -> torch.Tensor:
+    """One sampler step on the student's features recomputed after the student's step."""
+    with torch.no_grad(), autocast():
+        z_labeled, z_unlabeled = student(x_labeled)[0], student(x_unlabeled)[0]
+    with autocast():
+        loss = sampler_loss(sampler, z_labeled, z_unlabeled)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed: int,
                 teacher: Optional[torch.nn.Module] = None, device="cpu",
                 progress: bool = False) -> CycleModels:
@@ -166,7 +196,10 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         teacher.eval()
     if mode == "fdal":
         out.sampler = models.Sampler(in_features=256).to(device)
-        sampler_opt = torch.optim.Adam(out.sampler.parameters(), lr=config.sampler_lr)
+        # The reference's sampler optimizer: SGD with the student's lr, momentum and weight decay;
+        # its lr follows the student's schedule (set after each epoch below).
+        sampler_opt = torch.optim.SGD(out.sampler.parameters(), lr=config.lr, momentum=config.momentum,
+                                      weight_decay=config.weight_decay)
     elif mode == "ll4al":
         with torch.no_grad():
             feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
@@ -181,9 +214,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_gamma)
     unl_batches = _Cycler(unlabeled_t, config.batch_size, g) if len(unlabeled_t) else None
 
-    def batch_input(idx):
+    def batch_input(idx, augment=config.augment):
         x = dataset.train_x[idx]
-        if config.augment:
+        if augment:
             x = fdata.augment(x, g)
         return fdata.pixels_to_unit_float(x)
 
@@ -224,16 +257,11 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                     terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
                     terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
                     loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
-                if mode == "fdal":
-                    xu = batch_input(unl_batches.next())
-                    adversarial_on = epoch >= config.adv_start_epoch
-                    with torch.set_grad_enabled(adversarial_on):
-                        zu, _ = student(xu)
-                    if adversarial_on:
-                        out.sampler.requires_grad_(False)  # frozen for the student's term
-                        terms["adversarial"] = _bce(out.sampler.logit(z), 1.0) + _bce(out.sampler.logit(zu), 1.0)
-                        out.sampler.requires_grad_(True)
-                        loss = loss + config.adversarial_weight * terms["adversarial"]
+                adversarial_on = mode == "fdal" and epoch >= config.adv_start_epoch
+                if adversarial_on:
+                    xu = batch_input(unl_batches.next(), augment=False)
+                    terms["adversarial"] = adversarial_loss(out.sampler, z, student(xu)[0])
+                    loss = loss + config.adversarial_weight * terms["adversarial"]
                 elif mode == "ll4al":
                     if epoch >= config.ll4al_detach_epoch:
                         feats = [f.detach() for f in feats]
@@ -243,13 +271,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if mode == "fdal":  # the sampler's own step: 1 for labeled, 0 for unlabeled
-                with autocast():
-                    s_loss = _bce(out.sampler.logit(z.detach()), 1.0) + _bce(out.sampler.logit(zu.detach()), 0.0)
-                sampler_opt.zero_grad(set_to_none=True)
-                s_loss.backward()
-                sampler_opt.step()
-                terms["sampler"] = s_loss
+            if adversarial_on:
+                terms["sampler"] = _sampler_step(out.sampler, sampler_opt, student, x, xu, autocast)
             elif mode == "vaal":
                 terms.update(_vaal_step(out, fdata.pixels_to_unit_float(dataset.train_x[idx]),
                                         fdata.pixels_to_unit_float(dataset.train_x[unl_batches.next()]),
@@ -259,6 +282,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                 sums[k] = sums.get(k, 0.0) + v.detach().double()
             nb += 1
         sched.step()
+        if mode == "fdal":  # a scheduler of its own would warn: it is not stepped before adv_start_epoch
+            for group in sampler_opt.param_groups:
+                group["lr"] = sched.get_last_lr()[0]
         out.history.append({"epoch": epoch, **{k: float(v) / max(nb, 1) for k, v in sums.items()}})
     for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
         if module is not None:
