@@ -206,3 +206,28 @@ def test_bad_arguments(toy, mode, kw, msg):
     ds, _ = toy
     with pytest.raises(ValueError, match=msg):
         train_cycle(mode, ds, np.arange(10), kw.get("unlabeled", np.arange(10, 20)), cfg(1), seed=0)
+
+
+def test_labeled_batches_drop_the_partial_last_batch():
+    from fdal.training.student_training import labeled_batches
+    sizes = lambda n, b: [len(t) for t in labeled_batches(torch.arange(n), b)]  # noqa: E731
+    assert sizes(1000, 128) == [128] * 7  # the reference's DataLoader(drop_last=True): 7 steps, not 8
+    assert sizes(256, 128) == [128, 128]
+    assert sizes(50, 128) == [50]  # smaller than a batch: one batch, so the cycle still trains
+    assert torch.equal(torch.cat(labeled_batches(torch.arange(300), 128)), torch.arange(256))
+
+
+@pytest.mark.parametrize("mode", ["ce", "kd", "fdal", "ll4al", "vaal"])
+def test_every_mode_takes_one_step_per_full_batch(toy, mode, monkeypatch):
+    ds, teacher = toy
+    steps = []
+    real_step = torch.optim.SGD.step
+
+    def counting_step(self, *a, **k):
+        steps.append(len(self.param_groups[0]["params"]))
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", counting_step)
+    c = cfg(1, adv_start_epoch=1)  # no sampler step: one SGD step per labeled batch
+    train_cycle(mode, ds, np.arange(40), np.arange(40, 150), c, seed=SEED, teacher=teacher)
+    assert len(steps) == 40 // c.batch_size == 2, f"{mode}: {len(steps)} steps for 40 labels in batches of 16"

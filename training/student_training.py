@@ -20,6 +20,12 @@ the feature MSE compares tensors of identical shape (the reference broadcast 7x7
 the sampler's learning rate follows the student's epochs (the reference steps the sampler's
 scheduler only from epoch 20 and, through the same aliasing, twice per epoch).
 
+Labeled batches: each epoch shuffles the labeled set and drops the partial last batch, in every
+mode, as the reference's DataLoader(drop_last=True) does (its first cycle's loader; the later
+cycles' loaders forget the flag, which we do not copy); a labeled set smaller than one batch is
+trained as one batch, so a cycle always takes a step. Unlabeled batches are always full: they
+cycle through the unlabeled pool.
+
 Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed.
 """
 from __future__ import annotations
@@ -128,6 +134,14 @@ class _Cycler:
         return torch.cat(out)
 
 
+def labeled_batches(order: torch.Tensor, batch_size: int) -> list:
+    """An epoch's labeled batches from the shuffled indices `order`: full batches only (drop_last),
+    or all of `order` as one batch when it is shorter than a batch."""
+    if len(order) < batch_size:
+        return [order]
+    return list(order[:len(order) // batch_size * batch_size].split(batch_size))
+
+
 def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
 
@@ -234,10 +248,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         sums: dict = {}
         nb = 0
         order = labeled_t[torch.randperm(len(labeled_t), generator=g, device=device)]
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            if len(idx) < 2:
-                continue  # a single-image tail batch adds nothing and breaks pair losses
+        for idx in labeled_batches(order, config.batch_size):
             x, y = batch_input(idx), dataset.train_y[idx]
             terms = {}
             with autocast():
