@@ -46,6 +46,9 @@ def test_every_method_end_to_end(tmp_path):
     assert len(starts) == 1
     assert strip(read_results(tmp_path / "results.jsonl")) == strip(res)
     assert (tmp_path / "teacher.pt").exists()
+    teacher = json.loads((tmp_path / "teacher.json").read_text())
+    assert teacher["logit_scale"] == 0.25 and teacher["recipe"]["epochs"] == TINY.teacher_epochs
+    assert "also the active-learning pool" in teacher["recipe"]["labels"]
 
 
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):

@@ -113,7 +113,7 @@ def run_train_teacher(args) -> int:
                                             "test_acc": acc, "minutes": minutes, "history": history})
     acc_text = f"test accuracy {100 * acc:.2f}%" if acc is not None else "no test split"
     print(f"{args.arch} teacher on {ds.name}: {acc_text} after {args.epochs} epochs ({minutes:.1f} min); "
-          f"saved {args.out}")
+          f"saved {args.out}\nrecipe: {fteacher.describe(model)}")
     return 0
 
 
