@@ -231,3 +231,47 @@ def test_every_mode_takes_one_step_per_full_batch(toy, mode, monkeypatch):
     c = cfg(1, adv_start_epoch=1)  # no sampler step: one SGD step per labeled batch
     train_cycle(mode, ds, np.arange(40), np.arange(40, 150), c, seed=SEED, teacher=teacher)
     assert len(steps) == 40 // c.batch_size == 2, f"{mode}: {len(steps)} steps for 40 labels in batches of 16"
+
+
+@pytest.fixture
+def restore_determinism_flags():
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    yield
+    torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+    (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) = flags[2:]
+
+
+def test_deterministic_option_sets_the_cuda_flags(toy, restore_determinism_flags):
+    ds, _ = toy
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    plain = train_cycle("ce", ds, np.arange(32), np.arange(32, 150), cfg(1), seed=SEED)
+    assert not torch.are_deterministic_algorithms_enabled()
+    det = train_cycle("ce", ds, np.arange(32), np.arange(32, 150), cfg(1, deterministic=True), seed=SEED)
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    for k, v in plain.student.state_dict().items():  # on the CPU both were deterministic already
+        assert torch.equal(v, det.student.state_dict()[k]), k
+
+
+def test_al_command_passes_deterministic_into_the_protocol(monkeypatch, tmp_path):
+    from fdal.cli import build_parser
+    from fdal.training import runner
+
+    class Captured(Exception):
+        pass
+
+    def capture(p, *a, **k):
+        raise Captured(p)
+
+    monkeypatch.setattr(runner, "run_protocol", capture)
+    for argv, expected in ((["--deterministic"], True), ([], False)):
+        args = build_parser().parse_args(["al", "--preset", "smoke", "--out", str(tmp_path), *argv])
+        with pytest.raises(Captured) as got:
+            args.func(args)
+        assert got.value.args[0].train.deterministic is expected

@@ -176,6 +176,9 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
             f.unlink()
     _write_json_atomic(proto_path, _protocol_json(p))
 
+    if p.train.deterministic:  # before the first CUDA matmul (the teacher's training): determinism.py
+        from fdal.training.determinism import enable_deterministic
+        enable_deterministic()
     teacher_set, dataset = teacher_and_pool(p, load_protocol_dataset(p, data_dir, device))
     teacher = None
     if any(training_mode(m) in TEACHER_MODES for m in methods):

@@ -26,7 +26,8 @@ cycles' loaders forget the flag, which we do not copy); a labeled set smaller th
 trained as one batch, so a cycle always takes a step. Unlabeled batches are always full: they
 cycle through the unlabeled pool.
 
-Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed.
+Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed,
+on CUDA with FdalConfig.deterministic (as far as PyTorch allows: determinism.py).
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class FdalConfig:
     student_arch: str = "vgg11lite"  # or "alexnetlite"
     augment: bool = True
     bf16: bool = False  # bf16 autocast (GPU); losses are computed in float32 either way
+    deterministic: bool = False  # deterministic CUDA kernels, no TF32, no cuDNN autotuning (determinism.py)
     eval_batch_size: int = 1000
 
     def __post_init__(self):
@@ -197,6 +199,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     if mode in ("fdal", "vaal") and len(unlabeled_t) == 0:
         raise ValueError(f"mode {mode!r} needs a non-empty unlabeled pool")
 
+    if config.deterministic:
+        from fdal.training.determinism import enable_deterministic
+        enable_deterministic()
     torch.manual_seed(seed)
     g = torch.Generator(device=device)
     g.manual_seed(seed)

@@ -68,6 +68,8 @@ def register(sub):
     a.add_argument("--epochs", type=positive_int, default=None,
                    help="override the preset's epochs per cycle (its schedule is scaled)")
     a.add_argument("--bf16", action="store_true", help="bf16 autocast for training (GPU)")
+    a.add_argument("--deterministic", action="store_true",
+                   help="CUDA: deterministic kernels, TF32 and cuDNN autotuning off (slower; CPU runs already are)")
     a.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="progress bars on stderr (default on; --no-progress for logs)")
     add_seed(a, default=None)
@@ -136,6 +138,8 @@ def run_al(args) -> int:
         p = p.replace(train=p.train.scaled(args.epochs), name=f"{p.name}-e{args.epochs}")
     if args.bf16:
         p = p.replace(train=dataclasses.replace(p.train, bf16=True), name=f"{p.name}-bf16")
+    if args.deterministic:
+        p = p.replace(train=dataclasses.replace(p.train, deterministic=True))
     if args.seed is not None:
         p = p.replace(seed=args.seed)
     t0 = time.time()
