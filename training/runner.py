@@ -169,7 +169,8 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
     results_path = out / "results.jsonl"
     proto_path = out / "protocol.json"
     if resume and proto_path.exists() and json.loads(proto_path.read_text()) != _protocol_json(p):
-        raise ValueError(f"{out} holds a run of a different protocol; use another --out or resume=False")
+        raise ValueError(f"{out} holds a run of a different protocol; use another --out, or start over there "
+                         f"with `fdal al --no-resume` (resume=False in Python)")
     if not resume:
         results_path.unlink(missing_ok=True)
         for f in (out / "checkpoints").glob("*.json"):
