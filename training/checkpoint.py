@@ -2,7 +2,7 @@
 `fdal export` and `fdal compare` read it.
 
 A dict of CPU state dicts, strings and numbers only, so it loads with torch.load(weights_only=True):
-    student, sampler, decoder    state dicts (sampler and decoder None outside the fdal training mode)
+    student, sampler, decoder    state dicts (sampler: fdal training mode only; decoder: kd and fdal)
     student_arch, num_classes    what rebuilds the student (models.make_student)
     n_labeled, cycle, accuracy   the cycle it comes from
 """

@@ -70,6 +70,9 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
         if model.num_classes != dataset.num_classes:  # else KD fails mid-training with a shape error
             raise ValueError(f"teacher {teacher_path} has {model.num_classes} classes but {dataset.name} "
                              f"has {dataset.num_classes}; train one with `fdal train-teacher` on this dataset")
+        _write_json_atomic(out_dir / "teacher.json", {"path": str(teacher_path), "logit_scale": model.logit_scale,
+                                                      "recipe": model.recipe,
+                                                      "test_accuracy": model.meta.get("test_acc")})
     elif reuse_cache and cache.exists():
         model = fteacher.load_teacher(cache, device)
     else:
@@ -77,14 +80,19 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
             print(f"training the {p.teacher_arch} teacher for {p.teacher_epochs} epochs ...", file=sys.stderr)
         t0 = time.time()
         train_set = dataset
+        labels = (f"a stratified {p.teacher_source:g} source split of {dataset.name}'s training set, disjoint "
+                  f"from the active-learning pool" if p.teacher_source > 0 else
+                  f"{dataset.name}'s training split, which is also the active-learning pool (the paper's setting)")
         if 0 < p.teacher_subset < len(dataset.train_y):
+            labels = f"a seeded random {p.teacher_subset}-image subset of {labels}"
             keep = np.sort(np.random.default_rng([p.seed, 2]).choice(len(dataset.train_y), p.teacher_subset,
                                                                     replace=False))
             keep_t = torch.as_tensor(keep, device=dataset.train_x.device)
             train_set = dataclasses.replace(dataset, train_x=dataset.train_x[keep_t], train_y=dataset.train_y[keep_t])
         model, history = fteacher.train_teacher(train_set, arch=p.teacher_arch, epochs=p.teacher_epochs,
                                                 device=device, seed=p.seed, progress=progress,
-                                                eval_every=p.teacher_epochs)  # test once, at the end
+                                                eval_every=p.teacher_epochs,  # test once, at the end
+                                                labels=labels)
         fteacher.save_teacher(model, cache)
         if "test_acc" not in history[-1]:
             raise ValueError(f"{dataset.name}: the test split is empty, so the teacher cannot be measured")
@@ -92,9 +100,11 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
         _write_json_atomic(out_dir / "teacher.json", {"arch": p.teacher_arch, "epochs": p.teacher_epochs,
                                                       "train_images": len(train_set.train_y),
                                                       "source_fraction": p.teacher_source,
-                                                      "test_accuracy": acc, "seconds": time.time() - t0})
+                                                      "test_accuracy": acc, "seconds": time.time() - t0,
+                                                      "logit_scale": model.logit_scale, "recipe": model.recipe})
         if progress:
-            print(f"teacher: test accuracy {100 * acc:.2f}% in {time.time() - t0:.0f} s", file=sys.stderr)
+            print(f"teacher: test accuracy {100 * acc:.2f}% in {time.time() - t0:.0f} s; {fteacher.describe(model)}",
+                  file=sys.stderr)
     model.eval()
     for prm in model.parameters():
         prm.requires_grad_(False)
@@ -159,13 +169,17 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
     results_path = out / "results.jsonl"
     proto_path = out / "protocol.json"
     if resume and proto_path.exists() and json.loads(proto_path.read_text()) != _protocol_json(p):
-        raise ValueError(f"{out} holds a run of a different protocol; use another --out or resume=False")
+        raise ValueError(f"{out} holds a run of a different protocol; use another --out, or start over there "
+                         f"with `fdal al --no-resume` (resume=False in Python)")
     if not resume:
         results_path.unlink(missing_ok=True)
         for f in (out / "checkpoints").glob("*.json"):
             f.unlink()
     _write_json_atomic(proto_path, _protocol_json(p))
 
+    if p.train.deterministic:  # before the first CUDA matmul (the teacher's training): determinism.py
+        from fdal.training.determinism import enable_deterministic
+        enable_deterministic()
     teacher_set, dataset = teacher_and_pool(p, load_protocol_dataset(p, data_dir, device))
     teacher = None
     if any(needs_teacher(m) for m in methods):

@@ -1,15 +1,33 @@
-"""One active-learning cycle of training: plain CE, FDAL (distillation + adversarial sampler),
-LL4AL (CE + loss-prediction module) or VAAL (CE + VAE/discriminator).
+"""One active-learning cycle of training, in one of these modes:
+    ce     plain cross-entropy
+    kd     distillation only: CE + feature MSE (through the decoder) + logit MSE; no sampler,
+           no adversarial term, no unlabeled batches
+    fdal   kd + the adversarial sampler (Gaire & Roohi)
+    ll4al  CE + loss-prediction module;  vaal  CE + VAE/discriminator
 
-FDAL loss per labeled batch (Gaire & Roohi):
+FDAL loss per labeled batch (Gaire & Roohi; the kd mode is this without the adversarial term):
     CE + 1.0 * MSE(decoder(z), teacher_feature) + 1.0 * MSE(student_logits, teacher_logits)
        + 0.1 * adversarial                       (adversarial only from `adv_start_epoch` on)
 where `adversarial` asks the (frozen) sampler to call both the labeled and an unlabeled batch
-"labeled", through the student's z. The sampler is stepped in alternation, on detached z, to say
-1 for labeled and 0 for unlabeled. Unlike the reference code, the decoder is stepped (it shares
-the student's optimizer) and the feature MSE compares tensors of identical shape.
+"labeled", through the student's z: the MEAN of the two BCEs. After the student's step the sampler
+takes its own step to say 1 for labeled and 0 for unlabeled (again the mean of two BCEs), on the
+student's z recomputed without gradient after that step. The sampler trains only from
+`adv_start_epoch` on, with SGD like the student (lr, momentum, weight decay, milestones).
+Unlabeled batches are not augmented (the reference's unlabeled set uses its test transform).
+That is the reference code (rrgaire/FDAL: train_test.py, main.py, config.py), except: the decoder
+is stepped (it shares the student's optimizer; the reference points it at the sampler's optimizer),
+the feature MSE compares tensors of identical shape (the reference broadcast 7x7 against 1x1), and
+the sampler's learning rate follows the student's epochs (the reference steps the sampler's
+scheduler only from epoch 20 and, through the same aliasing, twice per epoch).
 
-Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed.
+Labeled batches: each epoch shuffles the labeled set and drops the partial last batch, in every
+mode, as the reference's DataLoader(drop_last=True) does (its first cycle's loader; the later
+cycles' loaders forget the flag, which we do not copy); a labeled set smaller than one batch is
+trained as one batch, so a cycle always takes a step. Unlabeled batches are always full: they
+cycle through the unlabeled pool.
+
+Everything runs on tensors on `device` (no DataLoader); on CPU a run is deterministic given the seed,
+on CUDA with FdalConfig.deterministic (as far as PyTorch allows: determinism.py).
 """
 from __future__ import annotations
 
@@ -21,7 +39,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MODES = ("ce", "fdal", "ll4al", "vaal")
+MODES = ("ce", "kd", "fdal", "ll4al", "vaal")
+# The modes that distill from a teacher (train_cycle needs one).
+TEACHER_MODES = ("kd", "fdal")
 
 
 @dataclass(frozen=True)
@@ -39,9 +59,6 @@ class FdalConfig:
     logit_weight: float = 1.0
     adversarial_weight: float = 0.1
     adv_start_epoch: int = 20
-    # The paper does not state the sampler's optimizer; Adam 5e-4 is VAAL's discriminator setting,
-    # which the FDAL reference code derives from.
-    sampler_lr: float = 5e-4
     # LL4AL (Yoo & Kweon 2019): lambda 1, margin 1, features detached after 120 of 200 epochs.
     ll4al_weight: float = 1.0
     ll4al_margin: float = 1.0
@@ -54,6 +71,7 @@ class FdalConfig:
     student_arch: str = "vgg11lite"  # or "alexnetlite"
     augment: bool = True
     bf16: bool = False  # bf16 autocast (GPU); losses are computed in float32 either way
+    deterministic: bool = False  # deterministic CUDA kernels, no TF32, no cuDNN autotuning (determinism.py)
     eval_batch_size: int = 1000
 
     def __post_init__(self):
@@ -118,8 +136,42 @@ class _Cycler:
         return torch.cat(out)
 
 
+def labeled_batches(order: torch.Tensor, batch_size: int) -> list:
+    """An epoch's labeled batches from the shuffled indices `order`: full batches only (drop_last),
+    or all of `order` as one batch when it is shorter than a batch."""
+    if len(order) < batch_size:
+        return [order]
+    return list(order[:len(order) // batch_size * batch_size].split(batch_size))
+
+
 def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
+
+
+def adversarial_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
+    """The student's adversarial term: the frozen sampler should call both batches "labeled";
+    the mean of the two BCEs, as in the reference."""
+    sampler.requires_grad_(False)  # the student's loss does not train the sampler
+    loss = (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 1.0)) / 2
+    sampler.requires_grad_(True)
+    return loss
+
+
+def sampler_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
+    """The sampler's own loss: 1 for labeled, 0 for unlabeled; the mean of the two BCEs."""
+    return (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 0.0)) / 2
+
+
+def _sampler_step(sampler, opt, student, x_labeled, x_unlabeled, autocast) -> torch.Tensor:
+    """One sampler step on the student's features recomputed after the student's step."""
+    with torch.no_grad(), autocast():
+        z_labeled, z_unlabeled = student(x_labeled)[0], student(x_unlabeled)[0]
+    with autocast():
+        loss = sampler_loss(sampler, z_labeled, z_unlabeled)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
 
 
 def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed: int,
@@ -137,8 +189,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "fdal" and teacher is None:
-        raise ValueError("mode 'fdal' needs a teacher")
+    if mode in TEACHER_MODES and teacher is None:
+        raise ValueError(f"mode {mode!r} needs a teacher")
     device = torch.device(device)
     labeled_t = torch.as_tensor(np.asarray(labeled, dtype=np.int64), device=device)
     unlabeled_t = torch.as_tensor(np.asarray(unlabeled, dtype=np.int64), device=device)
@@ -147,6 +199,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     if mode in ("fdal", "vaal") and len(unlabeled_t) == 0:
         raise ValueError(f"mode {mode!r} needs a non-empty unlabeled pool")
 
+    if config.deterministic:
+        from fdal.training.determinism import enable_deterministic
+        enable_deterministic()
     torch.manual_seed(seed)
     g = torch.Generator(device=device)
     g.manual_seed(seed)
@@ -154,12 +209,16 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     student = out.student
     params = list(student.parameters())
     aux_opts = []
-    if mode == "fdal":
+    if mode in TEACHER_MODES:
         out.decoder = models.Decoder(in_channels=64, out_channels=512).to(device)
-        out.sampler = models.Sampler(in_features=256).to(device)
         params += list(out.decoder.parameters())  # the decoder IS stepped (reference bug)
-        sampler_opt = torch.optim.Adam(out.sampler.parameters(), lr=config.sampler_lr)
         teacher.eval()
+    if mode == "fdal":
+        out.sampler = models.Sampler(in_features=256).to(device)
+        # The reference's sampler optimizer: SGD with the student's lr, momentum and weight decay;
+        # its lr follows the student's schedule (set after each epoch below).
+        sampler_opt = torch.optim.SGD(out.sampler.parameters(), lr=config.lr, momentum=config.momentum,
+                                      weight_decay=config.weight_decay)
     elif mode == "ll4al":
         with torch.no_grad():
             feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
@@ -174,9 +233,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_gamma)
     unl_batches = _Cycler(unlabeled_t, config.batch_size, g) if len(unlabeled_t) else None
 
-    def batch_input(idx):
+    def batch_input(idx, augment=config.augment):
         x = dataset.train_x[idx]
-        if config.augment:
+        if augment:
             x = fdata.augment(x, g)
         return fdata.pixels_to_unit_float(x)
 
@@ -194,10 +253,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         sums: dict = {}
         nb = 0
         order = labeled_t[torch.randperm(len(labeled_t), generator=g, device=device)]
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            if len(idx) < 2:
-                continue  # a single-image tail batch adds nothing and breaks pair losses
+        for idx in labeled_batches(order, config.batch_size):
             x, y = batch_input(idx), dataset.train_y[idx]
             terms = {}
             with autocast():
@@ -208,7 +264,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                 ce_each = F.cross_entropy(logits.float(), y, reduction="none")
                 terms["ce"] = ce_each.mean()
                 loss = terms["ce"]
-                if mode == "fdal":
+                if mode in TEACHER_MODES:
                     with torch.no_grad():
                         t_feat, t_logits = teacher(x)
                     s_feat = out.decoder(z)
@@ -217,15 +273,11 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                     terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
                     terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
                     loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
-                    xu = batch_input(unl_batches.next())
-                    adversarial_on = epoch >= config.adv_start_epoch
-                    with torch.set_grad_enabled(adversarial_on):
-                        zu, _ = student(xu)
-                    if adversarial_on:
-                        out.sampler.requires_grad_(False)  # frozen for the student's term
-                        terms["adversarial"] = _bce(out.sampler.logit(z), 1.0) + _bce(out.sampler.logit(zu), 1.0)
-                        out.sampler.requires_grad_(True)
-                        loss = loss + config.adversarial_weight * terms["adversarial"]
+                adversarial_on = mode == "fdal" and epoch >= config.adv_start_epoch
+                if adversarial_on:
+                    xu = batch_input(unl_batches.next(), augment=False)
+                    terms["adversarial"] = adversarial_loss(out.sampler, z, student(xu)[0])
+                    loss = loss + config.adversarial_weight * terms["adversarial"]
                 elif mode == "ll4al":
                     if epoch >= config.ll4al_detach_epoch:
                         feats = [f.detach() for f in feats]
@@ -235,13 +287,8 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if mode == "fdal":  # the sampler's own step: 1 for labeled, 0 for unlabeled
-                with autocast():
-                    s_loss = _bce(out.sampler.logit(z.detach()), 1.0) + _bce(out.sampler.logit(zu.detach()), 0.0)
-                sampler_opt.zero_grad(set_to_none=True)
-                s_loss.backward()
-                sampler_opt.step()
-                terms["sampler"] = s_loss
+            if adversarial_on:
+                terms["sampler"] = _sampler_step(out.sampler, sampler_opt, student, x, xu, autocast)
             elif mode == "vaal":
                 terms.update(_vaal_step(out, fdata.pixels_to_unit_float(dataset.train_x[idx]),
                                         fdata.pixels_to_unit_float(dataset.train_x[unl_batches.next()]),
@@ -251,6 +298,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                 sums[k] = sums.get(k, 0.0) + v.detach().double()
             nb += 1
         sched.step()
+        if mode == "fdal":  # a scheduler of its own would warn: it is not stepped before adv_start_epoch
+            for group in sampler_opt.param_groups:
+                group["lr"] = sched.get_last_lr()[0]
         out.history.append({"epoch": epoch, **{k: float(v) / max(nb, 1) for k, v in sums.items()}})
     for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
         if module is not None:

@@ -3,6 +3,9 @@
     fdal train-teacher --data-dir DIR --dataset cifar10 --arch vgg19 --epochs 60 --out teacher.pt --seed 0
 
 GPU: the whole dataset lives on the GPU, bf16 autocast, channels_last. CPU: fp32.
+
+Checkpoint formats: "fdal-teacher-2" stores the teacher's logit scale and, in meta["recipe"], how it
+was trained (train_teacher's `recipe`); "fdal-teacher-1" (before the scale was stored) still loads.
 """
 import json
 import math
@@ -14,6 +17,10 @@ from torch import nn
 from .data import augment, pixels_to_unit_float
 from .student_training import accuracy
 from .models import Teacher
+
+FORMAT = "fdal-teacher-2"
+# Format 1 stored no logit scale: every format-1 teacher was trained with the then fixed 0.25.
+FORMAT_1, FORMAT_1_LOGIT_SCALE = "fdal-teacher-1", 0.25
 
 try:
     from tqdm.auto import tqdm
@@ -35,13 +42,14 @@ def evaluate(model, x_uint8, y, batch_size=1000):
 
 def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, schedule="onecycle",
                   device=None, seed=0, amp=None, progress=True, weight_decay=5e-4, momentum=0.9,
-                  label_smoothing=0.1, eval_every=1):
+                  label_smoothing=0.1, eval_every=1, labels=None):
     """Train Teacher(arch) on dataset with SGD + nesterov, random crop + flip augmentation.
 
     schedule: "onecycle" (warm up 15% of steps, cosine anneal) or "cosine". lr: peak learning rate
     (default 0.1 for batch 256, scaled linearly with batch size). amp: bf16 autocast, default on
-    for CUDA. Returns (model, history): history is a list of per-epoch dicts
-    {epoch, loss, train_acc, test_acc, seconds, lr}.
+    for CUDA. labels: what labels the teacher sees, in words, for its recipe (default: all of
+    dataset's training labels). Returns (model, history): history is a list of per-epoch dicts
+    {epoch, loss, train_acc, test_acc, seconds, lr}; model.recipe says how it was trained (JSON).
     """
     if schedule not in ("onecycle", "cosine"):
         raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {schedule!r}")
@@ -53,13 +61,20 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
     torch.manual_seed(seed)
     data = dataset.to(device)
     model = Teacher(dataset.num_classes, arch, mean=dataset.mean, std=dataset.std).to(device)
+    n = dataset.train_x.shape[0]
+    model.recipe = {
+        "arch": arch, "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
+        "optimizer": "SGD nesterov", "momentum": momentum, "weight_decay": weight_decay,
+        "weight_decay_on": "conv and linear weights (not BatchNorm, not biases)",
+        "label_smoothing": label_smoothing, "augment": "random crop (zero padding 4) + horizontal flip",
+        "bf16": amp, "seed": seed, "dataset": dataset.name, "train_images": int(n),
+        "labels": labels or f"all {n} training labels of {dataset.name}", "logit_scale": model.logit_scale}
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     decay, no_decay = _param_groups(model)
     opt = torch.optim.SGD([{"params": decay, "weight_decay": weight_decay},
                            {"params": no_decay, "weight_decay": 0.0}],
                           lr=lr, momentum=momentum, nesterov=True)
-    n = data.train_x.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
     if schedule == "onecycle":
@@ -107,24 +122,47 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
 
 
 def save_teacher(model, path, meta=None):
-    """Save weights + what is needed to rebuild the model; meta must be JSON-serializable."""
+    """Save weights + what is needed to rebuild the model (its logit scale included); meta must be
+    JSON-serializable. meta["recipe"] defaults to model.recipe (set by train_teacher)."""
     meta = dict(meta or {})
+    if getattr(model, "recipe", None) is not None:
+        meta.setdefault("recipe", model.recipe)
     json.dumps(meta)  # raises TypeError early for values torch.load(weights_only=True) would reject
-    torch.save({"format": "fdal-teacher-1", "arch": model.arch, "num_classes": model.num_classes,
+    torch.save({"format": FORMAT, "arch": model.arch, "num_classes": model.num_classes,
+                "logit_scale": float(model.logit_scale),
                 "mean": [float(v) for v in model.mean], "std": [float(v) for v in model.std],
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "meta": meta}, path)
 
 
 def load_teacher(path, device="cpu"):
-    """Rebuild a Teacher saved by save_teacher; returns it in eval mode on `device`."""
+    """Rebuild a Teacher saved by save_teacher (either format); returns it in eval mode on `device`,
+    with .meta and .recipe (None when the checkpoint has none)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "fdal-teacher-1":
-        raise ValueError(f"{path}: not a teacher checkpoint written by fdal.training.teacher.save_teacher")
-    model = Teacher(ckpt["num_classes"], ckpt["arch"], mean=ckpt["mean"], std=ckpt["std"])
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if fmt == FORMAT:
+        scale = ckpt["logit_scale"]
+    elif fmt == FORMAT_1:
+        scale = FORMAT_1_LOGIT_SCALE
+    else:
+        raise ValueError(f"{path}: not a teacher checkpoint written by fdal.training.teacher.save_teacher "
+                         f"(format {fmt!r}; this version reads {FORMAT!r} and {FORMAT_1!r})")
+    model = Teacher(ckpt["num_classes"], ckpt["arch"], mean=ckpt["mean"], std=ckpt["std"], logit_scale=scale)
     model.load_state_dict(ckpt["state_dict"])
     model.meta = ckpt.get("meta", {})
+    model.recipe = model.meta.get("recipe")
     return model.to(resolve_device(device)).eval()
+
+
+def describe(model) -> str:
+    """One line: the teacher's logit scale and training recipe (what `fdal train-teacher` prints)."""
+    recipe = getattr(model, "recipe", None)
+    if not recipe:
+        return f"{model.arch} teacher, logit scale {model.logit_scale:g}, training recipe not recorded"
+    keys = ("epochs", "batch_size", "lr", "schedule", "optimizer", "momentum", "weight_decay",
+            "label_smoothing", "augment", "seed", "train_images", "labels")
+    return (f"{recipe['arch']} teacher, logit scale {model.logit_scale:g}; "
+            + ", ".join(f"{k} {recipe[k]}" for k in keys if k in recipe))
 
 
 def _param_groups(model):

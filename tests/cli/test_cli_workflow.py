@@ -166,6 +166,8 @@ def test_train_teacher_on_synthetic_and_a_mismatched_teacher_is_refused(al_run, 
     teacher = load_teacher(str(path))
     assert teacher.num_classes == 10 and teacher.meta["epochs"] == 1
     assert teacher.meta["test_acc"] == pytest.approx(acc / 100, abs=5e-5)
+    assert teacher.recipe["epochs"] == 1 and teacher.recipe["batch_size"] == 128 and teacher.recipe["seed"] == 0
+    assert "recipe: small teacher, logit scale 0.25; epochs 1, batch_size 128" in printed
     # The smoke preset has 4 classes: a clear error before any training, not a shape error mid-run.
     code, _, err = run_cli("al", "--preset", "smoke", "--methods", "kd_random", "--teacher", path,
                            "--out", tmp_path / "kd")

@@ -40,13 +40,17 @@ def test_every_method_end_to_end(tmp_path):
         assert len(set(ck["labeled"])) == len(ck["labeled"]) == 60, m
         saved = torch.load(tmp_path / "models" / f"{m}-trial0.pt")
         assert saved["cycle"] == 2 and saved["student"] is not None
-        assert (saved["sampler"] is not None) == (m in ("fdal", "kd_random", "kd_entropy"))
+        assert (saved["sampler"] is not None) == (m in ("fdal", "fdal_random"))
+        assert (saved["decoder"] is not None) == (m in ("fdal", "fdal_random", "kd_random", "kd_entropy"))
     # all methods of a trial start from the same initial labeled set
     starts = {tuple(json.loads((tmp_path / "checkpoints" / f"{m}-trial0.json").read_text())["labeled"][:20])
               for m in methods}
     assert len(starts) == 1
     assert strip(read_results(tmp_path / "results.jsonl")) == strip(res)
     assert (tmp_path / "teacher.pt").exists()
+    teacher = json.loads((tmp_path / "teacher.json").read_text())
+    assert teacher["logit_scale"] == 0.25 and teacher["recipe"]["epochs"] == TINY.teacher_epochs
+    assert "also the active-learning pool" in teacher["recipe"]["labels"]
 
 
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ def setup():
     cfg = FdalConfig(batch_size=16).scaled(2)
     cfg = FdalConfig(**{**cfg.__dict__, "adv_start_epoch": 0})
     models = {mode: train_cycle(mode, ds, labeled, unlabeled, cfg, seed=SEED, teacher=teacher)
-              for mode in ("ce", "fdal", "ll4al", "vaal")}
+              for mode in ("ce", "kd", "fdal", "ll4al", "vaal")}
     return ds, labeled, candidates, models
 
 

@@ -4,7 +4,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from fdal.training.data import make_synthetic, pixels_to_unit_float  # noqa: E402
 from fdal.training.models import Teacher  # noqa: E402
-from fdal.training.teacher import evaluate, load_teacher, save_teacher, train_teacher  # noqa: E402
+from fdal.training.teacher import describe, evaluate, load_teacher, save_teacher, train_teacher  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -43,7 +43,7 @@ def test_save_load_roundtrip(trained, tmp_path):
     save_teacher(model, path, {"dataset": "synthetic", "test_acc": 0.5})
     loaded = load_teacher(path, "cpu")
     assert loaded.arch == "small" and loaded.num_classes == 10 and not loaded.training
-    assert loaded.meta == {"dataset": "synthetic", "test_acc": 0.5}
+    assert loaded.meta == {"dataset": "synthetic", "test_acc": 0.5, "recipe": model.recipe}
     x = pixels_to_unit_float(ds.test_x[:16])
     with torch.no_grad():
         a, b = model(x), loaded(x)
@@ -67,3 +67,50 @@ def test_bad_schedule_is_a_value_error():
     ds = make_synthetic(n_train=20, n_test=0)
     with pytest.raises(ValueError, match="schedule"):
         train_teacher(ds, arch="small", epochs=1, schedule="step", progress=False)
+
+
+def test_recipe_is_recorded_saved_and_described(trained, tmp_path):
+    ds, model, _, seed = trained
+    r = model.recipe
+    assert (r["arch"], r["epochs"], r["batch_size"], r["schedule"], r["seed"]) == ("small", 3, 64, "onecycle", seed)
+    assert r["lr"] == pytest.approx(0.1 * 64 / 256) and r["label_smoothing"] == 0.1
+    assert r["train_images"] == 1000 and r["labels"] == "all 1000 training labels of synthetic"
+    save_teacher(model, tmp_path / "t.pt")
+    loaded = load_teacher(tmp_path / "t.pt")
+    assert loaded.recipe == r
+    text = describe(loaded)
+    assert text.startswith("small teacher, logit scale 0.25; epochs 3, batch_size 64, lr 0.025, schedule onecycle")
+    assert "label_smoothing 0.1" in text and "train_images 1000" in text
+
+
+def test_logit_scale_is_stored_in_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = Teacher(3, "small", logit_scale=0.5).eval()
+    save_teacher(model, tmp_path / "t.pt")
+    loaded = load_teacher(tmp_path / "t.pt")
+    assert loaded.logit_scale == 0.5
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x)[1], loaded(x)[1])
+    assert "logit scale 0.5, training recipe not recorded" in describe(loaded)
+
+
+def test_format_1_checkpoint_loads_with_its_logit_scale_of_0_25(tmp_path):
+    torch.manual_seed(0)
+    model = Teacher(3, "small").eval()
+    path = tmp_path / "old.pt"
+    torch.save({"format": "fdal-teacher-1", "arch": "small", "num_classes": 3,
+                "mean": [float(v) for v in model.mean], "std": [float(v) for v in model.std],
+                "state_dict": model.state_dict(), "meta": {"epochs": 60}}, path)
+    loaded = load_teacher(path)
+    assert loaded.logit_scale == 0.25 and loaded.meta == {"epochs": 60} and loaded.recipe is None
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x)[1], loaded(x)[1])
+
+
+def test_unknown_format_is_refused_by_name(tmp_path):
+    path = tmp_path / "future.pt"
+    torch.save({"format": "fdal-teacher-9"}, path)
+    with pytest.raises(ValueError, match="format 'fdal-teacher-9'"):
+        load_teacher(path)

@@ -170,3 +170,12 @@ def test_make_synthetic_is_deterministic_and_balanced():
     assert torch.bincount(a.train_y).tolist() == [20] * 5
     assert a.train_x.shape == (100, 3, 32, 32) and a.num_classes == 5
     assert os.path.sep not in "".join(a.classes)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_augment_differs_between_cpu_and_cuda_generators_of_one_seed():
+    # What augment's docstring says: one seed, two device types, two different random streams.
+    x = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    cpu = augment(x, torch.Generator().manual_seed(0))
+    cuda = augment(x.cuda(), torch.Generator(device="cuda").manual_seed(0)).cpu()
+    assert not torch.equal(cpu, cuda)

@@ -6,8 +6,9 @@ def augment(x, generator, padding=4, flip=True):
     """Random crop of the original size from the image padded with `padding` zero pixels on each
     side, then a horizontal flip with probability 1/2. x: uint8 (N, C, H, W) on any device.
 
-    One gather for the whole batch (no per-image loop). Random draws come from `generator`
-    (on its own device), so a seeded generator gives the same batch on CPU and GPU.
+    One gather for the whole batch (no per-image loop). Random draws come from `generator` (on its
+    own device): the same seed gives the same batch on every run on one device type, but not the
+    same batch on CPU and on CUDA (their generators produce different random streams).
     """
     if x.dtype != torch.uint8 or x.dim() != 4:
         raise ValueError(f"augment expects uint8 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")

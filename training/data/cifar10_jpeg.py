@@ -28,9 +28,9 @@ def prepare_cifar10_jpeg(out_dir, source_dir=None, overwrite=False):
     needed = [script, os.path.join(source_dir, "train.npz"), os.path.join(source_dir, "test.npz")]
     missing = [p for p in needed if not os.path.isfile(p)]
     if missing:
-        raise FileNotFoundError(f"CIFAR-10 JPEG copy not found: missing {missing}; pass source_dir= "
-                                f"or set FDAL_CIFAR10_JPEG to the folder holding train.npz, test.npz, "
-                                f"to_cifar_batches.py")
+        raise FileNotFoundError(f"CIFAR-10 JPEG copy not found: missing {missing}; pass the folder holding "
+                                f"train.npz, test.npz and to_cifar_batches.py with `fdal prepare-data --source DIR` "
+                                f"(source_dir= in Python), or set FDAL_CIFAR10_JPEG to it")
     try:
         import PIL  # noqa: F401
     except ImportError as e:

@@ -8,8 +8,9 @@ class DatasetFilesMissing(FileNotFoundError):
         lines = [f"{dataset}: missing files in {folder}:"]
         lines += [f"  {name}" for name in expected]
         if url:
-            lines.append(f"Download {url} and unpack/put it so that these paths exist "
-                         f"(or pass download=True / --download).")
+            lines.append(f"Download {url} and unpack/put it so that these paths exist; "
+                         f"`fdal train-teacher --download` (load_dataset(..., download=True) in Python) "
+                         f"fetches it into the data folder for you, where this machine can reach the internet.")
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))

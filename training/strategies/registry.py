@@ -8,6 +8,7 @@ from .random import select_random
 from .typiclust import select_typiclust
 from .uncertainty import select_entropy, select_margin
 from .vaal import select_vaal
+from ..student_training import TEACHER_MODES
 
 METHODS = {
     "random": ("ce", select_random),
@@ -17,10 +18,13 @@ METHODS = {
     "ll4al": ("ll4al", select_ll4al),
     "vaal": ("vaal", select_vaal),
     "fdal": ("fdal", select_fdal),
-    # Full FDAL training (distillation + sampler), selection ignores the sampler: isolates what
-    # the distillation contributes from what the sampler's choice contributes.
-    "kd_random": ("fdal", select_random),
-    "kd_entropy": ("fdal", select_entropy),
+    # Ablations that separate FDAL's three effects:
+    #   distillation                 kd_random   vs random      (kd: CE + feature + logit MSE only)
+    #   adversarial regularisation   fdal_random vs kd_random   (fdal training, the sampler unused)
+    #   the sampler's choice         fdal        vs fdal_random
+    "kd_random": ("kd", select_random),
+    "kd_entropy": ("kd", select_entropy),
+    "fdal_random": ("fdal", select_random),
     "badge": ("ce", select_badge),
     "typiclust": ("ce", select_typiclust),
     "probcover": ("ce", select_probcover),
@@ -36,8 +40,8 @@ def training_mode(name: str) -> str:
 
 
 def needs_teacher(name: str) -> bool:
-    """Whether a run of method `name` needs the teacher: to train (mode fdal) or to select."""
-    return training_mode(name) == "fdal" or name in EMBEDS_WITH_TEACHER
+    """Whether a run of method `name` needs the teacher: to train (modes kd, fdal) or to select."""
+    return training_mode(name) in TEACHER_MODES or name in EMBEDS_WITH_TEACHER
 
 
 def _lookup(name: str):

@@ -48,14 +48,16 @@ def register(sub):
                    "Run cycles of (train student, test, select) per method and trial. Resumes an\n"
                    "interrupted run in --out; writes results.jsonl, results.md, curves.png and\n"
                    "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
-                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.",
+                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.\n"
+                   "kd_random, kd_entropy: distillation only (no sampler, no adversarial term);\n"
+                   "fdal_random: FDAL's training (distillation + adversarial sampler), random choice.",
                    "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
                    "  fdal al --preset paper-fig2 --dataset folder --data-dir my_images --trials 3 --out runs/mine")
     a.add_argument("--preset", required=True, help="protocol preset (see above)")
     # The names of training.strategies.METHODS (not imported here: torch); tests/training/test_strategies.py checks.
     a.add_argument("--methods", default="random,kd_random,fdal",
                    help="comma-separated: random, entropy, margin, coreset, ll4al, vaal, fdal, kd_random, kd_entropy, "
-                        "badge, typiclust, probcover")
+                        "fdal_random, badge, typiclust, probcover")
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
                    help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
@@ -66,6 +68,8 @@ def register(sub):
     a.add_argument("--epochs", type=positive_int, default=None,
                    help="override the preset's epochs per cycle (its schedule is scaled)")
     a.add_argument("--bf16", action="store_true", help="bf16 autocast for training (GPU)")
+    a.add_argument("--deterministic", action="store_true",
+                   help="CUDA: deterministic kernels, TF32 and cuDNN autotuning off (slower; CPU runs already are)")
     a.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="progress bars on stderr (default on; --no-progress for logs)")
     add_seed(a, default=None)
@@ -111,7 +115,7 @@ def run_train_teacher(args) -> int:
                                             "test_acc": acc, "minutes": minutes, "history": history})
     acc_text = f"test accuracy {100 * acc:.2f}%" if acc is not None else "no test split"
     print(f"{args.arch} teacher on {ds.name}: {acc_text} after {args.epochs} epochs ({minutes:.1f} min); "
-          f"saved {args.out}")
+          f"saved {args.out}\nrecipe: {fteacher.describe(model)}")
     return 0
 
 
@@ -134,6 +138,8 @@ def run_al(args) -> int:
         p = p.replace(train=p.train.scaled(args.epochs), name=f"{p.name}-e{args.epochs}")
     if args.bf16:
         p = p.replace(train=dataclasses.replace(p.train, bf16=True), name=f"{p.name}-bf16")
+    if args.deterministic:
+        p = p.replace(train=dataclasses.replace(p.train, deterministic=True))
     if args.seed is not None:
         p = p.replace(seed=args.seed)
     t0 = time.time()
