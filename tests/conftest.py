@@ -47,3 +47,10 @@ def tiny() -> Pair:
 def pool() -> np.ndarray:
     """128 seeded 32x32x3 images."""
     return testing.random_images(2024, 128)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a shared 2-core machine two threads run tiny models ~10x slower."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)

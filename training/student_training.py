@@ -132,7 +132,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     """
     from fdal.training import data as fdata
     from fdal.training import models
-    from fdal.training.strategies.ll4al import conv_features, loss_prediction_loss
+    from fdal.training.strategies.ll4al import loss_prediction_loss
     from fdal.training.strategies.vaal import vae_loss
 
     if mode not in MODES:
@@ -162,7 +162,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         teacher.eval()
     elif mode == "ll4al":
         with torch.no_grad():
-            feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
+            feats = student.forward_blocks(torch.zeros(2, 3, 32, 32, device=device))[2]
         out.lossnet = models.LossNet([f.shape[1] for f in feats]).to(device)
         params += list(out.lossnet.parameters())
     elif mode == "vaal":
@@ -202,7 +202,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
             terms = {}
             with autocast():
                 if mode == "ll4al":
-                    z, logits, feats = conv_features(student, x)
+                    z, logits, feats = student.forward_blocks(x)
                 else:
                     z, logits = student(x)
                 ce_each = F.cross_entropy(logits.float(), y, reduction="none")
