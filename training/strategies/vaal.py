@@ -10,10 +10,12 @@ import torch.nn.functional as F
 from .base import check_request, forward_pool, lowest, trained_models
 
 
-def vae_loss(x, rec, mu, logvar, beta: float = 1.0):
-    """Reconstruction MSE + beta * KL(q(z|x) || N(0, I)), both averaged per element."""
-    kld = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
-    return F.mse_loss(rec, x) + beta * kld
+def vae_loss(target, rec, mu, logvar, beta: float = 1.0):
+    """The original's solver.vae_loss: MSE(rec, target) averaged per element
+    + beta * KL(q(z|x) || N(0, I)) SUMMED over the batch and the latent dimensions."""
+    mu, logvar = mu.float(), logvar.float()
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return F.mse_loss(rec.float(), target.float()) + beta * kld
 
 
 def select_vaal(ctx, candidates, budget, seed):
