@@ -1,12 +1,64 @@
-"""VAAL as the original (sinhasam/vaal): the summed KL."""
+"""VAAL as the original (sinhasam/vaal): its VAE and discriminator layers, the summed KL, the
+[-1, 1] input, selection on mu."""
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
+from torch import nn  # noqa: E402
+
+from fdal.training.data import make_synthetic  # noqa: E402
+from fdal.training.models import VAE, Discriminator  # noqa: E402
+from fdal.training.strategies import SelectionContext, select  # noqa: E402
+from fdal.training.strategies.base import forward_pool  # noqa: E402
 from fdal.training.strategies.vaal import vae_loss  # noqa: E402
+from fdal.training.student_training import CycleModels  # noqa: E402
+
+SEED = 5
+NARROW = 8  # the VAE's first-layer width where a test trains it: the original's 128 is slow on CPU
+
+
+def layers(module, kind):
+    return [m for m in module.modules() if type(m) is kind]
+
+
+def test_vae_layers_are_the_originals():
+    vae = VAE()
+    convs = layers(vae.encoder, nn.Conv2d)
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 128), (128, 256), (256, 512), (512, 1024)]
+    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) and c.padding == (1, 1) and c.bias is None
+               for c in convs)
+    assert [b.num_features for b in layers(vae.encoder, nn.BatchNorm2d)] == [128, 256, 512, 1024]
+    assert (vae.fc_mu.in_features, vae.fc_mu.out_features) == (1024 * 2 * 2, 32)
+    assert (vae.fc_logvar.in_features, vae.fc_logvar.out_features) == (1024 * 2 * 2, 32)
+    expand = vae.decoder[0]
+    assert isinstance(expand, nn.Linear) and (expand.in_features, expand.out_features) == (32, 1024 * 4 * 4)
+    deconvs = layers(vae.decoder, nn.ConvTranspose2d)
+    assert [(d.in_channels, d.out_channels, d.kernel_size, d.stride) for d in deconvs] == [
+        (1024, 512, (4, 4), (2, 2)), (512, 256, (4, 4), (2, 2)), (256, 128, (4, 4), (2, 2)), (128, 3, (1, 1), (1, 1))]
+    assert [b.num_features for b in layers(vae.decoder, nn.BatchNorm2d)] == [512, 256, 128]
+    assert vae.decoder[-1] is deconvs[-1]  # no output activation: it reconstructs the normalized image
+    rec, z, mu, logvar = vae(torch.rand(2, 3, 32, 32))
+    assert rec.shape == (2, 3, 32, 32) and z.shape == mu.shape == logvar.shape == (2, 32)
+
+
+def test_discriminator_is_the_originals():
+    disc = Discriminator()
+    assert [(m.in_features, m.out_features) for m in layers(disc, nn.Linear)] == [(32, 512), (512, 512), (512, 1)]
+    assert len(layers(disc, nn.ReLU)) == 2
+    mu = torch.randn(5, 32)
+    torch.testing.assert_close(disc(mu), torch.sigmoid(disc.logit(mu)))
+
+
+def test_vae_sees_images_in_minus_one_one():
+    vae = VAE(width=NARROW)
+    x = torch.stack([torch.zeros(3, 32, 32), torch.ones(3, 32, 32), torch.full((3, 32, 32), 0.5)])
+    target = vae.normalize(x)
+    assert torch.equal(target[0], -torch.ones(3, 32, 32)) and torch.equal(target[1], torch.ones(3, 32, 32))
+    assert torch.equal(target[2], torch.zeros(3, 32, 32))
 
 
 def test_kl_is_summed_over_batch_and_latent():
@@ -18,3 +70,21 @@ def test_kl_is_summed_over_batch_and_latent():
     assert float(vae_loss(x, x, mu, logvar, beta=2.0)) == pytest.approx(2 * kl, rel=1e-6)
     rec = x + 0.5  # the reconstruction term is the MSE averaged per element
     assert float(vae_loss(x, rec, mu, logvar, beta=0.0)) == pytest.approx(0.25, rel=1e-6)
+
+
+def test_forward_always_samples_and_selection_scores_mu():
+    torch.manual_seed(SEED)
+    ds = make_synthetic(num_classes=3, n_train=60, n_test=6, seed=SEED)
+    vae, disc = VAE(width=NARROW).eval(), Discriminator().eval()
+    x = ds.train_x[:4].float() / 255
+    with torch.no_grad():
+        _, z1, mu1, _ = vae(x)
+        _, z2, mu2, _ = vae(x)
+    assert torch.equal(mu1, mu2) and not torch.equal(z1, z2)  # the original reparameterizes in eval mode too
+    cycle = CycleModels(mode="vaal", student=None, vae=vae, discriminator=disc)
+    ctx = SelectionContext(ds, np.arange(10), cycle, "cpu", batch_size=7)
+    candidates = np.arange(10, 60)
+    scores = forward_pool(ctx, candidates, lambda x: disc(vae.encode(x)[0])).numpy()
+    picks = select("vaal", ctx, candidates, 9, seed=0)
+    chosen = np.isin(candidates, picks)
+    assert scores[chosen].max() <= scores[~chosen].min()  # the most unlabeled-looking means

@@ -260,13 +260,14 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
 
 def _vaal_step(out: CycleModels, xl, xu, vae_opt, disc_opt, config: FdalConfig, vae_loss) -> dict:
     """One VAAL iteration: VAE (reconstruct both, fool the discriminator), then discriminator."""
-    rl, mu_l, lv_l = out.vae(xl)
-    ru, mu_u, lv_u = out.vae(xu)
+    rl, _, mu_l, lv_l = out.vae(xl)
+    ru, _, mu_u, lv_u = out.vae(xu)
     disc = out.discriminator
     disc.requires_grad_(False)
     adv = _bce(disc.logit(mu_l), 1.0) + _bce(disc.logit(mu_u), 1.0)
     disc.requires_grad_(True)
-    v_loss = (vae_loss(xl, rl, mu_l, lv_l, config.vaal_beta) + vae_loss(xu, ru, mu_u, lv_u, config.vaal_beta)
+    v_loss = (vae_loss(out.vae.normalize(xl), rl, mu_l, lv_l, config.vaal_beta)  # in [-1, 1], as the VAE sees it
+              + vae_loss(out.vae.normalize(xu), ru, mu_u, lv_u, config.vaal_beta)
               + config.vaal_adversary_weight * adv)
     vae_opt.zero_grad(set_to_none=True)
     v_loss.backward()

@@ -1,8 +1,9 @@
-"""Variational Adversarial Active Learning (Sinha et al., ICCV 2019), scaled to 32x32 images.
+"""Variational Adversarial Active Learning (Sinha et al., ICCV 2019; sinhasam/vaal), for 32x32 images.
 
 A VAE (models.VAE) learns to reconstruct labeled and unlabeled images while fooling a
 discriminator (models.Discriminator) on its latent mean; the discriminator learns to say 1 for
-labeled, 0 for unlabeled. Selection: the lowest discriminator "labeled" probability.
+labeled, 0 for unlabeled (the training loop: student_training._vaal_iteration). Selection, as the
+original's AdversarySampler: the lowest discriminator "labeled" probability of the latent MEAN mu.
 """
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,9 @@ def vae_loss(target, rec, mu, logvar, beta: float = 1.0):
 
 def select_vaal(ctx, candidates, budget, seed):
     cand = check_request(ctx, candidates, budget)
+    # Departure: the original scores with the VAE still in train mode (BatchNorm on each batch's
+    # own statistics); here it is in eval mode (running statistics), so an image's score does not
+    # depend on which images share its batch.
     vae, disc = trained_models(ctx, "vaal", vae="a VAE", discriminator="a discriminator")
     scores = forward_pool(ctx, cand, lambda x: disc.logit(vae.encode(x)[0]))
     return lowest(scores.numpy(), cand, budget)
