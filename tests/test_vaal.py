@@ -1,5 +1,5 @@
-"""VAAL as the original (sinhasam/vaal): its VAE and discriminator layers, the summed KL, the
-[-1, 1] input, selection on mu."""
+"""VAAL as the original (sinhasam/vaal): its VAE and discriminator layers, the summed KL, two VAE
+steps and one discriminator step per iteration, the [-1, 1] input, selection on mu."""
 import math
 
 import numpy as np
@@ -9,13 +9,14 @@ torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 from torch import nn  # noqa: E402
+from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 
 from fdal.training.data import make_synthetic  # noqa: E402
 from fdal.training.models import VAE, Discriminator  # noqa: E402
 from fdal.training.strategies import SelectionContext, select  # noqa: E402
 from fdal.training.strategies.base import forward_pool  # noqa: E402
 from fdal.training.strategies.vaal import vae_loss  # noqa: E402
-from fdal.training.student_training import CycleModels  # noqa: E402
+from fdal.training.student_training import CycleModels, FdalConfig, train_cycle  # noqa: E402
 
 SEED = 5
 NARROW = 8  # the VAE's first-layer width where a test trains it: the original's 128 is slow on CPU
@@ -88,3 +89,64 @@ def test_forward_always_samples_and_selection_scores_mu():
     picks = select("vaal", ctx, candidates, 9, seed=0)
     chosen = np.isin(candidates, picks)
     assert scores[chosen].max() <= scores[~chosen].min()  # the most unlabeled-looking means
+
+
+class _StepCounter:
+    """Counts optimizer.step() calls per optimizer (a global post-step hook)."""
+
+    def __enter__(self):
+        self.counts = {}
+        self._handle = register_optimizer_step_post_hook(
+            lambda opt, args, kwargs: self.counts.__setitem__(opt, self.counts.get(opt, 0) + 1))
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.remove()
+
+    def of(self, module):
+        first = next(module.parameters())
+        return sum(n for opt, n in self.counts.items()
+                   if any(p is first for g in opt.param_groups for p in g["params"]))
+
+
+def test_cycle_takes_two_vae_steps_and_one_discriminator_step_per_student_step(narrow_vae):
+    ds = make_synthetic(num_classes=3, n_train=80, n_test=6, seed=SEED)
+    config = FdalConfig(batch_size=16).scaled(1)
+    with _StepCounter() as steps:
+        out = train_cycle("vaal", ds, np.arange(40), np.arange(40, 80), config, seed=SEED)
+    student_steps = 3  # one epoch of ceil(40 / 16) batches
+    assert steps.of(out.student) == student_steps
+    assert steps.of(out.vae) == 2 * student_steps
+    assert steps.of(out.discriminator) == student_steps
+    assert all(np.isfinite(e["vae"]) and np.isfinite(e["discriminator"]) for e in out.history)
+
+
+def test_iteration_draws_a_fresh_pair_per_later_step_and_reconstructs_normalized_images(monkeypatch):
+    from fdal.training.student_training import _vaal_iteration
+    torch.manual_seed(SEED)
+    out = CycleModels(mode="vaal", student=None, vae=VAE(width=NARROW), discriminator=Discriminator())
+    first = (torch.zeros(4, 3, 32, 32), torch.ones(4, 3, 32, 32))
+    later = (torch.full((4, 3, 32, 32), 0.25), torch.full((4, 3, 32, 32), 0.75))
+    draws, targets, disc_inputs = [], [], []
+
+    def next_batches():
+        draws.append(1)
+        return later
+
+    def recording_loss(target, *args):
+        targets.append(target)
+        return vae_loss(target, *args)
+
+    encode = out.vae.encode
+    monkeypatch.setattr("fdal.training.strategies.vaal.vae_loss", recording_loss)
+    monkeypatch.setattr(out.vae, "encode", lambda x: (disc_inputs.append(x) if not torch.is_grad_enabled()
+                                                      else None) or encode(x))
+    vae_opt = torch.optim.Adam(out.vae.parameters(), lr=5e-4)
+    disc_opt = torch.optim.Adam(out.discriminator.parameters(), lr=5e-4)
+    config = FdalConfig()
+    terms = _vaal_iteration(out, first, next_batches, vae_opt, disc_opt, config,
+                            lambda: torch.autocast("cpu", enabled=False))
+    assert len(draws) == config.vaal_vae_steps - 1 == 1  # the second VAE step; the discriminator reuses it
+    assert [float(t.mean()) for t in targets] == [-1.0, 1.0, -0.5, 0.5]  # 2 steps x (labeled, unlabeled), in [-1, 1]
+    assert len(disc_inputs) == 2 and disc_inputs[0] is later[0] and disc_inputs[1] is later[1]
+    assert set(terms) == {"vae", "discriminator"}
