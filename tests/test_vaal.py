@@ -113,8 +113,8 @@ def test_cycle_takes_two_vae_steps_and_one_discriminator_step_per_student_step(n
     ds = make_synthetic(num_classes=3, n_train=80, n_test=6, seed=SEED)
     config = FdalConfig(batch_size=16).scaled(1)
     with _StepCounter() as steps:
-        out = train_cycle("vaal", ds, np.arange(40), np.arange(40, 80), config, seed=SEED)
-    student_steps = 3  # one epoch of ceil(40 / 16) batches
+        out = train_cycle("vaal", ds, np.arange(48), np.arange(48, 80), config, seed=SEED)
+    student_steps = 3  # one epoch of 48 / 16 full batches (no partial batch, whether or not it is dropped)
     assert steps.of(out.student) == student_steps
     assert steps.of(out.vae) == 2 * student_steps
     assert steps.of(out.discriminator) == student_steps
