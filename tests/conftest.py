@@ -47,3 +47,23 @@ def tiny() -> Pair:
 def pool() -> np.ndarray:
     """128 seeded 32x32x3 images."""
     return testing.random_images(2024, 128)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a shared 2-core machine two threads run tiny models ~10x slower."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def narrow_vae():
+    """Train VAAL cycles with a VAE of first-layer width 8: the original's 128 (22.8M parameters)
+    takes minutes per cycle on CPU. Yields the width."""
+    pytest.importorskip("torch")
+    import functools
+
+    from fdal.training import models
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "VAE", functools.partial(models.VAE, width=8))
+        yield 8

@@ -63,11 +63,14 @@ class FdalConfig:
     ll4al_weight: float = 1.0
     ll4al_margin: float = 1.0
     ll4al_detach_epoch: int = 120
-    # VAAL (Sinha et al. 2019): Adam 5e-4 for VAE and discriminator, latent 32, adversary weight 1.
+    # VAAL (sinhasam/vaal arguments.py, solver.py): Adam 5e-4 for VAE and discriminator, latent 32,
+    # beta 1, adversary weight 1, two VAE steps and one discriminator step per iteration.
     vaal_lr: float = 5e-4
     vaal_latent: int = 32
     vaal_beta: float = 1.0
     vaal_adversary_weight: float = 1.0
+    vaal_vae_steps: int = 2
+    vaal_adv_steps: int = 1
     student_arch: str = "vgg11lite"  # or "alexnetlite"
     augment: bool = True
     bf16: bool = False  # bf16 autocast (GPU); losses are computed in float32 either way
@@ -81,6 +84,9 @@ class FdalConfig:
             raise ValueError(f"student_arch must be 'vgg11lite' or 'alexnetlite', got {self.student_arch!r}")
         if any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
+        if self.vaal_vae_steps < 1 or self.vaal_adv_steps < 1:
+            raise ValueError(f"vaal_vae_steps and vaal_adv_steps must be >= 1, "
+                             f"got {self.vaal_vae_steps}, {self.vaal_adv_steps}")
 
     def scaled(self, epochs: int, **overrides) -> "FdalConfig":
         """The same schedule over `epochs`: milestones, adv_start_epoch and the LL4AL detach epoch
@@ -184,8 +190,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     """
     from fdal.training import data as fdata
     from fdal.training import models
-    from fdal.training.strategies.ll4al import conv_features, loss_prediction_loss
-    from fdal.training.strategies.vaal import vae_loss
+    from fdal.training.strategies.ll4al import loss_prediction_loss
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -208,7 +213,6 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     out = CycleModels(mode=mode, student=make_student(config.student_arch, dataset).to(device))
     student = out.student
     params = list(student.parameters())
-    aux_opts = []
     if mode in TEACHER_MODES:
         out.decoder = models.Decoder(in_channels=64, out_channels=512).to(device)
         params += list(out.decoder.parameters())  # the decoder IS stepped (reference bug)
@@ -221,7 +225,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
                                       weight_decay=config.weight_decay)
     elif mode == "ll4al":
         with torch.no_grad():
-            feats = conv_features(student, torch.zeros(2, 3, 32, 32, device=device))[2]
+            feats = student.forward_blocks(torch.zeros(2, 3, 32, 32, device=device))[2]
         out.lossnet = models.LossNet([f.shape[1] for f in feats]).to(device)
         params += list(out.lossnet.parameters())
     elif mode == "vaal":
@@ -229,6 +233,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         out.discriminator = models.Discriminator(config.vaal_latent).to(device)
         vae_opt = torch.optim.Adam(out.vae.parameters(), lr=config.vaal_lr)
         disc_opt = torch.optim.Adam(out.discriminator.parameters(), lr=config.vaal_lr)
+        vaal_labeled = _Cycler(labeled_t, config.batch_size, g)  # the later VAAL steps' labeled batches
     opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_gamma)
     unl_batches = _Cycler(unlabeled_t, config.batch_size, g) if len(unlabeled_t) else None
@@ -238,6 +243,10 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         if augment:
             x = fdata.augment(x, g)
         return fdata.pixels_to_unit_float(x)
+
+    def vaal_input(idx):  # the original's CIFAR transform for VAAL: a horizontal flip only
+        x = dataset.train_x[idx]
+        return fdata.pixels_to_unit_float(fdata.augment(x, g, padding=0) if config.augment else x)
 
     def autocast():
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16)
@@ -258,7 +267,7 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
             terms = {}
             with autocast():
                 if mode == "ll4al":
-                    z, logits, feats = conv_features(student, x)
+                    z, logits, feats = student.forward_blocks(x)
                 else:
                     z, logits = student(x)
                 ce_each = F.cross_entropy(logits.float(), y, reduction="none")
@@ -290,9 +299,10 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
             if adversarial_on:
                 terms["sampler"] = _sampler_step(out.sampler, sampler_opt, student, x, xu, autocast)
             elif mode == "vaal":
-                terms.update(_vaal_step(out, fdata.pixels_to_unit_float(dataset.train_x[idx]),
-                                        fdata.pixels_to_unit_float(dataset.train_x[unl_batches.next()]),
-                                        vae_opt, disc_opt, config, vae_loss))
+                terms.update(_vaal_iteration(
+                    out, (vaal_input(idx), vaal_input(unl_batches.next())),
+                    lambda: (vaal_input(vaal_labeled.next()), vaal_input(unl_batches.next())),
+                    vae_opt, disc_opt, config, autocast))
             terms["total"] = loss
             for k, v in terms.items():  # summed on device: no host sync per batch
                 sums[k] = sums.get(k, 0.0) + v.detach().double()
@@ -308,23 +318,50 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     return out
 
 
-def _vaal_step(out: CycleModels, xl, xu, vae_opt, disc_opt, config: FdalConfig, vae_loss) -> dict:
-    """One VAAL iteration: VAE (reconstruct both, fool the discriminator), then discriminator."""
-    rl, mu_l, lv_l = out.vae(xl)
-    ru, mu_u, lv_u = out.vae(xu)
-    disc = out.discriminator
-    disc.requires_grad_(False)
-    adv = _bce(disc.logit(mu_l), 1.0) + _bce(disc.logit(mu_u), 1.0)
-    disc.requires_grad_(True)
-    v_loss = (vae_loss(xl, rl, mu_l, lv_l, config.vaal_beta) + vae_loss(xu, ru, mu_u, lv_u, config.vaal_beta)
-              + config.vaal_adversary_weight * adv)
-    vae_opt.zero_grad(set_to_none=True)
-    v_loss.backward()
-    vae_opt.step()
-    d_loss = _bce(disc.logit(mu_l.detach()), 1.0) + _bce(disc.logit(mu_u.detach()), 0.0)
-    disc_opt.zero_grad(set_to_none=True)
-    d_loss.backward()
-    disc_opt.step()
+def _vaal_iteration(out: CycleModels, first, next_batches, vae_opt, disc_opt, config: FdalConfig,
+                    autocast) -> dict:
+    """One iteration of the original's solver.train after its task-model step: `vaal_vae_steps`
+    VAE steps (reconstruct both batches, KL to N(0, I), make the discriminator say "labeled" for
+    both), then `vaal_adv_steps` discriminator steps (1 for labeled, 0 for unlabeled).
+
+    `first` is the (labeled, unlabeled) input pair of the first VAE step: the student's batch.
+    Like the original, each later VAE step draws a fresh pair (next_batches()), the first
+    discriminator step reuses the last VAE step's pair, and each later one draws a fresh pair.
+    Departure: the original's later labeled batches come from the task model's own stream (which
+    then skips them); here they come from a separate shuffled stream, so the student still sees
+    every labeled batch each epoch. Departure: one iteration per student batch (epochs x labeled /
+    batch size); the original runs 50,000 x 100 / 128 = 39,062 iterations whatever the labeled size.
+    """
+    from fdal.training.strategies.vaal import vae_loss
+    vae, disc = out.vae, out.discriminator
+    xl, xu = first
+    for step in range(config.vaal_vae_steps):
+        if step:
+            xl, xu = next_batches()
+        with autocast():
+            rec_l, _, mu_l, logvar_l = vae(xl)
+            rec_u, _, mu_u, logvar_u = vae(xu)
+            disc.requires_grad_(False)  # the VAE's step leaves the discriminator as it is
+            adversarial = _bce(disc.logit(mu_l), 1.0) + _bce(disc.logit(mu_u), 1.0)
+            disc.requires_grad_(True)
+            v_loss = (vae_loss(vae.normalize(xl), rec_l, mu_l, logvar_l, config.vaal_beta)
+                      + vae_loss(vae.normalize(xu), rec_u, mu_u, logvar_u, config.vaal_beta)
+                      + config.vaal_adversary_weight * adversarial)
+        vae_opt.zero_grad(set_to_none=True)
+        v_loss.backward()
+        vae_opt.step()
+    for step in range(config.vaal_adv_steps):
+        if step:
+            xl, xu = next_batches()
+        with autocast():
+            # The original runs the whole VAE here (train mode, no grad); only mu is used, and the
+            # encoder alone updates the same BatchNorm statistics that selection reads.
+            with torch.no_grad():
+                mu_l, mu_u = vae.encode(xl)[0], vae.encode(xu)[0]
+            d_loss = _bce(disc.logit(mu_l), 1.0) + _bce(disc.logit(mu_u), 0.0)
+        disc_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        disc_opt.step()
     return {"vae": v_loss, "discriminator": d_loss}
 
 

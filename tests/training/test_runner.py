@@ -29,7 +29,7 @@ def strip(records):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
 
 
-def test_every_method_end_to_end(tmp_path):
+def test_every_method_end_to_end(tmp_path, narrow_vae):
     methods = sorted(METHODS)
     res = runner.run_protocol(TINY, methods, None, tmp_path, trials=1, progress=False)
     assert len(res) == len(methods) * TINY.cycles

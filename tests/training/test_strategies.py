@@ -18,7 +18,7 @@ BUDGET = 12
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(narrow_vae):
     torch.set_num_threads(1)
     ds = make_synthetic(num_classes=4, n_train=160, n_test=20, seed=SEED)
     rng = np.random.default_rng(SEED)

@@ -193,7 +193,7 @@ def test_ce_training_learns_and_is_deterministic(toy):
 
 
 @pytest.mark.parametrize("mode, extra", [("ll4al", "loss_prediction"), ("vaal", "discriminator")])
-def test_baseline_modes_train_their_modules(toy, mode, extra):
+def test_baseline_modes_train_their_modules(toy, mode, extra, narrow_vae):
     ds, _ = toy
     out = train_cycle(mode, ds, np.arange(40), np.arange(40, 150), cfg(2), seed=SEED)
     assert extra in out.history[-1] and np.isfinite(out.history[-1][extra])

@@ -11,7 +11,10 @@ from .student_base import StudentBase
 
 class AlexNetLite(StudentBase):
     """conv5x5 3->32, ReLU, maxpool 2; conv3x3 32->64, ReLU, maxpool 2; conv3x3 64->96, ReLU;
-    conv3x3 96->64, ReLU, maxpool 4 -> z (N, 64, 2, 2); flatten 256, Linear 256, ReLU, Linear C."""
+    conv3x3 96->64, ReLU, maxpool 4 -> z (N, 64, 2, 2); flatten 256, Linear 256, ReLU, Linear C.
+    Its blocks end at each maxpool: (conv5, ReLU, pool), (conv3, ReLU, pool), (conv3, ReLU, conv3, ReLU, pool)."""
+
+    block_slices = (slice(0, 3), slice(3, 6), slice(6, 11))
 
     def __init__(self, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD):
         super().__init__(num_classes, mean, std)
@@ -27,4 +30,7 @@ class AlexNetLite(StudentBase):
 
     def forward(self, x):
         z = self.features(self.normalize(x))  # (N, 64, 2, 2)
-        return z, self.classifier(z)
+        return z, self.head(z)
+
+    def head(self, z):
+        return self.classifier(z)

@@ -12,7 +12,10 @@ class Student(StudentBase):
 
     forward(x) -> (z, logits) with x float NCHW in [0, 1]; normalization is done inside.
     The layers are plain attributes (`features`, `pool`, `classifier`) so an exporter can walk them.
+    Its three blocks (conv, ReLU, maxpool) are `block_slices` of `features`.
     """
+
+    block_slices = (slice(0, 3), slice(3, 6), slice(6, 9))
 
     def __init__(self, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD):
         super().__init__(num_classes, mean, std)
@@ -27,6 +30,8 @@ class Student(StudentBase):
         )
 
     def forward(self, x):
-        z = self.features(self.normalize(x))   # (N, 64, 2, 2)
-        logits = self.classifier(self.pool(z))  # (N, C)
-        return z, logits
+        z = self.features(self.normalize(x))  # (N, 64, 2, 2)
+        return z, self.head(z)
+
+    def head(self, z):
+        return self.classifier(self.pool(z))  # (N, C)
