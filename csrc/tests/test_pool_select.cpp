@@ -19,6 +19,40 @@ std::uint64_t lcg(std::uint64_t& s) {
   return s >> 33;
 }
 
+// An LCG case with many ties whose picks come from the numpy oracle (fdal.oracle.pool_select);
+// tests/runtime/test_pool_select.py::test_ctest_goldens_match_oracle recomputes them from this
+// file, so under qemu this checks ARM against the x86 oracle bit for bit (power's det_log too).
+// BEGIN GOLDEN
+constexpr std::int64_t kGoldenN = 40, kGoldenD = 5, kGoldenK = 12;
+constexpr std::uint64_t kGoldenSeed = 0x0123456789ABCDEFull;
+const std::int64_t kGoldenKcenter[] = {17, 5, 19, 25, 37, 31, 9, 8, 24, 2, 39, 0};
+const std::int64_t kGoldenTypiclust[] = {23, 18, 29, 25, 28, 3, 17, 33, 35, 32, 22, 7};
+const std::int64_t kGoldenProbcover[] = {11, 2, 19, 24, 35, 8, 31, 32, 9, 10, 37, 39};
+const std::int64_t kGoldenPower[] = {17, 4, 30, 9, 16, 37, 2, 5, 24, 0, 35, 29};  // beta 1.5, unit 0.25
+// END GOLDEN
+
+void test_golden() {
+  std::uint64_t s = 2024;
+  std::vector<std::int8_t> e(std::size_t(kGoldenN * kGoldenD));
+  std::vector<std::int64_t> scores(static_cast<std::size_t>(kGoldenN));
+  for (auto& v : e) v = std::int8_t(std::int64_t(lcg(s) % 9) - 4);
+  for (auto& v : scores) v = std::int64_t(lcg(s) % 11) - 5;
+  const char* rules[] = {"kcenter", "typiclust", "probcover", "power"};
+  const std::int64_t* want[] = {kGoldenKcenter, kGoldenTypiclust, kGoldenProbcover, kGoldenPower};
+  for (int r = 0; r < 4; ++r) {
+    fdal_pool_params p;
+    fdal_pool_params_default(&p);
+    p.beta = 1.5;
+    p.unit = 0.25;
+    const bool power = r == 3;
+    std::int64_t picks[kGoldenK];
+    CHECK_EQ(fdal_pool_select(rules[r], power ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr,
+                              power ? scores.data() : nullptr, kGoldenK, kGoldenSeed, &p, nullptr, 0, picks),
+             FDAL_OK);
+    for (std::int64_t t = 0; t < kGoldenK; ++t) CHECK_EQ(picks[t], want[r][t]);
+  }
+}
+
 void test_kcenter_line() {
   // Points 0, 10, ..., 100 on a line: from the middle, the ends (0 first: ties to the lower
   // position); from an end, the other end then the middle.
@@ -136,6 +170,7 @@ void test_errors() {
 }  // namespace
 
 int main() {
+  test_golden();
   test_kcenter_line();
   test_kernels_and_scratch_agree();
   test_power_top_k_and_random_order();
