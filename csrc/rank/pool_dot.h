@@ -20,8 +20,24 @@ void pool_dot_avx2(const std::int8_t* rows, std::int64_t stride, const std::int3
                    std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out);
 }  // namespace x86
 
+// Contiguous int16 blocks (rows of the pairwise passes, widened once per block):
+//   out[a * nb + b] = sum_t a16[a * stride + t] * b16[b * stride + t]
+using PoolDot16Fn = void (*)(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                             std::int32_t nb, std::int64_t stride, std::int32_t* out);
+void pool_dot16_scalar(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                       std::int32_t nb, std::int64_t stride, std::int32_t* out);
+namespace x86 {
+void pool_dot16_avx2(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                     std::int32_t nb, std::int64_t stride, std::int32_t* out);
+}  // namespace x86
+
+struct PoolKernels {
+  PoolDotFn dot;
+  PoolDot16Fn dot16;
+};
+
 // The kernel for "auto" (avx2 when this build and CPU have it, else scalar), "scalar" or "avx2";
 // std::invalid_argument for another name or for "avx2" where it cannot run.
-PoolDotFn pool_dot_kernel(const char* name);
+PoolKernels pool_dot_kernel(const char* name);
 
 }  // namespace fdal

@@ -40,19 +40,32 @@ void pool_dot_scalar(const std::int8_t* rows, std::int64_t stride, const std::in
   }
 }
 
-PoolDotFn pool_dot_kernel(const char* name) {
+void pool_dot16_scalar(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                       std::int32_t nb, std::int64_t stride, std::int32_t* out) {
+  for (std::int32_t a = 0; a < na; ++a) {
+    const std::int16_t* x = a16 + std::int64_t(a) * stride;
+    for (std::int32_t b = 0; b < nb; ++b) {
+      const std::int16_t* y = b16 + std::int64_t(b) * stride;
+      std::int32_t s = 0;
+      for (std::int64_t t = 0; t < stride; ++t) s += std::int32_t(x[t]) * std::int32_t(y[t]);
+      out[std::int64_t(a) * nb + b] = s;
+    }
+  }
+}
+
+PoolKernels pool_dot_kernel(const char* name) {
   const std::string n = name ? name : "auto";
 #ifdef FDAL_POOL_AVX2
   const bool avx2 = cpu_features().avx2;
 #else
   const bool avx2 = false;
 #endif
-  if (n == "scalar") return &pool_dot_scalar;
+  if (n == "scalar") return {&pool_dot_scalar, &pool_dot16_scalar};
   if (n == "avx2" || n == "auto") {
 #ifdef FDAL_POOL_AVX2
-    if (avx2) return &x86::pool_dot_avx2;
+    if (avx2) return {&x86::pool_dot_avx2, &x86::pool_dot16_avx2};
 #endif
-    if (n == "auto") return &pool_dot_scalar;
+    if (n == "auto") return {&pool_dot_scalar, &pool_dot16_scalar};
     throw std::invalid_argument(std::string("pool kernel 'avx2' cannot run here (") +
                                 (avx2 ? "CPU" : "build") + " lacks AVX2)");
   }
@@ -92,6 +105,7 @@ struct Buffers {
   std::int32_t* norms = nullptr;
   std::int32_t* pos = nullptr;
   std::int32_t* tile = nullptr;
+  std::int16_t* wide = nullptr;  // two blocks of kTile rows widened to int16
   std::int64_t* mind = nullptr;
   std::uint8_t* picked = nullptr;
   std::int32_t* cell = nullptr;
@@ -154,6 +168,7 @@ void layout(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, const
   b.norms = cv.take<std::int32_t>(un);
   b.pos = cv.take<std::int32_t>(un);
   b.tile = cv.take<std::int32_t>(kTile * kTile);
+  if (rule != PoolRule::KCenter) b.wide = cv.take<std::int16_t>(2 * kTile * std::uint64_t(padded_dim(d)));
   b.mind = cv.take<std::int64_t>(un);
   b.picked = cv.take<std::uint8_t>(un);
   if (rule == PoolRule::TypiClust) {
@@ -186,7 +201,18 @@ struct Dist {
   std::int64_t stride;
   const std::int32_t* norms;
   std::int32_t* tile;
+  std::int16_t* wide;
   PoolDotFn dot;
+  PoolDot16Fn dot16;
+
+  // Rows list[0 .. cnt) as contiguous int16 rows at out.
+  void widen(const std::int32_t* list, std::int32_t cnt, std::int16_t* out) const {
+    for (std::int32_t r = 0; r < cnt; ++r) {
+      const std::int8_t* src = rows + std::int64_t(list[r]) * stride;
+      std::int16_t* dst = out + std::int64_t(r) * stride;
+      for (std::int64_t t = 0; t < stride; ++t) dst[t] = src[t];
+    }
+  }
 
   std::int64_t of(std::int32_t a, std::int32_t b, std::int32_t dot_ab) const {
     return std::int64_t(norms[a]) + std::int64_t(norms[b]) - 2 * std::int64_t(dot_ab);
@@ -203,11 +229,15 @@ struct Dist {
   // f(s, t, dist(la[s], lb[t])) for every s < ca, t < cb (row blocks of kTile).
   template <typename F>
   void cross(const std::int32_t* la, std::int64_t ca, const std::int32_t* lb, std::int64_t cb, F&& f) const {
+    std::int16_t* wa = wide;
+    std::int16_t* wb = wide + kTile * stride;
     for (std::int64_t i0 = 0; i0 < ca; i0 += kTile) {
       const std::int32_t na = std::int32_t(std::min(kTile, ca - i0));
+      widen(la + i0, na, wa);
       for (std::int64_t j0 = 0; j0 < cb; j0 += kTile) {
         const std::int32_t nb = std::int32_t(std::min(kTile, cb - j0));
-        dot(rows, stride, la + i0, na, lb + j0, nb, tile);
+        widen(lb + j0, nb, wb);
+        dot16(wa, na, wb, nb, stride, tile);
         for (std::int32_t s = 0; s < na; ++s) {
           for (std::int32_t t = 0; t < nb; ++t) {
             f(i0 + s, j0 + t, of(la[i0 + s], lb[j0 + t], tile[std::int64_t(s) * nb + t]));
@@ -219,11 +249,15 @@ struct Dist {
   // f(s, t, dist(list[s], list[t])) once for every pair s < t of list[0 .. cnt).
   template <typename F>
   void pairs(const std::int32_t* list, std::int64_t cnt, F&& f) const {
+    std::int16_t* wa = wide;
+    std::int16_t* wb = wide + kTile * stride;
     for (std::int64_t i0 = 0; i0 < cnt; i0 += kTile) {
       const std::int32_t na = std::int32_t(std::min(kTile, cnt - i0));
+      widen(list + i0, na, wa);
       for (std::int64_t j0 = i0; j0 < cnt; j0 += kTile) {
         const std::int32_t nb = std::int32_t(std::min(kTile, cnt - j0));
-        dot(rows, stride, list + i0, na, list + j0, nb, tile);
+        widen(list + j0, nb, wb);
+        dot16(wa, na, wb, nb, stride, tile);
         for (std::int32_t s = 0; s < na; ++s) {
           const std::int32_t a = list[i0 + s];
           for (std::int32_t t = (j0 == i0 ? s + 1 : 0); t < nb; ++t) {
@@ -508,7 +542,7 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
                  std::size_t scratch_bytes, const char* kernels) {
   const std::size_t need = pool_select_scratch_bytes(rule, c.n, c.d, k, params);
   require(picks != nullptr, "picks is NULL");
-  const PoolDotFn dot = pool_dot_kernel(kernels);
+  const PoolKernels kern = pool_dot_kernel(kernels);
   if (rule == PoolRule::Power) {
     require(c.scores != nullptr, "pool rule 'power' needs scores (int64 keys, smaller = more informative)");
   } else {
@@ -551,7 +585,7 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
     b.norms[i] = norm;
     b.pos[i] = std::int32_t(i);
   }
-  const Dist dist{b.rows, stride, b.norms, b.tile, dot};
+  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.dot, kern.dot16};
   switch (rule) {
     case PoolRule::KCenter:
       kcenter_seeds(dist, b, n, k, c.pool_index, seed, picks, nullptr);

@@ -17,13 +17,15 @@
 // 64-byte aligned (+ 64 bytes for the caller's pointer):
 //   not power   n D (rows, zero-padded) + 4 n (squared norms) + 4 n (positions) + 4 B^2 (tile)
 //               + 8 n (min distance) + n (picked)
+//   typiclust,  + 256 D (two tiles of B rows widened to int16 for the pairwise passes)
+//   probcover
 //   typiclust   + 4 n (cell) + 8 c (seeds) + 4 n (members) + 4 (c + 1) (cell starts)
 //               + 8 n Kt (kNN lists) + 4 n (list fill) + 8 n (sums) + 8 c (visit order, taken)
 //   probcover   + 8 n Kp (kNN lists) + 4 n (fill) + 8 n (K-th distances) + 8 n (degree)
 //               + n (covered) + 4 n (newly covered) + 512 n (the ball graph, kept when it has
 //               <= 32 n edges) + 8 (n + 1) (its list starts)
 //   power       8 n (keys) + 8 n (random keys) + 4 n (order)
-// e.g. n = 10,000, d = 256, k = 100: kcenter 2.7 MB, typiclust 4.5 MB, probcover 9.8 MB,
+// e.g. n = 10,000, d = 256, k = 100: kcenter 2.7 MB, typiclust 4.6 MB, probcover 9.9 MB,
 // power 0.2 MB (tests/runtime/test_pool_select.py checks these). A streaming ranker holding at
 // most `cap` candidates needs cap x d bytes for their embeddings plus these buffers for n = cap.
 // Time: kcenter O(k n d); typiclust O(c n d + sum over cells of m^2 d) <= O(c n d + n^2 d / 2);

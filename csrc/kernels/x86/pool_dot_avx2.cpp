@@ -1,6 +1,6 @@
 // AVX2 int8 dot products for the pool selection rules (compiled with -mavx2, this file only;
-// called only when cpu_features().avx2). Tiles of 2 x 4 rows: per 16 int8 of depth, 6 loads
-// widened to int16 (vpmovsxbw) and 8 vpmaddwd (two products of at most 2^14 each per int32 lane:
+// called only when cpu_features().avx2). Tiles of 2 x 4 rows: per 16 values of depth, 6 loads
+// (int8 rows widened to int16 by vpmovsxbw; int16 blocks as they are) and 8 vpmaddwd (two products of at most 2^14 each per int32 lane:
 // no saturation), 8 int32 adds.
 // Bit-exact to pool_dot_scalar: integer sums do not depend on their order.
 #include <immintrin.h>
@@ -22,18 +22,24 @@ inline __m256i load(const std::int8_t* p) {  // 16 int8 -> 16 int16
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// R rows of a against C rows of b, depth `stride` (a multiple of 16).
-template <int R, int C>
-inline void tile(const std::int8_t* const* a, const std::int8_t* const* b, std::int64_t stride,
+inline __m256i ld(const std::int8_t* p) { return load(p); }
+inline __m256i ld(const std::int16_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// R rows of a against C rows of b, depth `stride` (a multiple of 16); T is int8 (widened on
+// load) or int16.
+template <int R, int C, typename T>
+inline void tile(const T* const* a, const T* const* b, std::int64_t stride,
                  std::int32_t* out, std::int32_t ldo) {
   __m256i acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_si256();
   for (std::int64_t t = 0; t < stride; t += 16) {
     __m256i bv[C];
-    for (int c = 0; c < C; ++c) bv[c] = load(b[c] + t);
+    for (int c = 0; c < C; ++c) bv[c] = ld(b[c] + t);
     for (int r = 0; r < R; ++r) {
-      const __m256i av = load(a[r] + t);
+      const __m256i av = ld(a[r] + t);
       for (int c = 0; c < C; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(av, bv[c]));
     }
   }
@@ -59,6 +65,26 @@ void pool_dot_avx2(const std::int8_t* rows, std::int64_t stride, const std::int3
     }
     for (; b < nb; ++b) {
       const std::int8_t* bp[1] = {rows + std::int64_t(ib[b]) * stride};
+      if (ra == 2) tile<2, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
+      else tile<1, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
+    }
+  }
+}
+
+void pool_dot16_avx2(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                     std::int32_t nb, std::int64_t stride, std::int32_t* out) {
+  for (std::int32_t a = 0; a < na; a += 2) {
+    const int ra = na - a >= 2 ? 2 : 1;
+    const std::int16_t* ap[2] = {a16 + std::int64_t(a) * stride, a16 + std::int64_t(a + ra - 1) * stride};
+    std::int32_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      const std::int16_t* bp[4];
+      for (int c = 0; c < 4; ++c) bp[c] = b16 + std::int64_t(b + c) * stride;
+      if (ra == 2) tile<2, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
+      else tile<1, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
+    }
+    for (; b < nb; ++b) {
+      const std::int16_t* bp[1] = {b16 + std::int64_t(b) * stride};
       if (ra == 2) tile<2, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
       else tile<1, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
     }
