@@ -27,12 +27,16 @@ PoolRule parse_pool_rule(const std::string& name) {
                               "'; known rules: kcenter, typiclust, probcover, power");
 }
 
-void pool_dot_scalar(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
-                     std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
+namespace {
+
+// The reference: out[a * nb + b] = plain sum over the depth, row pointers from row_a and row_b.
+template <typename T, typename RowA, typename RowB>
+void dot_loops(std::int32_t na, std::int32_t nb, std::int64_t stride, RowA row_a, RowB row_b,
+               std::int32_t* out) {
   for (std::int32_t a = 0; a < na; ++a) {
-    const std::int8_t* x = rows + std::int64_t(ia[a]) * stride;
+    const T* x = row_a(a);
     for (std::int32_t b = 0; b < nb; ++b) {
-      const std::int8_t* y = rows + std::int64_t(ib[b]) * stride;
+      const T* y = row_b(b);
       std::int32_t s = 0;
       for (std::int64_t t = 0; t < stride; ++t) s += std::int32_t(x[t]) * std::int32_t(y[t]);
       out[std::int64_t(a) * nb + b] = s;
@@ -40,17 +44,18 @@ void pool_dot_scalar(const std::int8_t* rows, std::int64_t stride, const std::in
   }
 }
 
+}  // namespace
+
+void pool_dot_scalar(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
+                     std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
+  dot_loops<std::int8_t>(na, nb, stride, [&](std::int32_t a) { return rows + std::int64_t(ia[a]) * stride; },
+                         [&](std::int32_t b) { return rows + std::int64_t(ib[b]) * stride; }, out);
+}
+
 void pool_dot16_scalar(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
                        std::int32_t nb, std::int64_t stride, std::int32_t* out) {
-  for (std::int32_t a = 0; a < na; ++a) {
-    const std::int16_t* x = a16 + std::int64_t(a) * stride;
-    for (std::int32_t b = 0; b < nb; ++b) {
-      const std::int16_t* y = b16 + std::int64_t(b) * stride;
-      std::int32_t s = 0;
-      for (std::int64_t t = 0; t < stride; ++t) s += std::int32_t(x[t]) * std::int32_t(y[t]);
-      out[std::int64_t(a) * nb + b] = s;
-    }
-  }
+  dot_loops<std::int16_t>(na, nb, stride, [&](std::int32_t a) { return a16 + std::int64_t(a) * stride; },
+                          [&](std::int32_t b) { return b16 + std::int64_t(b) * stride; }, out);
 }
 
 PoolKernels pool_dot_kernel(const char* name) {

@@ -47,48 +47,38 @@ inline void tile(const T* const* a, const T* const* b, std::int64_t stride,
     for (int c = 0; c < C; ++c) out[r * ldo + c] = hsum(acc[r][c]);
 }
 
-}  // namespace
-
-void pool_dot_avx2(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
-                   std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
-  std::int32_t a = 0;
-  for (; a < na; a += 2) {
+// out[a * nb + b] for a < na, b < nb, row pointers from row_a(a) and row_b(b).
+template <typename T, typename RowA, typename RowB>
+void tiles(std::int32_t na, std::int32_t nb, std::int64_t stride, RowA row_a, RowB row_b, std::int32_t* out) {
+  for (std::int32_t a = 0; a < na; a += 2) {
     const int ra = na - a >= 2 ? 2 : 1;
-    const std::int8_t* ap[2] = {rows + std::int64_t(ia[a]) * stride,
-                                 rows + std::int64_t(ia[a + ra - 1]) * stride};
+    const T* ap[2] = {row_a(a), row_a(a + ra - 1)};
     std::int32_t b = 0;
     for (; b + 4 <= nb; b += 4) {
-      const std::int8_t* bp[4];
-      for (int c = 0; c < 4; ++c) bp[c] = rows + std::int64_t(ib[b + c]) * stride;
+      const T* bp[4] = {row_b(b), row_b(b + 1), row_b(b + 2), row_b(b + 3)};
       if (ra == 2) tile<2, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
       else tile<1, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
     }
     for (; b < nb; ++b) {
-      const std::int8_t* bp[1] = {rows + std::int64_t(ib[b]) * stride};
+      const T* bp[1] = {row_b(b)};
       if (ra == 2) tile<2, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
       else tile<1, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
     }
   }
 }
 
+}  // namespace
+
+void pool_dot_avx2(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
+                   std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
+  tiles<std::int8_t>(na, nb, stride, [&](std::int32_t a) { return rows + std::int64_t(ia[a]) * stride; },
+                     [&](std::int32_t b) { return rows + std::int64_t(ib[b]) * stride; }, out);
+}
+
 void pool_dot16_avx2(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
                      std::int32_t nb, std::int64_t stride, std::int32_t* out) {
-  for (std::int32_t a = 0; a < na; a += 2) {
-    const int ra = na - a >= 2 ? 2 : 1;
-    const std::int16_t* ap[2] = {a16 + std::int64_t(a) * stride, a16 + std::int64_t(a + ra - 1) * stride};
-    std::int32_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      const std::int16_t* bp[4];
-      for (int c = 0; c < 4; ++c) bp[c] = b16 + std::int64_t(b + c) * stride;
-      if (ra == 2) tile<2, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
-      else tile<1, 4>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
-    }
-    for (; b < nb; ++b) {
-      const std::int16_t* bp[1] = {b16 + std::int64_t(b) * stride};
-      if (ra == 2) tile<2, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
-      else tile<1, 1>(ap, bp, stride, out + std::int64_t(a) * nb + b, nb);
-    }
-  }
+  tiles<std::int16_t>(na, nb, stride, [&](std::int32_t a) { return a16 + std::int64_t(a) * stride; },
+                      [&](std::int32_t b) { return b16 + std::int64_t(b) * stride; }, out);
 }
 
 }  // namespace x86
