@@ -11,6 +11,7 @@
 #include "fdal/fdal.h"
 #include "format/format_error.h"
 #include "format/loader.h"
+#include "rank/pool_select.h"
 #include "rank/ranker.h"
 #include "runtime/executor.h"
 
@@ -310,3 +311,59 @@ fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_
 void fdal_ranker_free(fdal_ranker* ranker) { delete ranker; }
 
 }  // extern "C"
+
+namespace {
+
+fdal::PoolParams pool_params(const fdal_pool_params* p) {
+  fdal::PoolParams out;
+  if (p) {
+    out.min_cluster_size = p->min_cluster_size;
+    out.k_nn = p->k_nn;
+    out.max_cells = p->max_cells;
+    out.delta = p->delta;
+    out.beta = p->beta;
+    out.unit = p->unit;
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" void fdal_pool_params_default(fdal_pool_params* params) {
+  if (!params) return;
+  const fdal::PoolParams d;
+  params->min_cluster_size = d.min_cluster_size;
+  params->k_nn = d.k_nn;
+  params->max_cells = d.max_cells;
+  params->delta = d.delta;
+  params->beta = d.beta;
+  params->unit = d.unit;
+}
+
+extern "C" fdal_status fdal_pool_select_scratch_bytes(const char* rule, int64_t n, int64_t d, int64_t k,
+                                                      const fdal_pool_params* params, size_t* bytes) {
+  return guarded([&] {
+    require(rule != nullptr, "rule is NULL");
+    require(bytes != nullptr, "bytes is NULL");
+    *bytes = fdal::pool_select_scratch_bytes(fdal::parse_pool_rule(rule), n, d, k, pool_params(params));
+  });
+}
+
+extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
+                                        int64_t row_stride, const int64_t* pool_indices,
+                                        const int64_t* scores, int64_t k, uint64_t seed,
+                                        const fdal_pool_params* params, void* scratch,
+                                        size_t scratch_bytes, int64_t* picks) {
+  return guarded([&] {
+    require(rule != nullptr, "rule is NULL");
+    fdal::PoolCandidates c;
+    c.embeddings = embeddings;
+    c.n = n;
+    c.d = d;
+    c.row_stride = row_stride;
+    c.pool_index = pool_indices;
+    c.scores = scores;
+    fdal::pool_select(fdal::parse_pool_rule(rule), c, k, seed, pool_params(params), picks, scratch,
+                      scratch_bytes, "auto");
+  });
+}

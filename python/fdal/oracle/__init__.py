@@ -7,6 +7,7 @@ each importing only those above it (the C++ counterpart in brackets):
     model.py     run_layer, run_layers, forward: a model on a batch    [csrc/runtime/executor.*]
     keys.py      the per-image ranking key of every strategy           [csrc/rank/keys.*]
     ranking.py   rank: the k images of a pool with the smallest keys   [csrc/rank/ranker.*]
+    pool_select.py  pool-level selection rules over int8 embeddings  [csrc/rank/pool_select.*]
 """
 from ..strategies import STRATEGIES  # the names the oracle ranks by (fdal.strategies is the one list)
 from .det_math import EXP_COEFFS, LN2_HI, LN2_LO, LOG2E, LOG_COEFFS, SQRT_HALF, det_exp, det_log, sigmoid
@@ -15,6 +16,8 @@ from .kernels import (apply_lut, avg_pool, conv2d, conv2d_acc, fully_connected, 
 from .keys import GOLDEN_GAMMA, entropy_keys, keys, mix64, random_keys
 from .model import forward, run_layer, run_layers
 from .ranking import rank
+from . import pool_select  # the module: pool_select.pool_select(rule, embeddings, scores, k, seed, ...)
+from .pool_select import POOL_RULES
 
 __all__ = [
     # deterministic math
@@ -25,4 +28,6 @@ __all__ = [
     "run_layer", "run_layers", "forward",
     # ranking
     "STRATEGIES", "GOLDEN_GAMMA", "mix64", "random_keys", "entropy_keys", "keys", "rank",
+    # pool-level selection
+    "POOL_RULES", "pool_select",
 ]

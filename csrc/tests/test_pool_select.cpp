@@ -1,0 +1,179 @@
+// Pool selection through the C API (fdal_pool_select) and the C++ kernels: known answers, the
+// scalar and AVX2 dot kernels agree, a caller's scratch gives the same picks, errors are
+// FDAL_ERR_INVALID_ARGUMENT. Bit-exactness to the numpy oracle: tests/runtime/test_pool_select.py.
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+
+#include "check.h"
+#include "fdal/fdal.h"
+#include "kernels/cpu_features.h"
+#include "rank/keys.h"
+#include "rank/pool_select.h"
+
+namespace {
+
+std::uint64_t lcg(std::uint64_t& s) {
+  s = s * 6364136223846793005ull + 1442695040888963407ull;
+  return s >> 33;
+}
+
+// An LCG case with many ties whose picks come from the numpy oracle (fdal.oracle.pool_select);
+// tests/runtime/test_pool_select.py::test_ctest_goldens_match_oracle recomputes them from this
+// file, so under qemu this checks ARM against the x86 oracle bit for bit (power's det_log too).
+// BEGIN GOLDEN
+constexpr std::int64_t kGoldenN = 40, kGoldenD = 5, kGoldenK = 12;
+constexpr std::uint64_t kGoldenSeed = 0x0123456789ABCDEFull;
+const std::int64_t kGoldenKcenter[] = {17, 5, 19, 25, 37, 31, 9, 8, 24, 2, 39, 0};
+const std::int64_t kGoldenTypiclust[] = {23, 18, 29, 25, 28, 3, 17, 33, 35, 32, 22, 7};
+const std::int64_t kGoldenProbcover[] = {11, 2, 19, 24, 35, 8, 31, 32, 9, 10, 37, 39};
+const std::int64_t kGoldenPower[] = {17, 4, 30, 9, 16, 37, 2, 5, 24, 0, 35, 29};  // beta 1.5, unit 0.25
+// END GOLDEN
+
+void test_golden() {
+  std::uint64_t s = 2024;
+  std::vector<std::int8_t> e(std::size_t(kGoldenN * kGoldenD));
+  std::vector<std::int64_t> scores(static_cast<std::size_t>(kGoldenN));
+  for (auto& v : e) v = std::int8_t(std::int64_t(lcg(s) % 9) - 4);
+  for (auto& v : scores) v = std::int64_t(lcg(s) % 11) - 5;
+  const char* rules[] = {"kcenter", "typiclust", "probcover", "power"};
+  const std::int64_t* want[] = {kGoldenKcenter, kGoldenTypiclust, kGoldenProbcover, kGoldenPower};
+  for (int r = 0; r < 4; ++r) {
+    fdal_pool_params p;
+    fdal_pool_params_default(&p);
+    p.beta = 1.5;
+    p.unit = 0.25;
+    const bool power = r == 3;
+    std::int64_t picks[kGoldenK];
+    CHECK_EQ(fdal_pool_select(rules[r], power ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr,
+                              power ? scores.data() : nullptr, kGoldenK, kGoldenSeed, &p, nullptr, 0, picks),
+             FDAL_OK);
+    for (std::int64_t t = 0; t < kGoldenK; ++t) CHECK_EQ(picks[t], want[r][t]);
+  }
+}
+
+void test_kcenter_line() {
+  // Points 0, 10, ..., 100 on a line: from the middle, the ends (0 first: ties to the lower
+  // position); from an end, the other end then the middle.
+  std::vector<std::int8_t> x(11);
+  for (int i = 0; i < 11; ++i) x[i] = std::int8_t(10 * i);
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    std::int64_t picks[3] = {-1, -1, -1};
+    CHECK_EQ(fdal_pool_select("kcenter", x.data(), 11, 1, 1, nullptr, nullptr, 3, seed, nullptr, nullptr, 0,
+                              picks), FDAL_OK);
+    if (picks[0] == 5) {
+      CHECK_EQ(picks[1], 0);
+      CHECK_EQ(picks[2], 10);
+    } else if (picks[0] == 0) {
+      CHECK_EQ(picks[1], 10);
+      CHECK_EQ(picks[2], 5);
+    }
+  }
+}
+
+void test_kernels_and_scratch_agree() {
+  std::uint64_t s = 42;
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::int64_t n = 1 + std::int64_t(lcg(s) % 300), d = (trial % 3 == 0) ? 17 : 1 + std::int64_t(lcg(s) % 40);
+    const std::int64_t stride = d + std::int64_t(lcg(s) % 5);
+    std::vector<std::int8_t> e(std::size_t(n * stride));
+    const int distinct = 1 + int(lcg(s) % 8);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint64_t row = lcg(s) % std::uint64_t(distinct);  // duplicates: ties
+      for (std::int64_t t = 0; t < stride; ++t) e[std::size_t(i * stride + t)] = std::int8_t((row * 37 + std::uint64_t(t) * 11 + lcg(s) % 3) % 256 - 128);
+    }
+    const std::int64_t k = 1 + std::int64_t(lcg(s) % std::uint64_t(n));
+    for (const char* rule : {"kcenter", "typiclust", "probcover"}) {
+      const fdal::PoolRule r = fdal::parse_pool_rule(rule);
+      fdal::PoolCandidates c;
+      c.embeddings = e.data();
+      c.n = n;
+      c.d = d;
+      c.row_stride = stride;
+      const std::size_t kk = std::size_t(k);
+      std::vector<std::int64_t> a(kk), b(kk), cpi(kk);
+      fdal::pool_select(r, c, k, 7, fdal::PoolParams(), a.data(), nullptr, 0, "scalar");
+      if (fdal::cpu_features().avx2) {
+        try {
+          fdal::pool_select(r, c, k, 7, fdal::PoolParams(), b.data(), nullptr, 0, "avx2");
+          CHECK(a == b);
+        } catch (const std::invalid_argument&) {  // a build without the AVX2 file
+        }
+      }
+      size_t bytes = 0;
+      CHECK_EQ(fdal_pool_select_scratch_bytes(rule, n, d, k, nullptr, &bytes), FDAL_OK);
+      std::vector<unsigned char> scratch(bytes + 1);
+      CHECK_EQ(fdal_pool_select(rule, e.data(), n, d, stride, nullptr, nullptr, k, 7, nullptr, scratch.data() + 1,
+                                bytes, cpi.data()), FDAL_OK);
+      CHECK(a == cpi);
+      if (a != cpi) std::fprintf(stderr, "  rule %s trial %d n %lld d %lld k %lld\n", rule, trial, (long long)n, (long long)d, (long long)k);
+    }
+  }
+}
+
+void test_power_top_k_and_random_order() {
+  const std::int64_t n = 64;
+  std::vector<std::int64_t> scores(n), picks(n);
+  for (std::int64_t i = 0; i < n; ++i) scores[std::size_t(i)] = (i * 37) % n;  // a permutation
+  fdal_pool_params p;
+  fdal_pool_params_default(&p);
+  p.beta = 1e9;
+  CHECK_EQ(fdal_pool_select("power", nullptr, n, 0, 0, nullptr, scores.data(), n, 3, &p, nullptr, 0, picks.data()),
+           FDAL_OK);
+  for (std::int64_t t = 0; t < n; ++t) CHECK_EQ(scores[std::size_t(picks[std::size_t(t)])], t);
+  // Equal scores: the random strategy's order (smallest random key first).
+  std::vector<std::int64_t> equal(n, 5);
+  p.beta = 1.0;
+  CHECK_EQ(fdal_pool_select("power", nullptr, n, 0, 0, nullptr, equal.data(), n, 3, &p, nullptr, 0, picks.data()),
+           FDAL_OK);
+  for (std::int64_t t = 1; t < n; ++t) {
+    CHECK(fdal::random_key(3, picks[std::size_t(t - 1)]) < fdal::random_key(3, picks[std::size_t(t)]));
+  }
+}
+
+void test_errors() {
+  std::vector<std::int8_t> e(20, 0);
+  std::int64_t picks[8];
+  size_t bytes = 0;
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 6, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "k = 6 must be in 1..5");
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 0, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 0, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "d = 0");
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 3, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "row_stride");
+  CHECK_EQ(fdal_pool_select("kcenter", nullptr, 5, 4, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_pool_select("power", nullptr, 5, 0, 0, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "needs scores");
+  CHECK_EQ(fdal_pool_select("nearest", e.data(), 5, 4, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "unknown pool rule");
+  CHECK_EQ(fdal_pool_select_scratch_bytes("kcenter", 5, 4, 2, nullptr, &bytes), FDAL_OK);
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 2, 0, nullptr, e.data(), bytes - 1, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "scratch");
+  fdal_pool_params p;
+  fdal_pool_params_default(&p);
+  p.k_nn = 0;
+  CHECK_EQ(fdal_pool_select("typiclust", e.data(), 5, 4, 4, nullptr, nullptr, 1, 0, &p, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "k_nn");
+}
+
+}  // namespace
+
+int main() {
+  test_golden();
+  test_kcenter_line();
+  test_kernels_and_scratch_agree();
+  test_power_top_k_and_random_order();
+  test_errors();
+  return fdal_test::finish("test_pool_select");
+}
