@@ -47,3 +47,6 @@ def profile_layers(model: Model, images: npt.NDArray[np.uint8]) -> List[float]:
 
 def kernel_paths() -> Tuple[str, ...]:
     """Kernel paths this CPU can run, best first ("reference" last)."""
+
+def built_kernel_paths() -> Tuple[str, ...]:
+    """Every kernel path of this build, best first, including those this CPU cannot run."""
