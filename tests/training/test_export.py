@@ -295,6 +295,7 @@ def test_default_export_writes_the_student_embedding_z_bit_exact_and_close_to_fl
     # The int8 z against the float z, on the calibration images and on unseen ones.
     for images in (trained["xtr"][:500], trained["xte"]):
         rep = ft.compare(trained["student"], trained["sampler"], trained["path"], images)
+        print(format_report(rep))
         assert rep["embedding_dim"] == 256
         assert rep["embedding_cosine_mean"] > 0.99 and rep["embedding_cosine_min"] > 0.95, format_report(rep)
 
