@@ -296,6 +296,25 @@ def hwc_columns(w: np.ndarray, map_hwc: tuple, fold=(1, 1)) -> np.ndarray:
 
 def lower(student: nn.Module, sampler: Optional[nn.Module], input_hwc: tuple) -> tuple:
     """(ops, logits_index, score_index) for student (+ sampler reading z)."""
+    lowered = lower_model(student, sampler, input_hwc)
+    return lowered.ops, lowered.logits_op, lowered.score_op
+
+
+@dataclass
+class LoweredModel:
+    """The float ops of a student (+ sampler, + decoder) and the indices of its outputs."""
+
+    ops: list
+    logits_op: int
+    score_op: int          # -1: no sampler
+    z_op: int              # the student's feature map z (what the sampler and the decoder read)
+    decoder_op: int = -1   # the decoder's output; -1: no decoder lowered
+
+
+def lower_model(student: nn.Module, sampler: Optional[nn.Module], input_hwc: tuple,
+                decoder: Optional[nn.Module] = None) -> LoweredModel:
+    """lower(), plus the index of z and, with a decoder (reading z, e.g. models.Decoder), its
+    branch lowered after the sampler's ops."""
     h, w, c = input_hwc
     probe = torch.full((1, c, h, w), 0.5, dtype=next(student.parameters()).dtype)
 
@@ -350,4 +369,16 @@ def lower(student: nn.Module, sampler: Optional[nn.Module], input_hwc: tuple) ->
         if ops[score_op].op != "fc":
             raise ValueError("sampler: nothing after its last Linear can be exported")
         ops[score_op].head = "score"
-    return ops, logits_op, score_op
+    decoder_op = -1
+    if decoder is not None:
+        d_leaves, d_out = trace_leaves(decoder, "decoder", decoder, z)
+        if d_out.dim() != 4:
+            raise ValueError(f"decoder: its output must be a (N, C, H, W) map, got shape {tuple(d_out.shape)}")
+        d_low = _Lowering(ops, z_op, ops[z_op].out_shape, protect={z_op})
+        for lf in d_leaves:
+            d_low.leaf(lf)
+        decoder_op = d_low.cur
+        if ops[decoder_op].out_shape != _hwc(tuple(d_out.shape[1:])):
+            raise ValueError(f"decoder: its output {tuple(d_out.shape[1:])} is not a tensor the runtime keeps "
+                             f"({ops[decoder_op].name} gives {ops[decoder_op].out_shape})")
+    return LoweredModel(ops, logits_op, score_op, z_op, decoder_op)

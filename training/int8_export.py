@@ -19,32 +19,48 @@ from fdal import format as fmt
 from fdal import quant
 
 from .data.model_input import nhwc_pixels_to_unit_float
-from .export_graph import FloatOp, lower
+from .export_graph import FloatOp, lower_model
 
 METHODS = ("minmax", "percentile", "mse")
+EMBEDDINGS = ("student", "decoder", None)  # what the file's embedding output is (docs/export.md)
 _SAMPLE_CAP = 1 << 20        # values kept per tensor for percentile / MSE calibration
 _MSE_SAMPLE = 1 << 17        # of which the MSE search (41 candidate ranges) uses this many
 _BATCH = 256
 
 
 def export(student, sampler, calibration_images, path=None, *, method="minmax", percentile=99.99,
-           seed=0) -> fmt.ModelSpec:
+           seed=0, embedding="student", decoder=None) -> fmt.ModelSpec:
     """Quantize `student` (+ `sampler`, or None) to int8 and write `path` (skipped when None).
 
     calibration_images: uint8 (N, H, W, C) raw pixels; method: "minmax", "percentile" (clip each
     activation to its [100-p, p] percentiles) or "mse" (clip minimizing the quantization MSE).
+    embedding: the file's per-image embedding output: "student" (default; z, the tensor the sampler
+    reads, free), "decoder" (the output of `decoder`, e.g. models.Decoder reading z, exported as an
+    extra branch: ~4x the student's multiply-accumulates) or None (no embedding).
     Returns the ModelSpec written. Raises ValueError naming the module that cannot be represented.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
+    if (embedding == "decoder") != (decoder is not None):
+        raise ValueError("embedding='decoder' needs decoder=<the trained decoder module>" if decoder is None else
+                         f"decoder= is exported only with embedding='decoder' (got embedding={embedding!r})")
     if not 50.0 < float(percentile) <= 100.0:
         raise ValueError(f"percentile must be in (50, 100], got {percentile}")
     images = _check_images(calibration_images)
     mean, std = _normalization(student, images.shape[3])
     n, h, w, c = images.shape
-    ops, logits_op, score_op = lower(student, sampler, (h, w, c))
-    ranges = calibrate(student, sampler, ops, images, method, float(percentile), seed)
-    spec = quantize(ops, ranges, (h, w, c), mean, std, logits_op, score_op)
+    lowered = lower_model(student, sampler, (h, w, c), decoder)
+    ranges = calibrate(student, sampler, lowered.ops, images, method, float(percentile), seed, decoder=decoder)
+    embedding_op = {"student": lowered.z_op, "decoder": lowered.decoder_op, None: -1}[embedding]
+    if embedding == "student" and embedding_op < 0:
+        raise ValueError("embedding='student': z is the model input itself, not a tensor of the student")
+    if embedding_op >= 0 and np.prod(lowered.ops[embedding_op].out_shape) > fmt.MAX_EMBEDDING_VALUES:
+        raise ValueError(f"embedding={embedding!r}: {lowered.ops[embedding_op].name} gives "
+                         f"{int(np.prod(lowered.ops[embedding_op].out_shape))} values per image, more than the "
+                         f"format's {fmt.MAX_EMBEDDING_VALUES}; export with embedding=None")
+    spec = quantize(lowered.ops, ranges, (h, w, c), mean, std, lowered.logits_op, lowered.score_op, embedding_op)
     fmt.write_model(spec, path)
     return spec
 
@@ -90,16 +106,17 @@ class _Stats:
 
 
 def calibrate(student, sampler, ops: list, images: np.ndarray, method: str, percentile: float,
-              seed: int = 0) -> dict:
+              seed: int = 0, decoder=None) -> dict:
     """{op index: (lo, hi)} real range of every int8 conv/fc output, from forward hooks on the
-    modules producing them, run over the calibration images in float."""
+    modules producing them, run over the calibration images in float (the decoder, when given,
+    reads z as the sampler does)."""
     rng = np.random.default_rng(seed)
     wanted = {op.tap: i for i, op in enumerate(ops) if op.op in ("conv2d", "fc") and op.head is None}
     stats = {i: _Stats(rng) for i in wanted.values()}
     batches = max(1, -(-len(images) // _BATCH))
     per_batch = max(1, _SAMPLE_CAP // batches)
     handles = []
-    for prefix, root in (("student", student), ("sampler", sampler)):
+    for prefix, root in (("student", student), ("sampler", sampler), ("decoder", decoder)):
         if root is None:
             continue
         for name, mod in root.named_modules():
@@ -114,6 +131,8 @@ def calibrate(student, sampler, ops: list, images: np.ndarray, method: str, perc
                 z, _ = student(nhwc_pixels_to_unit_float(images[s:s + _BATCH]))
                 if sampler is not None:
                     (sampler.logit if hasattr(sampler, "logit") else sampler)(z)
+                if decoder is not None:
+                    decoder(z)
     finally:
         for h in handles:
             h.remove()
@@ -146,7 +165,8 @@ def input_qparams(mean: np.ndarray, std: np.ndarray):
     return quant.choose_activation_qparams(float(np.min((0.0 - m) / s)), float(np.max((1.0 - m) / s)))
 
 
-def quantize(ops: list, ranges: dict, input_hwc: tuple, mean, std, logits_op: int, score_op: int) -> fmt.ModelSpec:
+def quantize(ops: list, ranges: dict, input_hwc: tuple, mean, std, logits_op: int, score_op: int,
+             embedding_op: int = -1) -> fmt.ModelSpec:
     """The int8 ModelSpec of lowered float ops with calibrated ranges (docs/quantization.md)."""
     in_scale, in_zp = input_qparams(mean, std)
     lut = quant.make_input_lut(mean, std, in_scale, in_zp, input_hwc[2])
@@ -167,7 +187,7 @@ def quantize(ops: list, ranges: dict, input_hwc: tuple, mean, std, logits_op: in
         qp[i] = (layers[-1].out_scale, layers[-1].out_zero_point)
     num_classes = ops[logits_op].out_shape[2]
     return fmt.ModelSpec(tuple(input_hwc), num_classes, in_scale, in_zp, np.asarray(mean, np.float32),
-                         np.asarray(std, np.float32), lut, layers, logits_op, score_op)
+                         np.asarray(std, np.float32), lut, layers, logits_op, score_op, embedding_layer=embedding_op)
 
 
 def _check_bias(op: FloatOp, bias: np.ndarray, k: int):

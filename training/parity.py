@@ -42,25 +42,39 @@ def spearman(a, b) -> float:
     return float((ra * rb).sum() / den) if den > 0 else float("nan")
 
 
-def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500) -> dict:
-    """Float logits and sampler pre-sigmoid values of uint8 NHWC images."""
-    logits, score = [], []
+def float_outputs(student, sampler, images: np.ndarray, batch_size: int = 500, decoder=None) -> dict:
+    """Float logits, sampler pre-sigmoid values and the embedding (decoder(z) with a decoder, else
+    z; (N, D) in the runtime's NHWC memory order) of uint8 NHWC images."""
+    logits, score, embedding = [], [], []
     with torch.no_grad():
         for s in range(0, len(images), batch_size):
             z, lg = student(nhwc_pixels_to_unit_float(images[s:s + batch_size]))
             logits.append(lg.float().numpy())
             if sampler is not None:
                 score.append((sampler.logit(z) if hasattr(sampler, "logit") else sampler(z)).float().numpy())
-    return {"logits": np.concatenate(logits), "score": np.concatenate(score) if score else None}
+            e = decoder(z) if decoder is not None else z
+            embedding.append(e.permute(0, 2, 3, 1).reshape(len(e), -1).float().numpy())
+    return {"logits": np.concatenate(logits), "score": np.concatenate(score) if score else None,
+            "embedding": np.concatenate(embedding)}
 
 
-def compare(student, sampler, path, images, labels=None, *, top_fraction=TOP_FRACTION) -> dict:
+def cosine_per_row(a, b) -> np.ndarray:
+    """Cosine similarity of each row of a with the same row of b (float64); 1.0 where both are zero."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    dot, norms = (a * b).sum(1), np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = (norms == 0) & (np.abs(a).sum(1) == 0) & (np.abs(b).sum(1) == 0)
+    return np.where(both_zero, 1.0, dot / np.where(norms == 0, 1.0, norms))
+
+
+def compare(student, sampler, path, images, labels=None, *, top_fraction=TOP_FRACTION, decoder=None) -> dict:
     """Parity report (dict) of float (student, sampler) against the int8 model at `path` (or bytes).
 
     Keys: n, float_accuracy / int8_accuracy (with labels), top1_agreement, logit_mae, logit_max_error,
     and with a sampler: score_spearman (float pre-sigmoid vs int8 raw accumulator), top_k and
     fdal_topk_overlap (fdal.rank_pool(..., "fdal") vs the float ranking by lowest sampler logit),
-    score_mae (float pre-sigmoid vs dequantized int8). Also file_bytes when path is a file.
+    score_mae (float pre-sigmoid vs dequantized int8). Also file_bytes when path is a file, and
+    when the file has an embedding: embedding_cosine_mean / embedding_cosine_min, the cosine of the
+    dequantized int8 embedding with the float one (z, or decoder(z) when decoder is given).
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
@@ -71,7 +85,7 @@ def compare(student, sampler, path, images, labels=None, *, top_fraction=TOP_FRA
     if (sampler is not None) != model.has_sampler:
         raise ValueError(f"the float model {'has' if sampler is not None else 'has no'} sampler but the file "
                          f"{'has' if model.has_sampler else 'has no'} score layer")
-    f = float_outputs(student, sampler, images)
+    f = float_outputs(student, sampler, images, decoder=decoder)
     q = model.forward(images)
     err = np.abs(f["logits"].astype(np.float64) - q["logits"].astype(np.float64))
     report = {"n": int(len(images)),
@@ -94,6 +108,14 @@ def compare(student, sampler, path, images, labels=None, *, top_fraction=TOP_FRA
                       fdal_topk_overlap=len(np.intersect1d(int8_top, float_top)) / k)
         report["score_sigmoid_mae"] = float(np.mean(np.abs(1 / (1 + np.exp(-f["score"].astype(np.float64)))
                                                            - q["score"])))
+    if model.has_embedding:
+        if f["embedding"].shape != q["embedding"].shape:
+            raise ValueError(f"the file's embedding has {q['embedding'].shape[1]} values per image but the float "
+                             f"{'decoder output' if decoder is not None else 'z'} has {f['embedding'].shape[1]}: "
+                             f"pass decoder= for a file exported with embedding='decoder'")
+        cos = cosine_per_row(f["embedding"], q["embedding"])
+        report.update(embedding_dim=int(q["embedding"].shape[1]), embedding_cosine_mean=float(cos.mean()),
+                      embedding_cosine_min=float(cos.min()))
     return report
 
 
@@ -109,6 +131,9 @@ _ROWS = (
     ("logit_mae", "mean abs logit error", "{:.4f}"),
     ("logit_max_error", "max abs logit error", "{:.4f}"),
     ("logit_range", "max abs float logit", "{:.3f}"),
+    ("embedding_dim", "embedding values per image", "{:d}"),
+    ("embedding_cosine_mean", "mean cosine, embedding (float vs int8)", "{:.5f}"),
+    ("embedding_cosine_min", "min cosine, embedding (float vs int8)", "{:.5f}"),
     ("file_bytes", ".fdal file size", "{:,d} bytes"),
 )
 

@@ -87,9 +87,11 @@ fdal::ImageView to_view(const fdal_images* images) {
 void forward_checked(const fdal::Model& m, const fdal::ImageView& view, std::int32_t threads,
                      std::vector<fdal::Workspace>* arenas, std::int32_t* scratch,
                      std::int64_t scratch_n, std::int32_t* logits_raw, std::int32_t* score_raw,
-                     float* logits, float* score) {
+                     float* logits, float* score, std::int8_t* embedding) {
   require(logits_raw != nullptr, "logits_raw is NULL");
   require(score == nullptr || m.has_sampler(), "score requested but the model has no sampler");
+  require(embedding == nullptr || m.has_embedding(),
+          "embedding requested but the model has no embedding (re-export it: `fdal export` writes one)");
   const bool use_scratch = score != nullptr && score_raw == nullptr;
   const std::int64_t chunk = use_scratch ? scratch_n : std::max<std::int64_t>(view.n, 1);
   std::int64_t start = 0;
@@ -99,7 +101,9 @@ void forward_checked(const fdal::Model& m, const fdal::ImageView& view, std::int
     if (start > 0) part.data = view.image(start);
     std::int32_t* logits_out = logits_raw + start * m.num_classes;
     std::int32_t* score_out = use_scratch ? scratch : (score_raw != nullptr ? score_raw + start : nullptr);
-    fdal::forward_raw_threads(m, part, threads, logits_out, m.has_sampler() ? score_out : nullptr, arenas);
+    std::int8_t* embedding_out = embedding != nullptr ? embedding + start * m.embedding_dim() : nullptr;
+    fdal::forward_raw_threads(m, part, threads, logits_out, m.has_sampler() ? score_out : nullptr, arenas,
+                              embedding_out);
     if (logits != nullptr) fdal::logits_from_raw(m, logits_out, part.n, logits + start * m.num_classes);
     if (score != nullptr) fdal::scores_from_raw(m, score_out, part.n, score + start);
     start += part.n;
@@ -216,6 +220,28 @@ fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int
 fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* images,
                                  int32_t threads, int32_t* logits_raw, int32_t* score_raw,
                                  float* logits, float* score) {
+  return fdal_forward_embedding(model, images, threads, logits_raw, score_raw, logits, score, nullptr);
+}
+
+fdal_status fdal_model_get_embedding_info(const fdal_model* model, fdal_embedding_info* info) {
+  return guarded([&] {
+    require(model != nullptr && info != nullptr, "model or info is NULL");
+    const fdal::Model& m = *model->model;
+    *info = fdal_embedding_info{};
+    info->has_embedding = m.has_embedding() ? 1 : 0;
+    info->layer = m.embedding_layer;
+    info->dim = m.embedding_dim();
+    if (m.has_embedding()) {
+      const fdal::Layer& L = m.layers[std::size_t(m.embedding_layer)];
+      info->scale = L.out_scale;
+      info->zero_point = L.params.out_zero_point;
+    }
+  });
+}
+
+fdal_status fdal_forward_embedding(const fdal_model* model, const fdal_images* images, int32_t threads,
+                                   int32_t* logits_raw, int32_t* score_raw, float* logits, float* score,
+                                   int8_t* embedding) {
   return guarded([&] {
     require(threads >= 1, "threads must be at least 1");
     require(model != nullptr, "model is NULL");
@@ -224,7 +250,7 @@ fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* ima
     if (score != nullptr && score_raw == nullptr) scratch.resize(std::size_t(std::max<std::int64_t>(view.n, 1)));
     // No workspaces: forward_raw_threads makes one per thread for this call.
     forward_checked(*model->model, view, threads, nullptr, scratch.data(), std::int64_t(scratch.size()),
-                    logits_raw, score_raw, logits, score);
+                    logits_raw, score_raw, logits, score, embedding);
   });
 }
 
@@ -250,11 +276,17 @@ void fdal_workspace_free(fdal_workspace* workspace) { delete workspace; }
 
 fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images,
                             int32_t* logits_raw, int32_t* score_raw, float* logits, float* score) {
+  return fdal_forward_ws_embedding(workspace, images, logits_raw, score_raw, logits, score, nullptr);
+}
+
+fdal_status fdal_forward_ws_embedding(fdal_workspace* workspace, const fdal_images* images,
+                                      int32_t* logits_raw, int32_t* score_raw, float* logits,
+                                      float* score, int8_t* embedding) {
   return guarded([&] {
     require(workspace != nullptr, "workspace is NULL");
     forward_checked(*workspace->model, to_view(images), workspace->threads, &workspace->arenas,
                     workspace->score_scratch.data(), std::int64_t(workspace->score_scratch.size()),
-                    logits_raw, score_raw, logits, score);
+                    logits_raw, score_raw, logits, score, embedding);
   });
 }
 

@@ -19,6 +19,8 @@ inline constexpr std::size_t kCrcBytes = 4;
 inline constexpr std::int64_t kMaxTensorElements = 4194304;
 inline constexpr std::int64_t kMaxArenaBytes = std::int64_t(256) << 20;
 inline constexpr std::int64_t kInt32Max = 2147483647;
+inline constexpr std::uint16_t kLatestMajor = 2;            // readable majors: 1 and 2 (docs/format.md)
+inline constexpr std::int64_t kMaxEmbeddingValues = 4096;
 
 [[noreturn]] inline void fail(const std::string& message) { throw FormatError(message); }
 
@@ -93,6 +95,7 @@ struct Header {
   std::uint32_t file_size, header_bytes;
   std::uint16_t input_h, input_w, input_c, num_classes, num_layers;
   std::int16_t logits_layer, score_layer;
+  std::int16_t embedding_layer;  // format 2.x; -1 (none) in a 1.x file
   std::uint16_t flags;
   std::uint32_t lut_offset, layer_table_offset, blob_offset, blob_bytes;
 };

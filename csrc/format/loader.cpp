@@ -22,7 +22,9 @@ using detail::Header;
 using detail::kCrcBytes;
 using detail::kHeaderBytes;
 using detail::kLayerRecordBytes;
+using detail::kLatestMajor;
 using detail::kMagic;
+using detail::kMaxEmbeddingValues;
 using detail::kMaxArenaBytes;
 using detail::kMaxTensorElements;
 using detail::LayerChecker;
@@ -46,15 +48,15 @@ void check_identity(const std::uint8_t* data, std::size_t size) {
   if (size < 10) fail("truncated: " + str(size) + " bytes, smaller than the 64-byte header");
   std::uint16_t major;
   std::memcpy(&major, data + 8, 2);
-  if (major != 1) {
+  if (major < 1 || major > kLatestMajor) {
     std::string minor = "?";
     if (size >= 12) {
       std::uint16_t m;
       std::memcpy(&m, data + 10, 2);
       minor = str(m);
     }
-    fail(std::string(major > 1 ? "future version " : "unsupported version ") + str(major) + "." +
-         minor + ": this reader reads format 1.x");
+    fail(std::string(major > kLatestMajor ? "future version " : "unsupported version ") + str(major) + "." +
+         minor + ": this reader reads formats 1.x and 2.x");
   }
   if (size < kHeaderBytes + kCrcBytes) {
     fail("truncated: " + str(size) + " bytes, smaller than the 64-byte header and the CRC");
@@ -92,6 +94,9 @@ Header read_header(const Bytes& b, std::size_t size) {
   h.logits_layer = b.read<std::int16_t>(30);
   h.score_layer = b.read<std::int16_t>(32);
   h.flags = b.read<std::uint16_t>(34);
+  // 2.x: embedding_layer at 52, bytes 54..63 reserved; 1.x: bytes 52..63 reserved, no embedding.
+  const bool v1 = h.version_major == 1;
+  h.embedding_layer = v1 ? std::int16_t(-1) : b.read<std::int16_t>(52);
   h.lut_offset = b.read<std::uint32_t>(36);
   h.layer_table_offset = b.read<std::uint32_t>(40);
   h.blob_offset = b.read<std::uint32_t>(44);
@@ -111,8 +116,10 @@ Header read_header(const Bytes& b, std::size_t size) {
   if (h.score_layer == h.logits_layer) {
     fail("header: score_layer " + str(h.score_layer) + " is also the logits_layer");
   }
+  range("embedding_layer", h.embedding_layer, -1, h.num_layers - 1);
   if (h.flags != 0) fail("header: flags " + str(h.flags) + " is not 0 (reserved)");
-  if (!b.all_zero(52, 64)) fail("header: reserved bytes 52..63 are not zero");
+  if (v1 && !b.all_zero(52, 64)) fail("header: reserved bytes 52..63 of a 1.x file are not zero");
+  if (!v1 && !b.all_zero(54, 64)) fail("header: reserved bytes 54..63 are not zero");
 
   // Sections in order, zero padding between them; all arithmetic in 64 bits.
   const std::uint64_t data_end = size - kCrcBytes;
@@ -179,14 +186,27 @@ void check_graph(const Header& h, const Model& m) {
     fail("layer " + str(h.score_layer) + " (score): out_c " +
          str(m.layers[std::size_t(h.score_layer)].params.out.c) + " is not 1");
   }
+  if (h.embedding_layer >= 0) {
+    const Layer& e = m.layers[std::size_t(h.embedding_layer)];
+    const std::string where = "layer " + str(h.embedding_layer) + " (" + op_name(e.op) + "): ";
+    if (e.out_kind != OutKind::Int8) {
+      fail(where + "the embedding layer must be an int8 tensor (out_kind 0), not an int32 head");
+    }
+    if (e.params.out.elements() > kMaxEmbeddingValues) {
+      fail(where + "the embedding has " + str(e.params.out.elements()) + " values, over the limit " +
+           str(kMaxEmbeddingValues));
+    }
+  }
   std::vector<bool> read(m.layers.size(), false);
   for (const Layer& L : m.layers) {
     if (L.input_layer >= 0) read[std::size_t(L.input_layer)] = true;
   }
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
-    const bool head = std::int32_t(i) == h.logits_layer || std::int32_t(i) == h.score_layer;
-    if (!head && !read[i]) {
-      fail("layer " + str(i) + " (" + op_name(m.layers[i].op) + "): its output is read by no layer (dead layer)");
+    const bool output = std::int32_t(i) == h.logits_layer || std::int32_t(i) == h.score_layer ||
+                        std::int32_t(i) == h.embedding_layer;
+    if (!output && !read[i]) {
+      fail("layer " + str(i) + " (" + op_name(m.layers[i].op) +
+           "): its output is read by no layer and is no head nor the embedding (dead layer)");
     }
   }
 }
@@ -219,8 +239,9 @@ void plan_arena(Model& m) {
   tensors[0] = {m.input_shape.elements(), -1, -1};
   for (std::int32_t i = 0; i < n; ++i) {
     const Layer& L = m.layers[std::size_t(i)];
-    const bool head = (i == m.logits_layer || i == m.score_layer);
-    tensors[std::size_t(i) + 1] = {L.output_bytes(), i, head ? n : i};
+    // The outputs (heads, embedding) are read after the last layer: they live to the end.
+    const bool output = (i == m.logits_layer || i == m.score_layer || i == m.embedding_layer);
+    tensors[std::size_t(i) + 1] = {L.output_bytes(), i, output ? n : i};
   }
   for (std::int32_t i = 0; i < n; ++i) {
     PlannedTensor& producer = tensors[std::size_t(m.layers[std::size_t(i)].input_layer + 1)];
@@ -264,6 +285,7 @@ std::unique_ptr<const Model> load_model(const void* data, std::size_t size, cons
   m.num_classes = h.num_classes;
   m.logits_layer = h.logits_layer;
   m.score_layer = h.score_layer;
+  m.embedding_layer = h.embedding_layer;
   if (m.input_shape.elements() > kMaxTensorElements) {
     fail("header: the input has " + str(m.input_shape.elements()) + " elements, over the limit " +
          str(kMaxTensorElements));

@@ -1,6 +1,7 @@
 // Fuzz target: load any byte string; when it loads, run a few images derived from the bytes and
 // rank a tiny pool. Checks, besides "no crash / no sanitizer report":
 //  - forward of a batch equals forward of each image alone and of a reversed (negative-stride) view
+//  - with an embedding output: each image's int8 embedding alone equals its row of the batch's
 //  - every ranking returns k distinct pool indices in range, the same for one push or two pushes
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,28 @@ std::vector<std::int32_t> forward(const fdal_model* model, const fdal_images& im
   std::int32_t* score = info.has_sampler ? out.data() + images.n * info.num_classes : nullptr;
   check(fdal_forward(model, &images, out.data(), score, nullptr, nullptr), "forward failed on a loaded model");
   return out;
+}
+
+void embedding_checks(const fdal_model* model, const fdal_model_info& info, const std::uint8_t* pool,
+                      std::int64_t image_bytes) {
+  fdal_embedding_info e;
+  check(fdal_model_get_embedding_info(model, &e), "embedding_info failed on a loaded model");
+  if (!e.has_embedding) return;
+  if (e.dim < 1 || e.dim > 4096 || e.layer < 0 || e.layer >= info.num_layers) die("embedding info out of range");
+  const std::size_t dim = std::size_t(e.dim);
+  std::vector<std::int32_t> logits(std::size_t(kPool * info.num_classes));
+  std::vector<std::int8_t> batch(kPool * dim), one(dim);
+  const fdal_images all = contiguous(pool, kPool, info);
+  check(fdal_forward_embedding(model, &all, 1, logits.data(), nullptr, nullptr, nullptr, batch.data()),
+        "forward_embedding failed on a loaded model");
+  for (std::int64_t n = 0; n < kPool; ++n) {
+    const fdal_images image = contiguous(pool + n * image_bytes, 1, info);
+    check(fdal_forward_embedding(model, &image, 1, logits.data(), nullptr, nullptr, nullptr, one.data()),
+          "forward_embedding failed on one image");
+    if (std::memcmp(one.data(), batch.data() + n * dim, dim) != 0) {
+      die("the embedding of one image differs from its row in the batch");
+    }
+  }
 }
 
 void rank_checks(const fdal_model* model, const fdal_model_info& info, const std::uint8_t* pool,
@@ -116,6 +139,7 @@ void load_and_run(const std::uint8_t* data, std::size_t size) {
       die("forward through a negative stride differs");
     }
   }
+  embedding_checks(model, info, pool.data(), image_bytes);
   std::uint64_t seed = 0;
   std::memcpy(&seed, data, size < 8 ? size : 8);
   rank_checks(model, info, pool.data(), image_bytes, seed);

@@ -2,13 +2,14 @@
 
     python csrc/fuzz/make_corpus.py OUT_DIR
 
-Valid seeds: every fdal.testing arch (with and without a sampler, plus small-input variants) and
-the small all-ops model of
-the catalogue; malformed seeds: every file of tests/format/test_malformed_models.py's catalogue (each
+Valid seeds: every fdal.testing arch (with and without a sampler, plus small-input variants), each
+with the student's embedding, a decoder-embedding branch, a format 1.0 file, and the small all-ops
+model of the catalogue (which has an embedding); malformed seeds: every file of tests/format/test_malformed_models.py's catalogue (each
 breaks one rule, so the fuzzer starts next to every check). Files are named by content hash.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import sys
@@ -38,6 +39,16 @@ def seeds():
                         ("vgg11_lite", (16, 16, 1))):
         spec = testing.random_model(2, arch, num_classes=4, input_shape=shape, n_calibration=16)
         yield f"{arch}_{shape[0]}x{shape[1]}x{shape[2]}", fmt.write_model(spec)
+    # The embedding output (format 2.x): z of each arch, a small decoder branch, and a 1.0 file.
+    for arch in testing.ARCHS:
+        spec = testing.random_model(3, arch, num_classes=4, input_shape=(16, 16, 3), n_calibration=16,
+                                    embedding="student")
+        yield f"{arch}_embedding_student", fmt.write_model(spec)
+    spec = testing.random_model(3, "vgg11_lite", num_classes=4, input_shape=(16, 16, 3), n_calibration=16,
+                                embedding="decoder", decoder_channels=(16, 24))
+    yield "vgg11_lite_embedding_decoder", fmt.write_model(spec)
+    spec = testing.random_model(3, "vgg11_lite", num_classes=4, input_shape=(16, 16, 3), n_calibration=16)
+    yield "vgg11_lite_format_1_0", fmt.write_model(dataclasses.replace(spec, version=(1, 0)))
     cat = load_catalogue()
     small = cat.small_model_bytes()
     yield "small_all_ops", small

@@ -53,6 +53,7 @@ class Model {
   std::int32_t num_classes = 0;
   std::int32_t logits_layer = -1;
   std::int32_t score_layer = -1;  // -1: no sampler
+  std::int32_t embedding_layer = -1;  // the int8 layer whose output is the embedding; -1: none
   float input_scale = 0.f;
   std::int32_t input_zero_point = 0;
   std::vector<float> mean, std;
@@ -67,6 +68,11 @@ class Model {
   std::int32_t tile_images = 1;    // images run layer by layer together (tile kernels: > 1)
 
   bool has_sampler() const { return score_layer >= 0; }
+  bool has_embedding() const { return embedding_layer >= 0; }
+  // int8 values per image of the embedding (its layer's h*w*c in NHWC order); 0 without one.
+  std::int64_t embedding_dim() const {
+    return has_embedding() ? layers[std::size_t(embedding_layer)].params.out.elements() : 0;
+  }
   std::int64_t file_bytes() const { return std::int64_t(file.size()); }
   std::int64_t arena_bytes() const { return plan.arena_bytes; }
 };

@@ -1,7 +1,8 @@
 // The arena planner (TFLite Micro's greedy-by-size): every tensor of one image gets an arena range,
 // 64-byte aligned; tensors whose lifetimes overlap get disjoint ranges. Lifetimes come from the
-// layer DAG: a tensor lives from the step that writes it to the last step that reads it; the two
-// heads live to the end (their int32 outputs are read after the last layer).
+// layer DAG: a tensor lives from the step that writes it to the last step that reads it; the
+// model's outputs (the two heads' int32 accumulators and the int8 embedding) live to the end:
+// they are read after the last layer.
 #pragma once
 #include <cstdint>
 #include <vector>

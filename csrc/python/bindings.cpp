@@ -81,6 +81,16 @@ py::dict info_dict(const fdal::Model& m) {
   info["has_sampler"] = m.has_sampler();
   info["logits_layer"] = m.logits_layer;
   info["score_layer"] = m.score_layer;
+  info["embedding_layer"] = m.embedding_layer;
+  info["embedding_dim"] = m.embedding_dim();
+  if (m.has_embedding()) {
+    const fdal::Layer& e = m.layers[std::size_t(m.embedding_layer)];
+    info["embedding_scale"] = e.out_scale;
+    info["embedding_zero_point"] = e.params.out_zero_point;
+  } else {
+    info["embedding_scale"] = py::none();
+    info["embedding_zero_point"] = py::none();
+  }
   info["weight_bytes"] = m.weight_bytes;
   info["arena_bytes"] = m.arena_bytes();
   info["format_version"] = py::make_tuple(m.version_major, m.version_minor);
@@ -99,15 +109,22 @@ py::dict forward(const PyModel& self, const py::array& images, std::int32_t thre
   py::array_t<float> logits({n, classes});
   py::array_t<std::int32_t> score_raw(m.has_sampler() ? n : 0);
   py::array_t<float> score(m.has_sampler() ? n : 0);
+  const py::ssize_t dim = py::ssize_t(m.embedding_dim());
+  py::array_t<std::int8_t> embedding_q({m.has_embedding() ? n : 0, dim});
+  py::array_t<float> embedding({m.has_embedding() ? n : 0, dim});
   std::int32_t* lr = logits_raw.mutable_data();
   float* lf = logits.mutable_data();
   std::int32_t* sr = score_raw.mutable_data();
   float* sf = score.mutable_data();
+  std::int8_t* eq = embedding_q.mutable_data();
+  float* ef = embedding.mutable_data();
   {
     py::gil_scoped_release release;
-    fdal::forward_raw_threads(m, view, threads, lr, m.has_sampler() ? sr : nullptr);
+    fdal::forward_raw_threads(m, view, threads, lr, m.has_sampler() ? sr : nullptr, nullptr,
+                              m.has_embedding() ? eq : nullptr);
     fdal::logits_from_raw(m, lr, n, lf);
     if (m.has_sampler()) fdal::scores_from_raw(m, sr, n, sf);
+    if (m.has_embedding()) fdal::embedding_from_q(m, eq, n, ef);
   }
   py::dict out;
   out["logits"] = logits;
@@ -115,6 +132,10 @@ py::dict forward(const PyModel& self, const py::array& images, std::int32_t thre
   if (m.has_sampler()) {
     out["score"] = score;
     out["score_raw"] = score_raw;
+  }
+  if (m.has_embedding()) {
+    out["embedding"] = embedding;
+    out["embedding_q"] = embedding_q;
   }
   return out;
 }

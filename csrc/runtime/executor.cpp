@@ -69,7 +69,7 @@ void check_workspace(const Model& model, const ImageView& images, const Workspac
 // step's seconds per image to layer_seconds[0] (input) and [1 + j] when it is not null.
 void run_tile(const Model& model, const ImageView& images, std::int64_t start, std::int32_t nt,
               Workspace& workspace, std::int32_t* logits_raw, std::int32_t* score_raw,
-              double* layer_seconds) {
+              std::int8_t* embedding_q, double* layer_seconds) {
   using Clock = std::chrono::steady_clock;
   const KernelTable& k = *model.kernels;
   std::int8_t* arena = workspace.arena();
@@ -106,17 +106,23 @@ void run_tile(const Model& model, const ImageView& images, std::int64_t start, s
                   arena + i * stride + model.plan.layer_offsets[std::size_t(model.score_layer)],
                   sizeof(std::int32_t));
     }
+    if (embedding_q != nullptr && model.has_embedding()) {
+      const std::int64_t dim = model.embedding_dim();
+      std::memcpy(embedding_q + (start + i) * dim,
+                  arena + i * stride + model.plan.layer_offsets[std::size_t(model.embedding_layer)],
+                  std::size_t(dim));
+    }
   }
 }
 
 }  // namespace
 
 void forward_raw(const Model& model, const ImageView& images, Workspace& workspace,
-                 std::int32_t* logits_raw, std::int32_t* score_raw) {
+                 std::int32_t* logits_raw, std::int32_t* score_raw, std::int8_t* embedding_q) {
   check_workspace(model, images, workspace);
   for (std::int64_t start = 0; start < images.n; start += model.tile_images) {
     const std::int32_t nt = std::int32_t(std::min<std::int64_t>(model.tile_images, images.n - start));
-    run_tile(model, images, start, nt, workspace, logits_raw, score_raw, nullptr);
+    run_tile(model, images, start, nt, workspace, logits_raw, score_raw, embedding_q, nullptr);
   }
 }
 
@@ -134,7 +140,7 @@ void profile_layers(const Model& model, const ImageView& images, Workspace& work
     ImageView tile = images;
     tile.data = images.image(start);
     tile.n = nt;
-    run_tile(model, tile, 0, nt, workspace, logits.data(), nullptr, row.data());
+    run_tile(model, tile, 0, nt, workspace, logits.data(), nullptr, nullptr, row.data());
     samples.insert(samples.end(), row.begin(), row.end());
   }
   // The median over tiles: robust to the preemptions of a shared machine.
@@ -149,7 +155,7 @@ void profile_layers(const Model& model, const ImageView& images, Workspace& work
 
 void forward_raw_threads(const Model& model, const ImageView& images, std::int32_t threads,
                          std::int32_t* logits_raw, std::int32_t* score_raw,
-                         std::vector<Workspace>* workspaces) {
+                         std::vector<Workspace>* workspaces, std::int8_t* embedding_q) {
   if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
   const std::int64_t n = images.n;
   const std::int64_t used = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n));
@@ -162,11 +168,12 @@ void forward_raw_threads(const Model& model, const ImageView& images, std::int32
     slice.n = end - begin;
     std::int32_t* logits_out = logits_raw + begin * classes;
     std::int32_t* score_out = score_raw != nullptr ? score_raw + begin : nullptr;
+    std::int8_t* embedding_out = embedding_q != nullptr ? embedding_q + begin * model.embedding_dim() : nullptr;
     if (workspaces != nullptr && std::int64_t(workspaces->size()) > t) {
-      forward_raw(model, slice, (*workspaces)[std::size_t(t)], logits_out, score_out);
+      forward_raw(model, slice, (*workspaces)[std::size_t(t)], logits_out, score_out, embedding_out);
     } else {
       Workspace workspace(model);
-      forward_raw(model, slice, workspace, logits_out, score_out);
+      forward_raw(model, slice, workspace, logits_out, score_out, embedding_out);
     }
   };
   if (used == 1) return run_slice(0);
@@ -197,6 +204,16 @@ void scores_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n
   if (!model.has_sampler()) throw std::invalid_argument("the model has no sampler (no score layer)");
   const float unit = model.layers[std::size_t(model.score_layer)].out_scale;
   for (std::int64_t i = 0; i < n; ++i) score[i] = det_sigmoid_score(raw[i], unit);
+}
+
+void embedding_from_q(const Model& model, const std::int8_t* q, std::int64_t n, float* embedding) {
+  if (!model.has_embedding()) throw std::invalid_argument("the model has no embedding layer");
+  const Layer& L = model.layers[std::size_t(model.embedding_layer)];
+  const std::int32_t zero_point = L.params.out_zero_point;
+  const std::int64_t count = n * model.embedding_dim();
+  for (std::int64_t i = 0; i < count; ++i) {
+    embedding[i] = static_cast<float>(std::int32_t(q[i]) - zero_point) * L.out_scale;
+  }
 }
 
 }  // namespace fdal

@@ -4,9 +4,11 @@
 
 Everything is seeded: running it twice gives identical bytes. Files:
   *.fdal            models: ops_mix (every op, odd shapes), vgg11_lite and alexnet_lite (16x16x3),
-                    tiny (8x8x1, no sampler)
+                    tiny (8x8x1, no sampler): format 1.0 files (no embedding; old files must load);
+                    embedding_branch (16x16x3, format 2.0): a VGG-like student whose embedding is a
+                    decoder-like branch no other layer reads
   <model>.layers.gold   per-layer oracle outputs for 2 images (kernel tests)
-  <model>.forward.gold  raw and float heads for 4 images (whole-model tests)
+  <model>.forward.gold  raw and float heads (and the embedding, int8 and float) for 4 images
   pool.npy, rank.gold   a 32-image pool for alexnet_lite and oracle top-k for every strategy
   tiny_pool.raw         a raw 40-image pool for the tiny model
   int16_pool.npy        a pool of the wrong dtype (error test)
@@ -17,6 +19,7 @@ u16 name length, name, u8 dtype code, u8 ndim, u32 dims[ndim], little-endian dat
 """
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -59,6 +62,29 @@ def ops_mix_model():
     return b.build(n_calibration=64)
 
 
+def embedding_branch_model():
+    """A small VGG-like student + sampler whose embedding is a decoder-shaped branch reading z
+    (conv3x3, conv3x3, global average pool) that no other layer reads: the planner must keep it."""
+    b = testing.ModelBuilder((16, 16, 3), seed=22)
+    b.conv2d(8, (3, 3), pad=(1, 1, 1, 1))
+    b.maxpool((4, 4))
+    b.conv2d(16, (3, 3), pad=(1, 1, 1, 1))
+    z = b.maxpool((2, 2))                                                  # (2, 2, 16)
+    feat = b.flatten()
+    b.fc(32)
+    b.fc(5, head="logits")
+    b.fc(1, head="score", input=feat)
+    b.conv2d(24, (3, 3), pad=(1, 1, 1, 1), input=z)
+    b.conv2d(40, (3, 3), pad=(1, 1, 1, 1))
+    b.embedding(b.avgpool((2, 2)))                                         # (1, 1, 40)
+    return b.build(n_calibration=64)
+
+
+def as_format_1_0(spec):
+    """The golden models that predate the embedding stay format 1.0 files."""
+    return dataclasses.replace(spec, version=(1, 0))
+
+
 def layer_arrays(spec, images) -> dict:
     arrays = {"images": images, "input_q": oracle.apply_lut(spec.lut, images)}
     for i, out in enumerate(oracle.run_layers(spec, images)):
@@ -71,6 +97,8 @@ def forward_arrays(spec, images) -> dict:
     arrays = {"images": images, "logits_raw": out["logits_raw"], "logits": out["logits"]}
     if out["score_raw"] is not None:
         arrays.update(score_raw=out["score_raw"], score=out["score"])
+    if out["embedding_q"] is not None:
+        arrays.update(embedding_q=out["embedding_q"], embedding=out["embedding"])
     return arrays
 
 
@@ -88,11 +116,13 @@ def tool_stdout(spec, pool, k, strategy, seed=0, scores=False) -> str:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     models = {
-        "ops_mix": ops_mix_model(),
-        "vgg11_lite": testing.random_model(11, "vgg11_lite", input_shape=(16, 16, 3), n_calibration=64),
-        "alexnet_lite": testing.random_model(12, "alexnet_lite", input_shape=(16, 16, 3), n_calibration=64),
-        "tiny": testing.random_model(13, "tiny", num_classes=4, with_sampler=False, input_shape=(8, 8, 1),
-                                     n_calibration=64),
+        "ops_mix": as_format_1_0(ops_mix_model()),
+        "vgg11_lite": as_format_1_0(testing.random_model(11, "vgg11_lite", input_shape=(16, 16, 3), n_calibration=64)),
+        "alexnet_lite": as_format_1_0(testing.random_model(12, "alexnet_lite", input_shape=(16, 16, 3),
+                                                           n_calibration=64)),
+        "tiny": as_format_1_0(testing.random_model(13, "tiny", num_classes=4, with_sampler=False, input_shape=(8, 8, 1),
+                                                   n_calibration=64)),
+        "embedding_branch": embedding_branch_model(),
     }
     for name, spec in models.items():
         write_model(spec, OUT / f"{name}.fdal")

@@ -1,8 +1,10 @@
 // Whole models through the C API against the oracle: raw int32 logits and score accumulators and
-// their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models, through
-// fdal_forward and through a reusable fdal_workspace (fdal_forward_ws).
+// their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models (format 1.0),
+// through fdal_forward and through a reusable fdal_workspace (fdal_forward_ws); and the int8
+// embedding of embedding_branch (format 2.0) through fdal_forward_embedding / _ws_embedding.
 //   test_forward GOLDEN_DIR
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -12,6 +14,53 @@
 #include "golden.h"
 
 namespace {
+
+// The embedding output: info, and the int8 vectors through both entry points (1 and 3 threads)
+// against the oracle's; a model without one reports none and refuses an embedding buffer.
+void check_embedding(fdal_model* model, const fdal_test::GoldFile& gold, const fdal_images& view, std::int64_t n,
+                     std::int64_t classes) {
+  fdal_embedding_info e;
+  CHECK_EQ(fdal_model_get_embedding_info(model, &e), FDAL_OK);
+  CHECK_EQ(fdal_model_get_embedding_info(nullptr, &e), FDAL_ERR_INVALID_ARGUMENT);
+  std::vector<std::int32_t> logits_raw(std::size_t(n * classes));
+  if (!gold.has("embedding_q")) {
+    CHECK(e.has_embedding == 0 && e.layer == -1 && e.dim == 0);
+    std::int8_t unused[1];
+    CHECK_EQ(fdal_forward_embedding(model, &view, 1, logits_raw.data(), nullptr, nullptr, nullptr, unused),
+             FDAL_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(fdal_last_error(), "has no embedding") != nullptr);
+    return;
+  }
+  const fdal_test::GoldArray& want_q = gold.get("embedding_q");
+  const fdal_test::GoldArray& want = gold.get("embedding");
+  CHECK(e.has_embedding == 1 && e.layer >= 0 && e.scale > 0.f);
+  CHECK_EQ(e.dim, want_q.shape[1]);
+  std::printf("  embedding: layer %d, %lld int8 values, scale %g, zero point %d\n", e.layer, (long long)e.dim,
+              double(e.scale), e.zero_point);
+  const std::size_t values = std::size_t(n * e.dim);
+  for (std::int32_t threads : {1, 3}) {
+    std::vector<std::int8_t> q(values, 0x5A);
+    CHECK_EQ(fdal_forward_embedding(model, &view, threads, logits_raw.data(), nullptr, nullptr, nullptr, q.data()),
+             FDAL_OK);
+    CHECK(std::memcmp(q.data(), want_q.bytes.data(), values) == 0);
+    // The documented dequantization, float32(q - zero_point) * scale, is the oracle's float embedding.
+    bool same = true;
+    for (std::size_t i = 0; i < values; ++i) {
+      const float real = static_cast<float>(std::int32_t(q[i]) - e.zero_point) * e.scale;
+      same = same && std::memcmp(&real, want.as<float>() + i, 4) == 0;
+    }
+    CHECK(same);
+    fdal_workspace* ws = nullptr;
+    CHECK_EQ(fdal_workspace_create(model, threads, &ws), FDAL_OK);
+    std::vector<std::int8_t> q_ws(values, 0x5A);
+    std::vector<float> score(static_cast<std::size_t>(n));
+    CHECK_EQ(fdal_forward_ws_embedding(ws, &view, logits_raw.data(), nullptr, nullptr, score.data(), q_ws.data()),
+             FDAL_OK);
+    CHECK(q_ws == q);
+    CHECK(std::memcmp(score.data(), gold.get("score").bytes.data(), score.size() * 4) == 0);
+    fdal_workspace_free(ws);
+  }
+}
 
 void check_model(const char* dir, const std::string& name) {
   fdal_model* model = nullptr;
@@ -81,6 +130,7 @@ void check_model(const char* dir, const std::string& name) {
   // A batch whose images have the wrong shape is an argument error.
   const fdal_images wrong{images.as<std::uint8_t>(), n, h - 1, w, c, h * w * c, w * c, c, 1};
   CHECK_EQ(fdal_forward(model, &wrong, logits_raw.data(), nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  check_embedding(model, gold, view, n, classes);
   fdal_model_free(model);
 }
 
@@ -93,5 +143,6 @@ int main(int argc, char** argv) {
   }
   check_model(argv[1], "vgg11_lite");
   check_model(argv[1], "alexnet_lite");
+  check_model(argv[1], "embedding_branch");
   return fdal_test::finish("test_forward");
 }

@@ -94,7 +94,8 @@ void check_layers(const char* dir, const std::string& name, const fdal::KernelPa
   }
 }
 
-// The whole model on the path: the oracle's raw int32 logits and score for every image.
+// The whole model on the path: the oracle's raw int32 logits and score, and the int8 embedding when
+// the model has one, for every image.
 void check_forward(const char* dir, const std::string& name, const fdal::KernelPath& path) {
   const auto model = fdal::load_model_file(fdal_test::golden_path(dir, name + ".fdal"), path.name);
   const fdal_test::GoldFile gold(fdal_test::golden_path(dir, name + ".forward.gold"));
@@ -105,12 +106,20 @@ void check_forward(const char* dir, const std::string& name, const fdal::KernelP
   view.n = n, view.h = h, view.w = w, view.c = c;
   view.stride_n = h * w * c, view.stride_h = w * c, view.stride_w = c, view.stride_c = 1;
   std::vector<std::int32_t> logits(std::size_t(n * model->num_classes)), score(static_cast<std::size_t>(n));
+  std::vector<std::int8_t> embedding(std::size_t(n * model->embedding_dim()));
   fdal::Workspace workspace(*model);
-  fdal::forward_raw(*model, view, workspace, logits.data(), score.data());
+  fdal::forward_raw(*model, view, workspace, logits.data(), score.data(), embedding.data());
   if (std::memcmp(logits.data(), gold.get("logits_raw").bytes.data(), logits.size() * 4) != 0 ||
       std::memcmp(score.data(), gold.get("score_raw").bytes.data(), score.size() * 4) != 0) {
     std::fprintf(stderr, "  %s [%s]: forward_raw differs from the oracle\n", name.c_str(), path.name);
     fdal_test::report(__FILE__, __LINE__, "whole model matches the oracle");
+  }
+  CHECK_EQ(model->has_embedding(), gold.has("embedding_q"));
+  if (gold.has("embedding_q") &&
+      (std::int64_t(embedding.size()) != gold.get("embedding_q").elements() ||
+       std::memcmp(embedding.data(), gold.get("embedding_q").bytes.data(), embedding.size()) != 0)) {
+    std::fprintf(stderr, "  %s [%s]: the embedding differs from the oracle\n", name.c_str(), path.name);
+    fdal_test::report(__FILE__, __LINE__, "embedding matches the oracle");
   }
 }
 
@@ -128,8 +137,10 @@ int main(int argc, char** argv) {
       continue;
     }
     ran += std::string(" ") + path.name;
-    for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite"}) check_layers(argv[1], name, path);
-    for (const char* name : {"vgg11_lite", "alexnet_lite"}) check_forward(argv[1], name, path);
+    for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite", "embedding_branch"}) {
+      check_layers(argv[1], name, path);
+    }
+    for (const char* name : {"vgg11_lite", "alexnet_lite", "embedding_branch"}) check_forward(argv[1], name, path);
   }
   std::printf("kernel paths checked:%s\nkernel paths skipped (this CPU cannot run them):%s\n", ran.c_str(),
               skipped.empty() ? " none" : skipped.c_str());

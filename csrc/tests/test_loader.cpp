@@ -70,6 +70,21 @@ int main(int argc, char** argv) {
   CHECK_EQ(fdal_model_load_file(path.c_str(), &model), FDAL_OK);
   fdal_model_free(model);
 
+  // A format 2.0 file (with an embedding) loads next to the 1.0 ones.
+  model = nullptr;
+  CHECK_EQ(fdal_model_load_file(fdal_test::golden_path(argv[1], "embedding_branch.fdal").c_str(), &model), FDAL_OK);
+  if (model != nullptr) {
+    fdal_model_info info;
+    fdal_embedding_info embedding;
+    CHECK_EQ(fdal_model_get_info(model, &info), FDAL_OK);
+    CHECK_EQ(fdal_model_get_embedding_info(model, &embedding), FDAL_OK);
+    CHECK_EQ(info.version_major, 2);
+    CHECK_EQ(embedding.has_embedding, 1);
+    CHECK_EQ(embedding.layer, info.num_layers - 1);
+    CHECK_EQ(embedding.dim, 40);
+    fdal_model_free(model);
+  }
+
   // Truncation at several points, including inside the header and the empty file.
   for (std::size_t keep : {valid.size() - 1, valid.size() / 2, std::size_t(100), std::size_t(64),
                            std::size_t(20), std::size_t(9)}) {
@@ -94,12 +109,12 @@ int main(int argc, char** argv) {
   expect_rejected(text_mode, "bad magic", "text-mode damaged magic");
 
   Bytes future = valid;
-  put_u16(future, 8, 2);
+  put_u16(future, 8, 3);
   fix_crc(future);
-  expect_rejected(future, "future version 2", "future major version");
+  expect_rejected(future, "future version 3", "future major version");
   Bytes future_bad_crc = valid;  // version is checked before the CRC
-  put_u16(future_bad_crc, 8, 3);
-  expect_rejected(future_bad_crc, "future version 3", "future version reported before CRC");
+  put_u16(future_bad_crc, 8, 4);
+  expect_rejected(future_bad_crc, "future version 4", "future version reported before CRC");
   Bytes minor = valid;  // a later minor version of 1.x is readable
   put_u16(minor, 10, 7);
   fix_crc(minor);

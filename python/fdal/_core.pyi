@@ -23,11 +23,13 @@ class Model:
     def from_file(path: str, kernels: str = "auto") -> Model: ...
     def info(self) -> Dict[str, Any]:
         """layers (list of dicts), input_shape, input_scale, input_zero_point, num_classes,
-        has_sampler, logits_layer, score_layer, weight_bytes, arena_bytes, format_version,
-        file_bytes, kernels, packed_bytes, scratch_bytes."""
+        has_sampler, logits_layer, score_layer, embedding_layer (-1: none), embedding_dim (0: none),
+        embedding_scale, embedding_zero_point (None: none), weight_bytes, arena_bytes,
+        format_version, file_bytes, kernels, packed_bytes, scratch_bytes."""
     def forward(self, images: npt.NDArray[np.uint8], threads: int = 1) -> Dict[str, np.ndarray]:
         """{"logits": float32 (N, C), "logits_raw": int32 (N, C)} plus "score" (float32 (N,)) and
-        "score_raw" (int32 (N,)) when the model has a sampler."""
+        "score_raw" (int32 (N,)) when the model has a sampler, and "embedding" (float32 (N, D))
+        and "embedding_q" (int8 (N, D)) when it has an embedding."""
 
 class Ranker:
     """Streams batches of images and keeps the k best (key, index) pairs; keeps its model alive."""

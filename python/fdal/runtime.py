@@ -41,7 +41,8 @@ class Model:
     @property
     def info(self) -> dict:
         """layers, input_shape (H, W, C), num_classes, has_sampler, weight_bytes, arena_bytes,
-        format_version, file_bytes (a fresh copy: callers may modify it)."""
+        format_version, file_bytes, embedding_layer (-1: none), embedding_dim (0: none),
+        embedding_scale and embedding_zero_point (None: none) (a fresh copy: callers may modify it)."""
         info = dict(self._info)
         info["layers"] = [dict(layer) for layer in self._info["layers"]]
         return info
@@ -59,13 +60,34 @@ class Model:
         return bool(self._info["has_sampler"])
 
     @property
+    def has_embedding(self) -> bool:
+        """Whether the file designates an embedding output (format 2.x; see docs/format.md)."""
+        return int(self._info["embedding_layer"]) >= 0
+
+    @property
+    def embedding_dim(self) -> int:
+        """int8 values per image of the embedding; 0 without one."""
+        return int(self._info["embedding_dim"])
+
+    def require_embedding(self, strategy: str) -> None:
+        """For rules that rank on per-image embeddings: ValueError naming the fix unless the model has one."""
+        if not self.has_embedding:
+            major, minor = self._info["format_version"]
+            raise ValueError(f"strategy {strategy!r} needs per-image embeddings, but the model {self._source} "
+                             f"(format {major}.{minor}) has no embedding output; re-export it with `fdal export` "
+                             f"(it writes the student's embedding by default) or fdal.training.export(..., "
+                             f"embedding='student')")
+
+    @property
     def kernels(self) -> str:
         """The kernel path this model runs on (see fdal.kernel_paths())."""
         return str(self._info["kernels"])
 
     def forward(self, images, *, threads=1) -> dict:
         """uint8 (N, H, W, C) -> {"logits": float32 (N, classes), "logits_raw": int32 (N, classes),
-        "score": float32 (N,), "score_raw": int32 (N,)}; the score entries only with a sampler.
+        "score": float32 (N,), "score_raw": int32 (N,), "embedding": float32 (N, D),
+        "embedding_q": int8 (N, D)}; the score entries only with a sampler, the embedding entries only
+        with an embedding (embedding = float32(embedding_q - zero_point) * scale, see model.info).
         threads: images are split across that many threads; results do not depend on it."""
         images = _check_images(self, images, "images")
         threads = _check_threads(threads)
@@ -74,7 +96,9 @@ class Model:
     def __repr__(self) -> str:
         h, w, c = self.input_shape
         return (f"fdal.Model({self._source}, input {h}x{w}x{c}, {self.num_classes} classes, "
-                f"{'with' if self.has_sampler else 'no'} sampler, {len(self._info['layers'])} layers)")
+                f"{'with' if self.has_sampler else 'no'} sampler, "
+                f"{f'{self.embedding_dim}-d embedding' if self.has_embedding else 'no embedding'}, "
+                f"{len(self._info['layers'])} layers)")
 
 
 def kernel_paths(*, runnable_only: bool = True) -> tuple:

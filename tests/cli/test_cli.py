@@ -77,6 +77,30 @@ def test_info_describes_layers_heads_and_sizes(model_file, capsys):
     assert out.count("conv2d") == sum(layer.op == "conv2d" for layer in spec.layers)
     assert "<- logits" in out and "<- score" in out
     assert "32x32x3" in out and "arena" in out
+    assert "embedding: none (re-export with `fdal export` to add one)" in out
+
+
+@pytest.mark.parametrize("embedding", ["student", "decoder"])
+def test_info_shows_the_embedding_layer_size_scale_and_cost(embedding, tmp_path, capsys):
+    spec = testing.random_model(5, "vgg11_lite", embedding=embedding, n_calibration=32)
+    path = tmp_path / "m.fdal"
+    fmt.write_model(spec, path)
+    code, out, _ = run(capsys, "info", str(path), "--json")
+    assert code == 0
+    e = json.loads(out)["embedding"]
+    layer = spec.layers[spec.embedding_layer]
+    assert (e["layer"], e["dim"], e["zero_point"]) == (spec.embedding_layer, int(np.prod(layer.out_shape)),
+                                                       layer.out_zero_point)
+    assert e["scale"] == float(layer.out_scale)
+    if embedding == "student":
+        assert e["dim"] == 256 and e["branch_layers"] == [] and e["branch_macs"] == 0
+    else:  # the decoder branch: 2x2x256 * 9*64 + 2x2x512 * 9*256 multiply-accumulates
+        assert e["dim"] == 512 and e["branch_layers"] == [11, 12, 13]
+        assert e["branch_macs"] == 4 * 256 * 9 * 64 + 4 * 512 * 9 * 256
+    code, out, _ = run(capsys, "info", str(path))
+    assert f"embedding: layer {e['layer']} ({layer.op}), {e['dim']} int8 values" in out
+    assert "<- embedding" in out and f"zero point {e['zero_point']}" in out
+    assert ("no extra MACs" in out) == (embedding == "student")
 
 
 def test_info_json_matches_the_file(model_file, capsys):

@@ -71,6 +71,7 @@ def exported(al_run, tmp_path_factory):
         assert size == paths[method].stat().st_size
         assert "calibrated (minmax) on 64 training images" in printed and "of synthetic" in printed
         assert ("+ sampler" in printed) == (method == "fdal")
+        assert "student embedding of 256 values" in printed  # the default
     return paths
 
 
@@ -114,6 +115,29 @@ def test_info_describes_the_exported_models(exported):
         assert d["num_classes"] == SMOKE_CLASSES and d["has_sampler"] == (method == "fdal")
     text = ok("info", exported["fdal"])
     assert "<- logits" in text and "<- score" in text and f"({SMOKE_CLASSES} classes)" in text
+
+
+def test_export_embedding_choices(al_run, exported, tmp_path):
+    out, _ = al_run
+    fdal_ckpt, random_ckpt = out / "models" / "fdal-trial0.pt", out / "models" / "random-trial0.pt"
+    decoder_file, plain_file = tmp_path / "decoder.fdal", tmp_path / "plain.fdal"
+    printed = ok("export", fdal_ckpt, "--calibration", 64, "--embedding", "decoder", "--out", decoder_file)
+    assert "decoder embedding of 512 values" in printed
+    e = json.loads(ok("info", decoder_file, "--json"))["embedding"]
+    assert e["dim"] == 512 and e["branch_macs"] == 4 * 256 * 9 * 64 + 4 * 512 * 9 * 256
+    assert fdal.load(str(decoder_file)).embedding_dim == 512
+    # compare takes the checkpoint's decoder for a decoder embedding, z otherwise
+    for path in (decoder_file, exported["fdal"]):
+        values = report_values(ok("compare", fdal_ckpt, path, "-n", 40))
+        assert float(values["mean cosine, embedding (float vs int8)"]) > 0.99, values
+    printed = ok("export", random_ckpt, "--calibration", 64, "--embedding", "none", "--out", plain_file)
+    assert "no embedding" in printed and not fdal.load(str(plain_file)).has_embedding
+    assert "embedding: none" in ok("info", plain_file)
+    code, _, err = run_cli("export", random_ckpt, "--calibration", 64, "--embedding", "decoder",
+                           "--out", tmp_path / "x.fdal")
+    assert code == 1 and "has no decoder (only the fdal and kd training modes train one)" in err
+    assert "--embedding student" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.fdal").exists()
 
 
 def test_rank_with_the_exported_models(exported, pool_file):

@@ -79,14 +79,66 @@ def test_without_sampler_round_trips():
     assert F.models_equal(read_model(write_model(spec)), spec)
 
 
+@pytest.mark.parametrize("arch, embedding", [("vgg11_lite", "student"), ("vgg11_lite", "decoder"),
+                                             ("alexnet_lite", "student"), ("tiny", "student")])
+def test_embedding_round_trips_and_lives_in_header_bytes_52_53(arch, embedding):
+    spec = random_model(4, arch, embedding=embedding, input_shape=(16, 16, 3), n_calibration=16,
+                        decoder_channels=(16, 24))
+    data = write_model(spec)
+    back = read_model(data)
+    assert back.version == (2, 0) and back.embedding_layer == spec.embedding_layer >= 0
+    assert F.model_differences(spec, back) == [] and write_model(back) == data
+    assert struct.unpack_from("<h", data, 52)[0] == spec.embedding_layer and data[54:64] == bytes(10)
+    layer = back.layers[back.embedding_layer]
+    assert layer.out_kind == "int8"
+    if embedding == "decoder":
+        assert [l.op for l in back.layers[-3:]] == ["conv2d", "conv2d", "avgpool"]
+        assert layer.out_shape == (1, 1, 24) and back.embedding_layer == len(back.layers) - 1
+
+
+def test_version_1_files_have_no_embedding_and_the_writer_keeps_them_1_0():
+    spec = random_model(4, "vgg11_lite", input_shape=(16, 16, 3), n_calibration=16)
+    import dataclasses
+    old = write_model(dataclasses.replace(spec, version=(1, 0)))
+    assert old[8:12] == struct.pack("<HH", 1, 0) and old[52:64] == bytes(12)
+    assert read_model(old).embedding_layer == -1 and read_header(old)["embedding_layer"] == -1
+    with pytest.raises(FormatError, match=r"format 1.0 has no embedding field: write version 2.0"):
+        write_model(dataclasses.replace(spec, version=(1, 0), embedding_layer=5))
+    # A decoder branch is read by no layer: only a 2.x file can say it is an output.
+    dec = random_model(4, "vgg11_lite", embedding="decoder", input_shape=(16, 16, 3), n_calibration=16,
+                       decoder_channels=(16, 24))
+    with pytest.raises(FormatError, match=r"dead layer"):
+        write_model(dataclasses.replace(dec, embedding_layer=-1))
+
+
+def test_embedding_rules(small):
+    spec, data = small
+    rejects(put_header(data, "embedding_layer", 3), "embedding_layer = 3 must be in 0..2")
+    rejects(put_header(data, "embedding_layer", -2), "embedding_layer = -2 must be in 0..2")
+    rejects(put_header(data, "embedding_layer", 1), "layer 1 (fc): the embedding layer must be an int8 tensor")
+    assert read_model(put_header(data, "embedding_layer", 0)).embedding_layer == 0
+    b = ModelBuilder((32, 32, 1), seed=3)
+    b.embedding(b.conv2d(5, (1, 1)))
+    b.fc(3, head="logits")
+    with pytest.raises(FormatError, match=r"layer 0 \(conv2d\): the embedding has 5120 values, over the limit 4096"):
+        b.build(n_calibration=4)
+    with pytest.raises(ValueError, match="embedding 7 is not an existing layer"):
+        b.embedding(7)
+    with pytest.raises(ValueError, match="embedding must be one of"):
+        random_model(1, "tiny", embedding="teacher")
+    with pytest.raises(ValueError, match="embedding='decoder' needs a vgg11_lite arch"):
+        random_model(1, "tiny", embedding="decoder")
+
+
 def test_bad_magic_and_future_version(small):
     _, data = small
     rejects(b"\x89FDAM" + data[5:], "magic")
     rejects(data.replace(b"\r\n", b"\n", 1) + b"\0", "magic")  # text-mode damage
     # major version is checked before the CRC, so an unfixed CRC is still reported as a future version
-    rejects(put(data, 8, "H", 2, fix_crc=False), "future version")
+    rejects(put(data, 8, "H", 3, fix_crc=False), "future version")
+    rejects(put(data, 8, "H", 0), "unsupported version")
     minor = put(data, 10, "H", 7)
-    assert read_model(minor).version == (1, 7)
+    assert read_model(minor).version == (2, 7)
 
 
 def test_truncated_at_every_offset_and_extended(small):
@@ -193,7 +245,7 @@ def test_ops_kinds_heads_and_reserved(small):
     rejects(put_record(data, 1, "out_kind", 0), "layer 1", "out_kind")
     rejects(put_record(data, 0, "out_kind", 2), "layer 0", "out_kind")
     rejects(put(data, record_field_offset(data, 2, "reserved") + 55, "B", 1), "layer 2", "reserved")
-    rejects(put_header(data, "reserved", b"\0" * 11 + b"\1"), "reserved")
+    rejects(put_header(data, "reserved", b"\0" * 9 + b"\1"), "reserved")
     rejects(put_header(data, "flags", 1), "flags")
     rejects(put_header(data, "num_classes", 3), "num_classes")
     rejects(put_header(data, "num_classes", 1), "num_classes")

@@ -32,17 +32,45 @@ class Case(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def small_spec():
-    """Eight layers using every op: conv, maxpool, relu, upsample, avgpool, flatten, two fc heads."""
+    """Eight layers using every op: conv, maxpool, relu, upsample, avgpool, flatten, two fc heads;
+    the avgpool's output (3x3x3) is the embedding."""
     b = testing.ModelBuilder((6, 6, 2), seed=1)
     b.conv2d(3, (3, 3), pad=(1, 1, 1, 1))
     b.maxpool((2, 2))
     b.relu()
     b.upsample((2, 2))
-    b.avgpool((2, 2))
+    b.embedding(b.avgpool((2, 2)))
     feat = b.flatten()
     b.fc(3, head="logits", input=feat)
     b.fc(1, head="score", input=feat)
     return b.build(n_calibration=32)
+
+
+@functools.lru_cache(maxsize=1)
+def branch_model_bytes() -> bytes:
+    """A 2.0 file whose embedding is a branch no layer reads (as an exported decoder)."""
+    b = testing.ModelBuilder((6, 6, 2), seed=2)
+    z = b.conv2d(3, (3, 3), pad=(1, 1, 1, 1))
+    b.fc(3, head="logits", input=z)
+    b.embedding(b.conv2d(4, (3, 3), input=z))
+    return fmt.write_model(b.build(n_calibration=32))
+
+
+@functools.lru_cache(maxsize=1)
+def wide_model_bytes() -> bytes:
+    """A 2.0 file without an embedding whose first layer has 32*32*5 = 5120 values (over 4096)."""
+    b = testing.ModelBuilder((32, 32, 1), seed=3)
+    b.conv2d(5, (1, 1))
+    b.fc(3, head="logits")
+    return fmt.write_model(b.build(n_calibration=8))
+
+
+def as_version_1(buf: bytes) -> bytes:
+    """The same file as format 1.0: version 1.0 and the embedding field (bytes 52..53) zeroed."""
+    out = bytearray(header(buf, "version_major", 1))
+    struct.pack_into("<H", out, 10, 0)
+    out[52:54] = b"\0\0"
+    return fmt.crc32_fixup(bytes(out))
 
 
 def small_model_bytes() -> bytes:
@@ -132,7 +160,7 @@ def catalogue(small: bytes):
         Case("bad_magic", b"\x89FDAX" + B[5:], "bad magic"),
         Case("text_mode_damage", B[:5] + b"\n" + B[7:], "bad magic"),
         Case("empty", b"", "truncated"),
-        Case("future_version", header(B, "version_major", 2), "future version 2.0"),
+        Case("future_version", header(B, "version_major", 3), "future version 3.0"),
         Case("version_zero", header(B, "version_major", 0), "unsupported version 0"),
         Case("crc_mismatch_body", B[:-100] + bytes([B[-100] ^ 1]) + B[-99:], "CRC mismatch"),
         Case("crc_mismatch_crc", B[:-1] + bytes([B[-1] ^ 0x80]), "CRC mismatch"),
@@ -155,7 +183,21 @@ def catalogue(small: bytes):
         Case("score_is_logits", header(B, "score_layer", n - 2), "is also the logits_layer"),
         Case("score_layer_dropped", header(B, "score_layer", -1), "out_kind 1 (int32) is allowed only"),
         Case("flags", header(B, "flags", 1), "flags 1 is not 0"),
-        Case("header_reserved", _put(B, 60, "B", 1), "reserved bytes 52..63 are not zero"),
+        Case("header_reserved", _put(B, 60, "B", 1), "reserved bytes 54..63 are not zero"),
+        # The embedding (format 2.x) and files of format 1.x.
+        Case("version_1_file_is_read", as_version_1(B), None),
+        Case("version_1_embedding_bytes_are_reserved", _put(as_version_1(B), 52, "B", 4),
+             "reserved bytes 52..63 of a 1.x file are not zero"),
+        Case("embedding_layer_past_end", header(B, "embedding_layer", n), f"embedding_layer {n} is outside -1..{n - 1}"),
+        Case("embedding_layer_minus_two", header(B, "embedding_layer", -2), "embedding_layer -2 is outside -1.."),
+        Case("embedding_is_the_logits_head", header(B, "embedding_layer", 6),
+             "layer 6 (fc): the embedding layer must be an int8 tensor (out_kind 0), not an int32 head"),
+        Case("embedding_over_4096_values", header(wide_model_bytes(), "embedding_layer", 0),
+             "layer 0 (conv2d): the embedding has 5120 values, over the limit 4096"),
+        Case("embedding_branch_is_read", branch_model_bytes(), None),
+        Case("embedding_branch_without_embedding", header(branch_model_bytes(), "embedding_layer", -1),
+             "layer 2 (conv2d): its output is read by no layer and is no head nor the embedding (dead layer)"),
+        Case("embedding_branch_in_version_1", as_version_1(branch_model_bytes()), "(dead layer)"),
         Case("lut_overlaps_input", header(B, "lut_offset", 64), "lut_offset 64 overlaps the input section"),
         Case("lut_past_end", header(B, "lut_offset", 0xFFFFFF00), "overlaps the input lookup table"),
         Case("table_past_end", header(B, "layer_table_offset", 0xFFFFFF00), "overlaps the layer table"),
@@ -319,5 +361,9 @@ def test_flipped_byte_anywhere_rejected_or_identical_to_oracle(small):
         want = oracle.forward(spec, images)
         np.testing.assert_array_equal(got["logits_raw"], want["logits_raw"], err_msg=f"offset {offset}")
         np.testing.assert_array_equal(got["score_raw"], want["score_raw"], err_msg=f"offset {offset}")
+        if spec.embedding_layer >= 0:
+            np.testing.assert_array_equal(got["embedding_q"], want["embedding_q"], err_msg=f"offset {offset}")
+        else:
+            assert "embedding_q" not in got, f"offset {offset}"
     assert accepted > 0  # weight bytes and minor version are free to change
 

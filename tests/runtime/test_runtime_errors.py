@@ -105,8 +105,8 @@ def refix(buf: bytearray) -> bytes:
     (lambda b: b + b"\0" * 64, "file_size"),
     (lambda b: b"GIF89a" + b[6:], "bad magic"),
     (lambda b: b.replace(b"\r\n", b"\n", 1), "bad magic"),
-    (lambda b: b[:8] + struct.pack("<H", 2) + b[10:], "future version 2"),
-    (lambda b: refix(b[:8] + struct.pack("<H", 3) + b[10:]), "future version 3"),
+    (lambda b: b[:8] + struct.pack("<H", 3) + b[10:], "future version 3"),
+    (lambda b: refix(b[:8] + struct.pack("<H", 4) + b[10:]), "future version 4"),
     (lambda b: b[:200] + bytes([b[200] ^ 1]) + b[201:], "CRC"),
     (lambda b: b[:-1] + bytes([b[-1] ^ 0x80]), "CRC"),
 ])
@@ -119,7 +119,7 @@ def test_corrupt_files(vgg, mutate, message):
 def test_minor_version_is_read(vgg):
     data = bytearray(vgg.data)
     data[10:12] = struct.pack("<H", 7)
-    assert fdal.load(refix(data)).info["format_version"] == (1, 7)
+    assert fdal.load(refix(data)).info["format_version"] == (2, 7)
 
 
 def set_field(data: bytes, layer: int, name: str, fmt_char: str, value) -> bytes:

@@ -81,7 +81,7 @@ def test_info_describes_the_model(vgg, tiny_no_sampler):
     info = vgg.model.info
     assert info["input_shape"] == (32, 32, 3)
     assert info["num_classes"] == 10 and info["has_sampler"] is True
-    assert info["format_version"] == (1, 0)
+    assert info["format_version"] == (2, 0)
     assert info["file_bytes"] == len(vgg.data)
     assert [layer["op"] for layer in info["layers"]] == [layer.op for layer in vgg.spec.layers]
     for layer, spec in zip(info["layers"], vgg.spec.layers):

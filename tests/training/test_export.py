@@ -277,3 +277,97 @@ def test_export_and_compare_stay_functions_after_importing_their_modules(trained
     assert ft.export is export_module.export and ft.compare is parity_module.compare
     with pytest.raises(ValueError, match="labels has 3 entries"):
         ft.compare(trained["student"], trained["sampler"], trained["path"], trained["xte"][:5], [0, 1, 2])
+
+
+# --- the embedding output (docs/export.md, "Embedding") ------------------------------------------
+
+def test_default_export_writes_the_student_embedding_z_bit_exact_and_close_to_float(trained):
+    spec, model = trained["spec"], fdal.load(trained["path"])
+    assert spec.version == (2, 0) and spec.embedding_layer == 5 and spec.layers[5].op == "maxpool"  # z
+    info = model.info
+    assert (info["embedding_layer"], info["embedding_dim"]) == (5, 256)
+    assert info["embedding_scale"] == spec.layers[5].out_scale
+    assert info["embedding_zero_point"] == spec.layers[5].out_zero_point
+    images = trained["xte"][:64]
+    out, ref = model.forward(images), oracle.forward(spec, images)
+    np.testing.assert_array_equal(out["embedding_q"], ref["embedding_q"])
+    np.testing.assert_array_equal(out["embedding"], ref["embedding"])
+    # The int8 z against the float z, on the calibration images and on unseen ones.
+    for images in (trained["xtr"][:500], trained["xte"]):
+        rep = ft.compare(trained["student"], trained["sampler"], trained["path"], images)
+        print(format_report(rep))
+        assert rep["embedding_dim"] == 256
+        assert rep["embedding_cosine_mean"] > 0.99 and rep["embedding_cosine_min"] > 0.95, format_report(rep)
+
+
+@pytest.fixture(scope="module")
+def decoder_export(trained, tmp_path_factory):
+    """A Decoder fitted for a few steps (seconds) to a fixed random 512-d feature of the trained
+    student's z (a stand-in for the teacher's), exported with embedding='decoder'."""
+    torch.manual_seed(5)
+    decoder = ft.models.Decoder()
+    x = nhwc_pixels_to_unit_float(trained["xtr"][:256])
+    with torch.no_grad():
+        z = trained["student"](x)[0]
+        target = torch.relu(z.flatten(1) @ torch.randn(256, 512) / 16)
+    opt = torch.optim.Adam(decoder.parameters(), lr=1e-3)
+    for _ in range(10):
+        loss = nn.functional.mse_loss(decoder(z).flatten(1), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    decoder.eval()
+    path = str(tmp_path_factory.mktemp("decoder") / "decoder.fdal")
+    spec = ft.export(trained["student"], trained["sampler"], trained["xtr"][:500], path, embedding="decoder",
+                     decoder=decoder)
+    return dict(decoder=decoder, path=path, spec=spec)
+
+
+def test_decoder_embedding_is_its_own_branch_bit_exact_and_close_to_float(trained, decoder_export):
+    spec, path = decoder_export["spec"], decoder_export["path"]
+    n_student = len(trained["spec"].layers)
+    assert [l.op for l in spec.layers[n_student:]] == ["conv2d", "conv2d", "avgpool"]
+    assert spec.embedding_layer == len(spec.layers) - 1 and spec.layers[n_student].input == 5  # reads z
+    assert spec.layers[-1].out_shape == (1, 1, 512)
+    model = fdal.load(path)
+    assert model.embedding_dim == 512
+    images = trained["xte"][:32]
+    for kernels in fdal.kernel_paths():
+        out = fdal.load(path, kernels=kernels).forward(images)
+        ref = oracle.forward(spec, images)
+        np.testing.assert_array_equal(out["embedding_q"], ref["embedding_q"], err_msg=kernels)
+        np.testing.assert_array_equal(out["logits_raw"], ref["logits_raw"], err_msg=kernels)
+    rep = ft.compare(trained["student"], trained["sampler"], path, trained["xtr"][:500],
+                     decoder=decoder_export["decoder"])
+    print(format_report(rep))
+    assert rep["embedding_dim"] == 512 and rep["embedding_cosine_mean"] > 0.99, format_report(rep)
+    # The heads are the default export's, unchanged by the extra branch.
+    same = fdal.load(trained["path"]).forward(images)
+    np.testing.assert_array_equal(out["logits_raw"], same["logits_raw"])
+    np.testing.assert_array_equal(out["score_raw"], same["score_raw"])
+    with pytest.raises(ValueError, match="pass decoder="):
+        ft.compare(trained["student"], trained["sampler"], path, images)
+
+
+def test_export_without_embedding_and_the_error_a_pool_level_rule_gets(trained, tmp_path):
+    path = tmp_path / "plain.fdal"
+    spec = ft.export(trained["student"], trained["sampler"], trained["xtr"][:200], path, embedding=None)
+    model = fdal.load(path)
+    assert spec.embedding_layer == -1 and not model.has_embedding and model.embedding_dim == 0
+    assert "embedding" not in model.forward(trained["xte"][:4])
+    with pytest.raises(ValueError, match=r"'k-center' needs per-image embeddings.*re-export it with `fdal export`"):
+        model.require_embedding("k-center")
+    fdal.load(trained["path"]).require_embedding("k-center")  # the default export has one
+    assert "embedding_cosine_mean" not in ft.compare(trained["student"], trained["sampler"], str(path),
+                                                     trained["xte"][:50])
+
+
+def test_embedding_arguments_are_checked():
+    student = ft.models.Student().eval()
+    _refused(student, match=r"embedding must be one of", embedding="teacher")
+    _refused(student, match=r"embedding='decoder' needs decoder=", embedding="decoder")
+    _refused(student, match=r"decoder= is exported only with embedding='decoder'", decoder=ft.models.Decoder())
+    wide = _Custom([nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)], nn.AdaptiveAvgPool2d(4),
+                   [nn.Flatten(), nn.Linear(32 * 16, 4)])  # z: 16x16x32
+    _refused(wide.eval(), match=r"8192 values per image, more than the format's 4096; export with embedding=None")
+    ft.export(wide, None, testing.random_images(0, 8), None, embedding=None)

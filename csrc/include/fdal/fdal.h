@@ -103,6 +103,30 @@ void fdal_workspace_free(fdal_workspace* workspace);
 fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images,
                             int32_t* logits_raw, int32_t* score_raw, float* logits, float* score);
 
+/* The model's embedding output (docs/format.md, "Embedding"; format 2.x): one int8 vector per image,
+ * the output of layer `layer` in NHWC memory order, real value scale * (q - zero_point). A file
+ * without one (every 1.x file, or exported with no embedding) has has_embedding 0, layer -1, dim 0. */
+typedef struct fdal_embedding_info {
+  int32_t has_embedding;
+  int32_t layer;
+  int64_t dim;        /* int8 values per image */
+  float scale;        /* 0 without an embedding */
+  int32_t zero_point;
+} fdal_embedding_info;
+
+fdal_status fdal_model_get_embedding_info(const fdal_model* model, fdal_embedding_info* info);
+
+/* fdal_forward_threads that also writes the raw embedding: embedding is n*dim int8 (NULL: not
+ * wanted); non-NULL on a model without an embedding is FDAL_ERR_INVALID_ARGUMENT. The other
+ * outputs are as in fdal_forward. */
+fdal_status fdal_forward_embedding(const fdal_model* model, const fdal_images* images, int32_t threads,
+                                   int32_t* logits_raw, int32_t* score_raw, float* logits, float* score,
+                                   int8_t* embedding);
+/* fdal_forward_ws with the embedding output of fdal_forward_embedding; allocates nothing more. */
+fdal_status fdal_forward_ws_embedding(fdal_workspace* workspace, const fdal_images* images,
+                                      int32_t* logits_raw, int32_t* score_raw, float* logits,
+                                      float* score, int8_t* embedding);
+
 /* The type of a ranking key (docs/quantization.md "Ranking keys"), one per strategy. */
 typedef enum fdal_key_type {
   FDAL_KEY_INT32 = 1,   /* fdal: the score layer's accumulator */

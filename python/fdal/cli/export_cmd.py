@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from .common import (add_data_dir, add_out, add_parser, add_seed, positive_int, require_file,
                      torch_setup)
 from .train import DATASET_CHOICES
 
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
+EMBEDDING_CHOICES = ("student", "decoder", "none")
 
 
 def register(sub):
@@ -24,6 +27,10 @@ def register(sub):
     e.add_argument("--method", default="minmax", choices=CALIBRATION_METHODS, help="activation range calibration")
     e.add_argument("--percentile", type=float, default=99.99,
                    help="with --method percentile: clip each activation to its [100-P, P] percentiles (default 99.99)")
+    e.add_argument("--embedding", default="student", choices=EMBEDDING_CHOICES,
+                   help="the per-image embedding output for pool-level selection: the student's feature map z "
+                        "(default, free), the trained decoder's 512-d output (fdal/kd checkpoints; ~4x the "
+                        "student's MACs), or none")
     e.set_defaults(func=run_export)
 
     c = add_parser(sub, "compare", "compare a float checkpoint with its int8 .fdal file",
@@ -53,17 +60,41 @@ def _load(checkpoint: str, dataset, data_dir):
     return student, sampler, ckpt, checkpoint_dataset(checkpoint, dataset, data_dir)
 
 
+def decoder_from_checkpoint(ckpt: dict, checkpoint: str):
+    """The trained decoder (models.Decoder, eval mode) stored in a runner checkpoint; ValueError naming
+    the fix when the checkpoint has none (only the fdal and kd training modes train one)."""
+    from fdal.training import models
+    sd = ckpt.get("decoder")
+    if sd is None:
+        raise ValueError(f"{checkpoint} has no decoder (only the fdal and kd training modes train one); "
+                         f"export with --embedding student or --embedding none")
+    try:
+        hidden, in_channels = sd["net.0.weight"].shape[:2]
+        decoder = models.Decoder(in_channels=in_channels, out_channels=sd["net.2.weight"].shape[0],
+                                 hidden_channels=hidden)
+        decoder.load_state_dict(sd)
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"{checkpoint}: its decoder is not a models.Decoder state dict "
+                         f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})") from None
+    return decoder.eval()
+
+
 def run_export(args) -> int:
     torch_setup(args)
     from fdal.training.data import calibration_images
     from fdal.training.int8_export import export
     student, sampler, ckpt, ds = _load(args.checkpoint, args.dataset, args.data_dir)
+    embedding = None if args.embedding == "none" else args.embedding
+    decoder = decoder_from_checkpoint(ckpt, args.checkpoint) if embedding == "decoder" else None
     out = args.out or os.path.splitext(args.checkpoint)[0] + ".fdal"
     calib = calibration_images(ds, args.calibration, args.seed)
-    export(student, sampler, calib, out, method=args.method, percentile=args.percentile, seed=args.seed)
+    spec = export(student, sampler, calib, out, method=args.method, percentile=args.percentile, seed=args.seed,
+                  embedding=embedding, decoder=decoder)
+    described = ("no embedding" if spec.embedding_layer < 0 else
+                 f"{args.embedding} embedding of {int(np.prod(spec.layers[spec.embedding_layer].out_shape))} values")
     print(f"wrote {out} ({os.path.getsize(out):,} bytes): {ckpt.get('student_arch', 'vgg11lite')} "
-          f"{'+ sampler ' if sampler is not None else ''}trained on {ckpt.get('n_labeled')} labels of {ds.name}; "
-          f"calibrated ({args.method}) on {len(calib)} training images")
+          f"{'+ sampler ' if sampler is not None else ''}trained on {ckpt.get('n_labeled')} labels of {ds.name}, "
+          f"{described}; calibrated ({args.method}) on {len(calib)} training images")
     return 0
 
 
@@ -77,7 +108,12 @@ def run_compare(args) -> int:
         raise ValueError(f"{args.checkpoint} has {ckpt.get('num_classes')} classes but {ds.name} has "
                          f"{ds.num_classes}; pass the --dataset it was trained on")
     x, y = evaluation_images(ds, args.n)
-    report = format_report(compare(student, sampler, args.model, x, y))
+    # A decoder embedding is a branch of its own (fdal info): compare it with the float decoder's output.
+    from fdal import format as fmt
+    from .info import embedding_branch_layers
+    decoder = (decoder_from_checkpoint(ckpt, args.checkpoint)
+               if embedding_branch_layers(fmt.read_model(args.model)) else None)
+    report = format_report(compare(student, sampler, args.model, x, y, decoder=decoder))
     print(f"{args.checkpoint} (float) vs {args.model} (int8), {len(y):,} test images of {ds.name}\n\n{report}")
     if args.out:
         Path(args.out).write_text(report + "\n")

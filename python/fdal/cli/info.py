@@ -34,6 +34,38 @@ def _macs(layer) -> int:
     return 0
 
 
+def _needed_by(spec, outputs) -> set:
+    """Indices of the layers that the given output layers read, directly or not (themselves included)."""
+    needed, todo = set(), [i for i in outputs if i >= 0]
+    while todo:
+        i = todo.pop()
+        if i not in needed:
+            needed.add(i)
+            if spec.layers[i].input >= 0:
+                todo.append(spec.layers[i].input)
+    return needed
+
+
+def embedding_branch_layers(spec) -> list:
+    """The layers only the embedding needs (its own branch, e.g. an exported decoder); [] when the
+    embedding is a tensor the heads compute anyway (the student's z) or there is none."""
+    if spec.embedding_layer < 0:
+        return []
+    return sorted(_needed_by(spec, [spec.embedding_layer]) - _needed_by(spec, [spec.logits_layer, spec.score_layer]))
+
+
+def _embedding(spec, layers) -> dict:
+    """The embedding output: its layer, size, quantization, and the MACs only it needs (its own branch)."""
+    i = spec.embedding_layer
+    if i < 0:
+        return None
+    layer = spec.layers[i]
+    own = embedding_branch_layers(spec)
+    return {"layer": i, "op": layer.op, "shape": list(layer.out_shape), "dim": int(np.prod(layer.out_shape)),
+            "scale": float(layer.out_scale), "zero_point": int(layer.out_zero_point),
+            "branch_layers": own, "branch_macs": sum(layers[j]["macs"] for j in own)}
+
+
 def describe(path: str) -> dict:
     """A JSON-ready description of the model at `path` (raises fdal.FormatError if invalid)."""
     from fdal import format as fmt
@@ -48,13 +80,14 @@ def describe(path: str) -> dict:
             "pad": list(layer.pad), "out_kind": layer.out_kind, "out_scale": float(layer.out_scale),
             "out_zero_point": int(layer.out_zero_point), "relu": layer.out_kind == "int8"
             and layer.act_min == layer.out_zero_point and layer.op in ("conv2d", "fc"),
-            "bytes": _array_bytes(layer), "macs": _macs(layer), "head": heads.get(i)})
+            "bytes": _array_bytes(layer), "macs": _macs(layer),
+            "head": heads.get(i, "embedding" if i == spec.embedding_layer else None)})
     desc = {
         "file": path, "file_bytes": os.path.getsize(path), "format_version": list(spec.version),
         "input_shape": list(spec.input_shape), "num_classes": spec.num_classes,
         "input_scale": float(spec.input_scale), "input_zero_point": int(spec.input_zero_point),
         "mean": [float(v) for v in spec.mean], "std": [float(v) for v in spec.std],
-        "has_sampler": spec.score_layer >= 0, "layers": layers,
+        "has_sampler": spec.score_layer >= 0, "embedding": _embedding(spec, layers), "layers": layers,
         "weight_bytes": sum(layer["bytes"] for layer in layers),
         "macs_per_image": sum(layer["macs"] for layer in layers),
     }
@@ -76,6 +109,7 @@ def format_description(d: dict) -> str:
              f"input: uint8 {_shape(d['input_shape'])} (HWC) -> int8 scale {d['input_scale']:.6g}, "
              f"zero point {d['input_zero_point']}; mean {_floats(d['mean'])}, std {_floats(d['std'])}",
              f"heads: logits ({d['num_classes']} classes)" + (", score (sampler)" if d["has_sampler"] else ""),
+             _embedding_line(d["embedding"]),
              "",
              f"{'#':>2} {'op':<8} {'in':>3} {'input':>9} -> {'output':<9} {'kernel/stride':<13} "
              f"{'out scale':>10} {'zp':>4} {'out':<9} {'bytes':>8} {'MACs':>9}"]
@@ -93,6 +127,15 @@ def format_description(d: dict) -> str:
     if "arena_bytes" in d:
         lines.append(f"activation arena (native planner): {d['arena_bytes']:,} bytes")
     return "\n".join(lines)
+
+
+def _embedding_line(e) -> str:
+    if e is None:
+        return "embedding: none (re-export with `fdal export` to add one)"
+    cost = (f"its own branch (layers {', '.join(map(str, e['branch_layers']))}): {e['branch_macs']:,} MACs per image"
+            if e["branch_layers"] else "no extra MACs (a tensor the heads already compute)")
+    return (f"embedding: layer {e['layer']} ({e['op']}), {e['dim']} int8 values ({_shape(e['shape'])}, NHWC order), "
+            f"scale {e['scale']:.6g}, zero point {e['zero_point']}; {cost}")
 
 
 def _floats(values) -> str:

@@ -16,7 +16,8 @@ from .crc import crc32_fixup
 from .diff import model_differences, models_equal
 from .errors import FormatError
 from .layout import (ALIGN, ARRAY_FIELDS, CRC_BYTES, HEADER_BYTES, HEADER_FIELDS, INPUT_MEAN_OFFSET,
-                     INPUT_SCALE_OFFSET, INPUT_ZERO_POINT_OFFSET, INT32_MAX, MAGIC, MAX_LAYERS, MAX_TENSOR_ELEMENTS,
+                     INPUT_SCALE_OFFSET, INPUT_ZERO_POINT_OFFSET, INT32_MAX, MAGIC, MAX_EMBEDDING_VALUES, MAX_LAYERS,
+                     MAX_TENSOR_ELEMENTS, READABLE_MAJORS,
                      OP_NAMES, OPS, OUT_KIND_NAMES, OUT_KINDS, RECORD_BYTES, RECORD_FIELDS, VERSION_MAJOR,
                      VERSION_MINOR, Field, record_field_offset)
 from .reader import read_model
@@ -30,7 +31,7 @@ __all__ = [
     "layer_output_shape", "model_differences", "models_equal",
     # the byte layout, for tools and tests that edit files
     "MAGIC", "VERSION_MAJOR", "VERSION_MINOR", "HEADER_BYTES", "RECORD_BYTES", "ALIGN", "CRC_BYTES",
-    "MAX_LAYERS", "MAX_TENSOR_ELEMENTS", "INT32_MAX", "OPS", "OP_NAMES", "OUT_KINDS", "OUT_KIND_NAMES",
+    "READABLE_MAJORS", "MAX_LAYERS", "MAX_TENSOR_ELEMENTS", "MAX_EMBEDDING_VALUES", "INT32_MAX", "OPS", "OP_NAMES", "OUT_KINDS", "OUT_KIND_NAMES",
     "Field", "HEADER_FIELDS", "RECORD_FIELDS", "ARRAY_FIELDS",
     "INPUT_SCALE_OFFSET", "INPUT_ZERO_POINT_OFFSET", "INPUT_MEAN_OFFSET",
     "record_field_offset", "crc32_fixup",

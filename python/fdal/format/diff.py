@@ -27,7 +27,7 @@ def model_differences(a: ModelSpec, b: ModelSpec) -> list:
     """Names of the fields where two specs differ (floats compared as float32 bits). Empty if equal."""
     diffs = []
     for name in ("input_shape", "num_classes", "input_scale", "input_zero_point", "mean", "std", "lut",
-                 "logits_layer", "score_layer", "version"):
+                 "logits_layer", "score_layer", "embedding_layer", "version"):
         if not _same(getattr(a, name), getattr(b, name)):
             diffs.append(name)
     if len(a.layers) != len(b.layers):

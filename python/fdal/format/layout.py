@@ -6,8 +6,10 @@ import struct
 from typing import NamedTuple
 
 MAGIC = b"\x89FDAL\r\n\x1a"
-VERSION_MAJOR = 1
+VERSION_MAJOR = 2  # what write_model writes; readers read every 1.y and 2.y (docs/format.md, "Versions")
 VERSION_MINOR = 0
+READABLE_MAJORS = (1, 2)
+MAX_EMBEDDING_VALUES = 4096
 HEADER_BYTES = 64
 RECORD_BYTES = 128
 ALIGN = 64
@@ -46,8 +48,10 @@ HEADER_FIELDS = {
     "layer_table_offset": Field(40, "I"),
     "blob_offset": Field(44, "I"),
     "blob_bytes": Field(48, "I"),
-    "reserved": Field(52, "12s"),
+    "embedding_layer": Field(52, "h"),  # format 2.x; in 1.x bytes 52..63 are all reserved
+    "reserved": Field(54, "10s"),
 }
+V1_RESERVED = Field(52, "12s")  # the reserved bytes of a 1.x header
 # The input section follows the header: scale, zero point, then f32[C] mean and f32[C] std.
 INPUT_SCALE_OFFSET = 64
 INPUT_ZERO_POINT_OFFSET = 68
@@ -101,8 +105,13 @@ def record_field_offset(buf: bytes, layer: int, name: str) -> int:
 
 
 def read_header(buf: bytes) -> dict:
-    """Every header field by name, unpacked (not checked)."""
-    return {name: struct.unpack_from("<" + f.fmt, buf, f.offset)[0] for name, f in HEADER_FIELDS.items()}
+    """Every header field by name, unpacked (not checked). A 1.x header has no embedding_layer:
+    it reads as -1 and `reserved` is the whole of bytes 52..63."""
+    hdr = {name: struct.unpack_from("<" + f.fmt, buf, f.offset)[0] for name, f in HEADER_FIELDS.items()}
+    if hdr["version_major"] == 1:
+        hdr["embedding_layer"] = -1
+        hdr["reserved"] = struct.unpack_from("<" + V1_RESERVED.fmt, buf, V1_RESERVED.offset)[0]
+    return hdr
 
 
 def read_record(buf: bytes, base: int) -> dict:

@@ -14,7 +14,8 @@ from .errors import FormatError, check_range
 from .float32 import finite_positive
 from .layer_reader import Producer, read_layer
 from .layout import (ALIGN, CRC_BYTES, HEADER_BYTES, INPUT_MEAN_OFFSET, INPUT_SCALE_OFFSET, INPUT_ZERO_POINT_OFFSET,
-                     MAGIC, MAX_LAYERS, MAX_TENSOR_ELEMENTS, RECORD_BYTES, VERSION_MAJOR, read_header)
+                     MAGIC, MAX_EMBEDDING_VALUES, MAX_LAYERS, MAX_TENSOR_ELEMENTS, READABLE_MAJORS, RECORD_BYTES,
+                     read_header)
 from .spec import ModelSpec
 
 
@@ -24,9 +25,11 @@ def _check_size_magic_version(buf: bytes) -> dict:
     hdr = read_header(buf)
     if hdr["magic"] != MAGIC:
         raise FormatError(f"header: bad magic {hdr['magic']!r} (not a .fdal file, or text-mode damage)")
-    if hdr["version_major"] != VERSION_MAJOR:
-        raise FormatError(
-            f"header: version_major = {hdr['version_major']}: future version (this reader reads {VERSION_MAJOR}.x)")
+    if hdr["version_major"] not in READABLE_MAJORS:
+        readable = ", ".join(f"{v}.x" for v in READABLE_MAJORS)
+        raise FormatError(f"header: version_major = {hdr['version_major']}: "
+                          f"{'future' if hdr['version_major'] > READABLE_MAJORS[-1] else 'unsupported'} version "
+                          f"(this reader reads {readable})")
     if hdr["file_size"] != len(buf):
         raise FormatError(f"header: file_size = {hdr['file_size']} but the file has {len(buf)} bytes (truncated?)")
     return hdr
@@ -46,9 +49,11 @@ def _check_header(hdr: dict) -> None:
         check_range(hdr["score_layer"], 0, n - 1, "score_layer")
         if hdr["score_layer"] == hdr["logits_layer"]:
             raise FormatError("header: score_layer must differ from logits_layer")
+    if hdr["embedding_layer"] != -1:
+        check_range(hdr["embedding_layer"], 0, n - 1, "embedding_layer")
     if hdr["flags"] != 0:
         raise FormatError(f"header: flags = {hdr['flags']} must be 0")
-    if hdr["reserved"] != bytes(12):
+    if any(hdr["reserved"]):
         raise FormatError("header: reserved bytes must be zero")
     elements = hdr["input_h"] * hdr["input_w"] * hdr["input_c"]
     if elements > MAX_TENSOR_ELEMENTS:
@@ -81,6 +86,17 @@ def _check_padding_zero(buf: bytes, hdr: dict, spans: list) -> None:
     stray = np.flatnonzero(~covered & (np.frombuffer(buf, np.uint8, count=covered.size) != 0))
     if stray.size:
         raise FormatError(f"padding: byte at offset {int(stray[0])} is not zero")
+
+
+def _check_embedding(i: int, layer) -> None:
+    """The embedding is an int8 tensor (not an int32 head) of at most MAX_EMBEDDING_VALUES values."""
+    if layer.out_kind != "int8":
+        raise FormatError(f"layer {i} ({layer.op}): the embedding layer must be an int8 tensor (out_kind 0), "
+                          f"not an int32 head")
+    values = int(np.prod(layer.out_shape))
+    if values > MAX_EMBEDDING_VALUES:
+        raise FormatError(f"layer {i} ({layer.op}): the embedding has {values} values, over the limit "
+                          f"{MAX_EMBEDDING_VALUES}")
 
 
 def read_model(path_or_bytes) -> ModelSpec:
@@ -126,10 +142,14 @@ def read_model(path_or_bytes) -> ModelSpec:
                           f"num_classes = {hdr['num_classes']}")
     if hdr["score_layer"] != -1 and layers[hdr["score_layer"]].out_shape[2] != 1:
         raise FormatError(f"layer {hdr['score_layer']} (fc): the score layer must have out_c = 1")
+    embedding = hdr["embedding_layer"]
+    if embedding != -1:
+        _check_embedding(embedding, layers[embedding])
     read = {layer.input for layer in layers}
     for i, layer in enumerate(layers):
-        if i not in heads and i not in read:
-            raise FormatError(f"layer {i} ({layer.op}): dead layer (its output is read by no layer and is no head)")
+        if i not in heads and i not in read and i != embedding:
+            raise FormatError(f"layer {i} ({layer.op}): dead layer (its output is read by no layer and is no head "
+                              f"nor the embedding)")
     spans.sort()
     for (s0, e0, n0), (s1, e1, n1) in zip(spans, spans[1:]):
         if s1 < e0:
@@ -138,5 +158,5 @@ def read_model(path_or_bytes) -> ModelSpec:
     return ModelSpec(
         input_shape=(hdr["input_h"], hdr["input_w"], c), num_classes=hdr["num_classes"],
         input_scale=input_scale, input_zero_point=input_zp, mean=mean, std=std, lut=lut, layers=layers,
-        logits_layer=hdr["logits_layer"], score_layer=hdr["score_layer"],
+        logits_layer=hdr["logits_layer"], score_layer=hdr["score_layer"], embedding_layer=embedding,
         version=(hdr["version_major"], hdr["version_minor"]))

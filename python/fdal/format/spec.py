@@ -46,4 +46,5 @@ class ModelSpec:
     layers: list = field(default_factory=list)
     logits_layer: int = 0
     score_layer: int = -1
+    embedding_layer: int = -1  # the int8 layer whose output is the per-image embedding; -1: none (format 2.x)
     version: tuple = (VERSION_MAJOR, VERSION_MINOR)

@@ -82,6 +82,9 @@ def _encode(spec: ModelSpec) -> bytes:
         raise FormatError("mean and std are required")
     if len(spec.version) != 2:
         raise FormatError(f"version must be (major, minor), got {spec.version}")
+    if int(spec.version[0]) == 1 and int(spec.embedding_layer) != -1:
+        raise FormatError(f"format {spec.version[0]}.{spec.version[1]} has no embedding field: write version 2.0 "
+                          f"to keep embedding_layer = {spec.embedding_layer}")
 
     lut_offset = align(INPUT_MEAN_OFFSET + 16 * c)  # leaves room for either reading of the layout
     table_offset = lut_offset + 256 * c
@@ -113,6 +116,8 @@ def _encode(spec: ModelSpec) -> bytes:
         ("blob_offset", blob_offset), ("blob_bytes", blob_bytes),
     ):
         _pack(buf, 0, h, name, value)
+    if int(spec.version[0]) != 1:  # a 1.x header keeps bytes 52..63 reserved (zero)
+        _pack(buf, 0, h, "embedding_layer", int(spec.embedding_layer))
     struct.pack_into("<f", buf, INPUT_SCALE_OFFSET, as_f32(spec.input_scale))
     try:
         struct.pack_into("<i", buf, INPUT_ZERO_POINT_OFFSET, int(spec.input_zero_point))

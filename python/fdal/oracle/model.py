@@ -54,14 +54,19 @@ def run_layers(spec: ModelSpec, images) -> list:
 
 
 def forward(spec: ModelSpec, images, batch_size: int = 256) -> dict:
-    """Raw int32 heads and their float outputs (docs/quantization.md, "Heads and outputs")."""
+    """Raw int32 heads and their float outputs (docs/quantization.md, "Heads and outputs"), and the
+    embedding: embedding_q int8 (N, D) in NHWC memory order and embedding = float32(q - zp) * scale
+    (None, as the score entries, when the model has none)."""
     images = check_images(spec, images)
-    logits_raw, score_raw = [], []
+    logits_raw, score_raw, embedding_q = [], [], []
     for s in range(0, max(len(images), 1), batch_size):
         outs = run_layers(spec, images[s:s + batch_size])
         logits_raw.append(outs[spec.logits_layer].reshape(-1, spec.num_classes))
         if spec.score_layer >= 0:
             score_raw.append(outs[spec.score_layer].reshape(-1))
+        if spec.embedding_layer >= 0:
+            out = outs[spec.embedding_layer]
+            embedding_q.append(out.reshape(len(out), int(np.prod(out.shape[1:]))))
     logits_raw = np.concatenate(logits_raw).astype(np.int32)
     logits_unit = np.float32(spec.layers[spec.logits_layer].out_scale)
     result = {
@@ -69,10 +74,16 @@ def forward(spec: ModelSpec, images, batch_size: int = 256) -> dict:
         "logits": logits_raw.astype(np.float32) * logits_unit,
         "logits_unit": logits_unit,
         "score_raw": None, "score": None, "score_unit": None,
+        "embedding_q": None, "embedding": None,
     }
     if spec.score_layer >= 0:
         score_raw = np.concatenate(score_raw).astype(np.int32)
         score_unit = np.float32(spec.layers[spec.score_layer].out_scale)
         x = score_raw.astype(np.float64) * np.float64(score_unit)
         result.update(score_raw=score_raw, score=sigmoid(x).astype(np.float32), score_unit=score_unit)
+    if spec.embedding_layer >= 0:
+        layer = spec.layers[spec.embedding_layer]
+        q = np.concatenate(embedding_q).astype(np.int8)
+        real = (q.astype(np.int32) - np.int32(layer.out_zero_point)).astype(np.float32) * np.float32(layer.out_scale)
+        result.update(embedding_q=q, embedding=real)
     return result

@@ -42,6 +42,7 @@ class ModelBuilder:
         self.std = np.asarray(default_std if std is None else std, dtype=np.float32)
         self.seed = seed
         self._pending: list = []
+        self._embedding = -1
 
     def output_shape(self, index=None) -> tuple:
         """(h, w, c) of layer `index`'s output: -1 is the model input, None the last layer added
@@ -83,6 +84,14 @@ class ModelBuilder:
             raise ValueError(f"head must be None, 'logits' or 'score', got {head!r}")
         return self._add("fc", input, out_c, relu=relu and head is None, head=head)
 
+    def embedding(self, index=None) -> int:
+        """Designate layer `index` (None: the last layer added) as the model's embedding output."""
+        src = len(self._pending) - 1 if index is None else int(index)
+        if not 0 <= src < len(self._pending):
+            raise ValueError(f"embedding {src} is not an existing layer")
+        self._embedding = src
+        return src
+
     def build(self, calibration_images=None, n_calibration: int = 256) -> ModelSpec:
         """Draw weights and calibrate every int8 layer on seeded (or given) images."""
         heads = {p.head: i for i, p in enumerate(self._pending) if p.head}
@@ -106,7 +115,8 @@ class ModelBuilder:
             acts[i] = oracle.run_layer(layer, acts[src])
             qparams[i] = (layer.out_scale, layer.out_zero_point)
         spec = ModelSpec(self.input_shape, layers[heads["logits"]].out_shape[2], in_scale, in_zp,
-                         self.mean.copy(), self.std.copy(), lut, layers, heads["logits"], heads.get("score", -1))
+                         self.mean.copy(), self.std.copy(), lut, layers, heads["logits"], heads.get("score", -1),
+                         embedding_layer=self._embedding)
         validate(spec)
         return spec
 
