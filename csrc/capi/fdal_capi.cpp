@@ -120,6 +120,10 @@ fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
       key.value.i32 = std::int32_t(fdal::decode_int64(order));
       break;
     case fdal::Strategy::Margin:
+    case fdal::Strategy::KCenter:  // pool-level: each pick's margin key (fdal.h)
+    case fdal::Strategy::TypiClust:
+    case fdal::Strategy::ProbCover:
+    case fdal::Strategy::Power:
       key.type = FDAL_KEY_INT64;
       key.value.i64 = fdal::decode_int64(order);
       break;
@@ -303,14 +307,22 @@ fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, in
 
 fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* strategy, int64_t k,
                                        uint64_t seed, int32_t threads, fdal_ranker** out) {
+  return fdal_ranker_create_cap(model, strategy, k, seed, threads, FDAL_DEFAULT_CAP, out);
+}
+
+fdal_status fdal_ranker_create_cap(const fdal_model* model, const char* strategy, int64_t k,
+                                   uint64_t seed, int32_t threads, int64_t cap, fdal_ranker** out) {
+  static_assert(FDAL_DEFAULT_CAP == fdal::Ranker::kDefaultCap, "fdal.h and ranker.h disagree on the cap");
   return guarded([&] {
     require(out != nullptr, "out is NULL");
     *out = nullptr;
     require(model != nullptr, "model is NULL");
     require(strategy != nullptr, "strategy is NULL");
     auto handle = std::make_unique<fdal_ranker>();
-    // fdal::Ranker checks strategy (and its sampler), k and threads, with messages that name them.
-    handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed, threads);
+    // fdal::Ranker checks strategy (its sampler or embedding), k, threads and cap, with messages
+    // that name them.
+    handle->ranker =
+        std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed, threads, cap);
     *out = handle.release();
   });
 }

@@ -144,8 +144,8 @@ py::dict forward(const PyModel& self, const py::array& images, std::int32_t thre
 class PyRanker {
  public:
   PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed,
-           std::int32_t threads)
-      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads) {}
+           std::int32_t threads, std::int64_t cap)
+      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap) {}
   void push(const py::array& images) {
     const fdal::ImageView view = image_view(images);
     py::gil_scoped_release release;
@@ -311,8 +311,9 @@ PYBIND11_MODULE(_core, m) {
       .def("forward", &forward, py::arg("images"), py::arg("threads") = 1);
 
   py::class_<PyRanker>(m, "Ranker")
-      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t>(),
-           py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1)
+      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t, std::int64_t>(),
+           py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1,
+           py::arg("cap") = fdal::Ranker::kDefaultCap)
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)
       .def_property_readonly("seen", &PyRanker::seen);
@@ -362,4 +363,5 @@ PYBIND11_MODULE(_core, m) {
   py::list strategies;
   for (const char* name : fdal::kStrategyNames) strategies.append(name);
   m.attr("STRATEGIES") = py::tuple(strategies);
+  m.attr("DEFAULT_CAP") = fdal::Ranker::kDefaultCap;  // fdal.strategies.DEFAULT_CAP (checked by a test)
 }

@@ -10,7 +10,8 @@ namespace fdal {
 
 // The one C++ list of strategy names, in Strategy's order (python/fdal/strategies.py is the Python
 // one; tests/test_strategy_lists.py checks they agree).
-const char* const kStrategyNames[kNumStrategies] = {"fdal", "margin", "entropy", "random"};
+const char* const kStrategyNames[kNumStrategies] = {"fdal",     "margin",    "entropy",   "random",
+                                                     "kcenter",  "typiclust", "probcover", "power"};
 
 Strategy parse_strategy(const std::string& name) {
   for (int i = 0; i < kNumStrategies; ++i) {

@@ -1,6 +1,13 @@
 // Ranker: streams batches of raw images, keeps the k best (key, pool index) pairs, and returns
 // the k indices best first. Memory O(k + chunk); results do not depend on how the pool is split
 // into batches (keys use the global pool index). One Ranker per thread; the Model is shared.
+// Pool-level strategies (kcenter, typiclust, probcover, power; docs/selection.md) keep the `cap`
+// images with the smallest random_key(seed, index) (the "random" order, so the candidate set does
+// not depend on batching or threads), with their int8 embeddings (cap x D bytes, allocated here at
+// creation) and margin keys; finish() runs the rule (rank/pool_select.h, default PoolParams, power's
+// unit = the logits unit) on the candidates ordered by pool index (its scratch,
+// pool_select_scratch_bytes for n = candidates, is allocated there) and returns pool indices in
+// pick order.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -8,6 +15,7 @@
 #include "kernels/kernel_params.h"
 #include "model/model.h"
 #include "rank/keys.h"
+#include "rank/pool_select.h"
 #include "rank/top_k.h"
 #include "runtime/workspace.h"
 
@@ -18,14 +26,18 @@ class Ranker {
   // Throws std::invalid_argument for k <= 0, or "fdal" on a model without a sampler.
   // threads >= 1: each pushed batch is split across that many threads (a Workspace each); the
   // result is identical for any thread count.
+  // Pool-level strategies: cap >= 1 candidates (else std::invalid_argument), and kcenter,
+  // typiclust, probcover need a model with an embedding; cap is ignored by the others.
+  static constexpr std::int64_t kDefaultCap = 10000;
   Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
-         std::int32_t threads = 1);
+         std::int32_t threads = 1, std::int64_t cap = kDefaultCap);
   // The next images of the pool (indices seen() .. seen() + n - 1).
   void push(const ImageView& images);
-  // The k best pool indices, best first. Throws std::invalid_argument when fewer than k images
-  // were pushed.
+  // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
+  // when fewer than k images were pushed (pool-level: when k > the number of candidates).
   std::vector<std::int64_t> finish() const;
   // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
+  // Pool-level strategies: each pick's margin key (encode_int64), in pick order.
   std::vector<TopK::Entry> finish_entries() const;
   std::int64_t seen() const { return seen_; }
   Strategy strategy() const { return strategy_; }
@@ -41,7 +53,21 @@ class Ranker {
   // One per thread and the raw outputs of one chunk, made once (empty for "random").
   std::vector<Workspace> workspaces_;
   std::vector<std::int32_t> logits_raw_, score_raw_;
+  std::vector<std::int8_t> embedding_raw_;  // one chunk's embeddings (kcenter, typiclust, probcover)
   TopK top_;
+  // Pool-level candidates: slot s holds pool index cand_index_[s], its random key, margin key and
+  // (embedding strategies) embedding row s of cand_embedding_ (dim_ bytes). heap_ is a max-heap of
+  // slots under (random key, pool index): its top is the first candidate to drop. finish() permutes
+  // the slots into pool-index order in place (relabelling heap_), so it stays valid for more pushes.
+  void push_candidate(std::uint64_t rkey, std::int64_t index, std::int64_t margin_key, const std::int8_t* row);
+  bool slot_less(std::int32_t a, std::int32_t b) const;
+  void sift_down(std::size_t pos);
+  void sift_up(std::size_t pos);
+  std::int64_t cap_ = 0, dim_ = 0;
+  mutable std::vector<std::int8_t> cand_embedding_;
+  mutable std::vector<std::uint64_t> cand_rkey_;
+  mutable std::vector<std::int64_t> cand_index_, cand_margin_;
+  mutable std::vector<std::int32_t> heap_;
 };
 
 }  // namespace fdal

@@ -9,7 +9,9 @@ Everything is seeded: running it twice gives identical bytes. Files:
                     decoder-like branch no other layer reads
   <model>.layers.gold   per-layer oracle outputs for 2 images (kernel tests)
   <model>.forward.gold  raw and float heads (and the embedding, int8 and float) for 4 images
-  pool.npy, rank.gold   a 32-image pool for alexnet_lite and oracle top-k for every strategy
+  pool.npy, rank.gold   a 32-image pool for alexnet_lite and oracle top-k for every per-image strategy
+  rank_pool.gold        the pool-level strategies' picks on embedding_branch for the same pool, with
+                        the default cap and with cap POOL_CAP (seeded candidates)
   tiny_pool.raw         a raw 40-image pool for the tiny model
   int16_pool.npy        a pool of the wrong dtype (error test)
   rank_*.txt            the exact stdout fdal-rank must print (end-to-end tests)
@@ -27,13 +29,14 @@ import numpy as np
 
 from fdal import oracle, testing
 from fdal.format import write_model
-from fdal.strategies import STRATEGIES
+from fdal.strategies import DEFAULT_CAP, PER_IMAGE_STRATEGIES, POOL_STRATEGIES
 
 OUT = Path(__file__).resolve().parent / "golden"
 DTYPES = {np.dtype(np.int8): 1, np.dtype(np.uint8): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 4,
           np.dtype(np.uint64): 5, np.dtype(np.float32): 6, np.dtype(np.float64): 7}
 RANK_K = 6
 RANDOM_SEED = 12345678901234567
+POOL_CAP = 20  # < the 32-image pool: the pool-level goldens with it pick from seeded candidates
 
 
 def write_gold(path: Path, arrays: dict) -> None:
@@ -102,9 +105,10 @@ def forward_arrays(spec, images) -> dict:
     return arrays
 
 
-def tool_stdout(spec, pool, k, strategy, seed=0, scores=False) -> str:
-    """What `fdal-rank MODEL POOL -k k --strategy s --seed seed [--scores]` prints."""
-    idx = oracle.rank(spec, pool, k, strategy, seed=seed)
+def tool_stdout(spec, pool, k, strategy, seed=0, scores=False, cap=DEFAULT_CAP) -> str:
+    """What `fdal-rank MODEL POOL -k k --strategy s --seed seed [--scores] [--cap cap]` prints
+    (pool-level strategies' keys: each pick's margin key)."""
+    idx = oracle.rank(spec, pool, k, strategy, seed=seed, cap=cap)
     if not scores:
         return "".join(f"{i}\n" for i in idx)
     keys = oracle.keys(oracle.forward(spec, pool), strategy, seed=seed)[idx]
@@ -135,16 +139,27 @@ def main() -> None:
     pool = testing.random_images(102, 32, alex.input_shape)
     np.save(OUT / "pool.npy", pool)
     ranks = {}
-    for strategy in STRATEGIES:
+    for strategy in PER_IMAGE_STRATEGIES:
         ranks[strategy] = oracle.rank(alex, pool, RANK_K, strategy, seed=RANDOM_SEED)
         # the whole order, for tests that rank with other k
         ranks[strategy + "_all"] = oracle.rank(alex, pool, len(pool), strategy, seed=RANDOM_SEED)
     ranks["random_seed"] = np.array([RANDOM_SEED], dtype=np.uint64)
     write_gold(OUT / "rank.gold", ranks)
-    for strategy in STRATEGIES:
+    for strategy in PER_IMAGE_STRATEGIES:
         (OUT / f"rank_{strategy}.txt").write_text(tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED))
         (OUT / f"rank_{strategy}_scores.txt").write_text(
             tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED, scores=True))
+    # Pool-level strategies on the model with an embedding, same pool (16x16x3).
+    emb = models["embedding_branch"]
+    picks = {"cap": np.array([POOL_CAP], dtype=np.int64)}
+    for strategy in POOL_STRATEGIES:
+        picks[strategy] = oracle.rank(emb, pool, RANK_K, strategy, seed=RANDOM_SEED)
+        picks[strategy + "_cap"] = oracle.rank(emb, pool, RANK_K, strategy, seed=RANDOM_SEED, cap=POOL_CAP)
+        (OUT / f"rank_{strategy}.txt").write_text(
+            tool_stdout(emb, pool, RANK_K, strategy, RANDOM_SEED, cap=POOL_CAP))
+        (OUT / f"rank_{strategy}_scores.txt").write_text(
+            tool_stdout(emb, pool, RANK_K, strategy, RANDOM_SEED, scores=True))
+    write_gold(OUT / "rank_pool.gold", picks)
 
     tiny = models["tiny"]
     tiny_pool = testing.random_images(103, 40, tiny.input_shape)

@@ -1,7 +1,8 @@
 // The ranker through the C API against the oracle's top-k for every strategy on a 32-image pool
 // (read with the tool's .npy reader), pushed in batches of several sizes: the result must not
 // depend on batching. Also checks k = pool size (the whole order), the k errors, and the keys of
-// fdal_ranker_finish_keys.
+// fdal_ranker_finish_keys. The pool-level strategies (rank_pool.gold: on embedding_branch.fdal, same
+// pool) are checked with the default cap (> the pool) and cap 20 (seeded candidates).
 //   test_ranker GOLDEN_DIR
 #include <cstdint>
 #include <climits>
@@ -23,19 +24,21 @@ void check_keys(const fdal_model* model, const fdal_model_info& info, const std:
                 const std::string& strategy, std::uint64_t seed, const std::vector<std::int64_t>& chosen,
                 const std::vector<fdal_rank_key>& keys) {
   const std::int64_t h = info.input_h, w = info.input_w, c = info.input_c, classes = info.num_classes;
-  const std::int32_t want_type = strategy == "fdal" ? FDAL_KEY_INT32 : strategy == "margin" ? FDAL_KEY_INT64
+  // Pool-level strategies report each pick's margin key, in pick order (not ascending).
+  const bool pool_level = strategy != "fdal" && strategy != "margin" && strategy != "entropy" && strategy != "random";
+  const std::int32_t want_type = strategy == "fdal" ? FDAL_KEY_INT32 : strategy == "margin" || pool_level ? FDAL_KEY_INT64
                                  : strategy == "entropy" ? FDAL_KEY_FLOAT64 : FDAL_KEY_UINT64;
   std::vector<std::int32_t> logits(static_cast<std::size_t>(classes));
   std::int32_t score = 0;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const fdal_rank_key& key = keys[i];
     CHECK_EQ(key.type, want_type);
-    if (i > 0) CHECK(keys[i - 1].order <= key.order);
+    if (i > 0 && !pool_level) CHECK(keys[i - 1].order <= key.order);
     const fdal_images one{pool.data() + chosen[i] * h * w * c, 1, h, w, c, h * w * c, w * c, c, 1};
     CHECK_EQ(fdal_forward(model, &one, logits.data(), &score, nullptr, nullptr), FDAL_OK);
     if (strategy == "fdal") {
       CHECK_EQ(key.value.i32, score);
-    } else if (strategy == "margin") {
+    } else if (strategy == "margin" || pool_level) {
       std::int64_t top1 = INT64_MIN, top2 = INT64_MIN;
       for (std::int32_t v : logits) {
         if (v > top1) {
@@ -59,11 +62,11 @@ void check_keys(const fdal_model* model, const fdal_model_info& info, const std:
 
 std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& info, const std::vector<std::uint8_t>& pool,
                                std::int64_t n, const char* strategy, std::int64_t k, std::uint64_t seed,
-                               std::int64_t batch) {
+                               std::int64_t batch, std::int64_t cap = FDAL_DEFAULT_CAP, std::int32_t threads = 1) {
   const std::int64_t h = info.input_h, w = info.input_w, c = info.input_c;
   fdal_ranker* ranker = nullptr;
   std::vector<std::int64_t> out(std::size_t(k), -1);
-  if (fdal_ranker_create(model, strategy, k, seed, &ranker) != FDAL_OK) {
+  if (fdal_ranker_create_cap(model, strategy, k, seed, threads, cap, &ranker) != FDAL_OK) {
     std::fprintf(stderr, "  ranker_create(%s): %s\n", strategy, fdal_last_error());
     fdal_test::report(__FILE__, __LINE__, "ranker_create succeeds");
     return out;
@@ -105,8 +108,32 @@ int main(int argc, char** argv) {
   // Every strategy the library knows must have its oracle goldens (make_goldens.py writes them).
   CHECK(fdal_strategy_count() >= 1);
   CHECK(fdal_strategy_name(-1) == nullptr && fdal_strategy_name(fdal_strategy_count()) == nullptr);
+  const fdal_test::GoldFile pool_gold(fdal_test::golden_path(argv[1], "rank_pool.gold"));
+  fdal_model* emb_model = nullptr;
+  CHECK_EQ(fdal_model_load_file(fdal_test::golden_path(argv[1], "embedding_branch.fdal").c_str(), &emb_model), FDAL_OK);
+  if (emb_model == nullptr) return fdal_test::finish("test_ranker");
+  fdal_model_info emb_info{};
+  CHECK_EQ(fdal_model_get_info(emb_model, &emb_info), FDAL_OK);
+  const std::int64_t pool_cap = pool_gold.get("cap").as<std::int64_t>()[0];
   for (std::int32_t s = 0; s < fdal_strategy_count(); ++s) {
     const char* strategy = fdal_strategy_name(s);
+    if (!gold.has(strategy)) {  // a pool-level strategy: its goldens are in rank_pool.gold
+      for (const bool capped : {false, true}) {
+        const fdal_test::GoldArray& want = pool_gold.get(std::string(strategy) + (capped ? "_cap" : ""));
+        for (std::int64_t batch : {std::int64_t(1), std::int64_t(7), std::int64_t(64)}) {
+          for (std::int32_t threads : {1, 3}) {
+            const auto got = rank(emb_model, emb_info, pool, n, strategy, want.elements(), seed, batch,
+                                  capped ? pool_cap : FDAL_DEFAULT_CAP, threads);
+            if (std::memcmp(got.data(), want.bytes.data(), want.bytes.size()) != 0) {
+              std::fprintf(stderr, "  strategy %s, cap %s, batch %lld, threads %d: picks differ from the oracle\n",
+                           strategy, capped ? "20" : "default", (long long)batch, threads);
+              fdal_test::report(__FILE__, __LINE__, "pool-level picks match the oracle");
+            }
+          }
+        }
+      }
+      continue;
+    }
     const fdal_test::GoldArray& top = gold.get(strategy);
     const fdal_test::GoldArray& all = gold.get(std::string(strategy) + "_all");
     for (std::int64_t batch : {std::int64_t(1), std::int64_t(5), std::int64_t(32), std::int64_t(64)}) {
@@ -135,6 +162,17 @@ int main(int argc, char** argv) {
   CHECK_EQ(fdal_ranker_create(model, "margin", 0, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_EQ(fdal_ranker_create(model, "least-confidence", 3, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "least-confidence");
+  // Pool-level: k above the cap fails at create; an embedding rule needs an embedding (the message
+  // names the fix); cap < 1 is refused.
+  CHECK_EQ(fdal_ranker_create_cap(emb_model, "kcenter", 21, 0, 1, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "larger than the number of candidates");
+  CHECK_EQ(fdal_ranker_create_cap(emb_model, "power", 5, 0, 1, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "cap must be at least 1");
+  CHECK_EQ(fdal_ranker_create(model, "kcenter", 5, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "fdal export");
+  CHECK_EQ(fdal_ranker_create(model, "power", 5, 0, &ranker), FDAL_OK);  // power needs no embedding
+  fdal_ranker_free(ranker);
+  fdal_model_free(emb_model);
   fdal_model_free(model);
   return fdal_test::finish("test_ranker");
 }

@@ -3,7 +3,8 @@
 //
 // Memory: the model, the ranker, one chunk buffer (batch images) and the k results are allocated
 // before the pool is streamed; streaming allocates nothing, with or without --scores
-// (tests/alloc_check.cmake checks this). --scores prints the keys the ranker ranked by
+// (tests/alloc_check.cmake checks this; a pool-level strategy's candidates, cap x embedding dim
+// bytes, are allocated with the ranker). --scores prints the keys the ranker ranked by
 // (fdal_ranker_finish_keys): no second pass over the pool.
 #include <cerrno>
 #include <cinttypes>
@@ -33,12 +34,15 @@ enum ExitCode {
 // %s: the strategy names of the C API, joined by '|' (strategy_choices).
 const char kUsage[] =
     "usage: fdal-rank MODEL POOL -k K [--strategy %s] [--seed S]\n"
-    "                 [--batch B] [--scores]\n"
+    "                 [--batch B] [--cap C] [--scores]\n"
     "  MODEL  a .fdal model file\n"
     "  POOL   raw uint8 images (N*H*W*C bytes) or a .npy uint8 array of shape (N, H, W, C)\n"
     "  prints the k chosen pool indices, best first, one per line\n"
     "  (--scores: index<TAB>ranking key; keys as in docs/quantization.md, smaller = chosen first)\n"
-    "  --strategy  default fdal;  --seed  for random, default 0;  --batch  images per read, default 256\n"
+    "  (pool-level strategies kcenter, typiclust, probcover, power: picks in pick order, each with its\n"
+    "   margin key; they choose among the C images with the smallest random keys)\n"
+    "  --strategy  default fdal;  --seed  for random and pool-level, default 0;  --batch  images per\n"
+    "  read, default 256;  --cap  pool-level candidates, default 10000 (memory C x embedding dim bytes)\n"
     "exit codes: 0 ok, 2 usage, 3 model unreadable or malformed, 4 pool unreadable or malformed,\n"
     "            5 pool images do not match the model's input shape, 6 bad k, 7 runtime error\n";
 
@@ -49,6 +53,7 @@ struct Options {
   const char* strategy = "fdal";
   std::uint64_t seed = 0;
   std::int64_t batch = 256;
+  std::int64_t cap = FDAL_DEFAULT_CAP;
   bool scores = false;
 };
 
@@ -116,6 +121,11 @@ int parse_args(int argc, char** argv, Options* o) {
         return die(kExitUsage, "--batch needs an integer in 1..1048576");
       }
       ++i;
+    } else if (std::strcmp(a, "--cap") == 0) {
+      if (!has_value || !parse_int64(argv[i + 1], &o->cap) || o->cap < 1 || o->cap > 2147483647) {
+        return die(kExitUsage, "--cap needs an integer in 1..2147483647");
+      }
+      ++i;
     } else if (std::strcmp(a, "--scores") == 0) {
       o->scores = true;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -177,8 +187,9 @@ int run(const Options& o) {
   }
 
   fdal_ranker* raw_ranker = nullptr;
-  // The C API checks the strategy (known; a sampler for "fdal"): a refusal is a usage error.
-  const fdal_status created = fdal_ranker_create(model.get(), o.strategy, k, o.seed, &raw_ranker);
+  // The C API checks the strategy (known; a sampler for "fdal", an embedding for kcenter, typiclust
+  // and probcover) and k against the cap: a refusal is a usage error.
+  const fdal_status created = fdal_ranker_create_cap(model.get(), o.strategy, k, o.seed, 1, o.cap, &raw_ranker);
   if (created == FDAL_ERR_INVALID_ARGUMENT) return die(kExitUsage, "%s: %s", o.model, fdal_last_error());
   if (created != FDAL_OK) return die(kExitRuntime, "ranker: %s", fdal_last_error());
   const std::unique_ptr<fdal_ranker, RankerDeleter> ranker(raw_ranker);

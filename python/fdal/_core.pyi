@@ -10,6 +10,8 @@ import numpy.typing as npt
 
 STRATEGIES: Tuple[str, ...]
 """The ranking strategies the C++ ranker knows (kStrategyNames), in its order."""
+DEFAULT_CAP: int
+"""Candidates of a pool-level ranker by default (Ranker::kDefaultCap; fdal.strategies.DEFAULT_CAP)."""
 
 class FormatError(ValueError):
     """A malformed, truncated, corrupted or future-version .fdal file."""
@@ -32,12 +34,15 @@ class Model:
         and "embedding_q" (int8 (N, D)) when it has an embedding."""
 
 class Ranker:
-    """Streams batches of images and keeps the k best (key, index) pairs; keeps its model alive."""
+    """Streams batches of images and keeps the k best (key, index) pairs (pool-level strategies: the
+    cap candidates with the smallest random keys); keeps its model alive."""
 
-    def __init__(self, model: Model, strategy: str, k: int, seed: int, threads: int = 1) -> None: ...
+    def __init__(self, model: Model, strategy: str, k: int, seed: int, threads: int = 1,
+                 cap: int = 10000) -> None: ...
     def push(self, images: npt.NDArray[np.uint8]) -> None: ...
     def finish(self) -> npt.NDArray[np.int64]:
-        """The k best pool indices, best first; ValueError when fewer than k images were pushed."""
+        """The k best pool indices, best first (pool-level: in pick order); ValueError when fewer than k
+        images were pushed (pool-level: than k candidates)."""
     @property
     def seen(self) -> int:
         """Images pushed so far."""

@@ -16,7 +16,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from .format import FormatError
-from .strategies import STRATEGIES, check_strategy
+from .strategies import DEFAULT_CAP, STRATEGIES, check_strategy
 
 
 def _core():
@@ -186,17 +186,33 @@ def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
             yield part[start:start + batch_size]
 
 
-def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1) -> np.ndarray:
+def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
+              cap=DEFAULT_CAP) -> np.ndarray:
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
     is streamed in batches of batch_size, memory O(k + batch_size). strategy: one of STRATEGIES
-    (docs/quantization.md, "Ranking keys"); seed is used by "random" only (taken modulo 2**64).
-    threads: each batch is split across that many threads; the result does not depend on it.
+    (docs/quantization.md, "Ranking keys"); seed is used by "random" and the pool-level strategies
+    (taken modulo 2**64). threads: each batch is split across that many threads; the result does not
+    depend on it.
+
+    Pool-level strategies (kcenter, typiclust, probcover, power; docs/selection.md, "Strategies"):
+    the candidates are the `cap` pool images with the smallest random keys (those of "random", so
+    the set does not depend on batching or threads); the rule picks k of them and the result is
+    their pool indices in pick order; k > min(cap, N) is a ValueError. kcenter, typiclust and
+    probcover need a model with an embedding (Model.require_embedding). Memory: cap x D bytes of
+    int8 embeddings (D = model.embedding_dim; 0 for power) plus 28 x cap bytes of
+    bookkeeping, allocated when ranking starts, plus the rule's scratch at the end
+    (fdal._core.pool_select_scratch_bytes(rule, min(cap, N), D, k)).
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
-    check_strategy(strategy, model.has_sampler)
+    spec = check_strategy(strategy, model.has_sampler)
+    if spec.needs_embedding:
+        model.require_embedding(strategy)
+    cap = _check_int(cap, "cap")
+    if cap <= 0:
+        raise ValueError(f"cap must be positive, got {cap}")
     k = _check_int(k, "k")
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
@@ -212,12 +228,16 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
             raise ValueError("pool is empty")
         if k > len(pool):
             raise ValueError(f"k={k} is larger than the pool size {len(pool)}")
+        if spec.pool_level and k > cap:
+            raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
 
-    ranker = _core().Ranker(model._native, strategy, k, seed, threads)
+    ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap)
     for batch in _batches(pool, batch_size):
         ranker.push(_check_images(model, batch, "pool batch"))
     if ranker.seen == 0:
         raise ValueError("pool is empty")
     if k > ranker.seen:
         raise ValueError(f"k={k} is larger than the pool size {ranker.seen}")
+    if spec.pool_level and k > cap:
+        raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
     return ranker.finish()

@@ -4,6 +4,8 @@ their names and of what each needs (keys defined in docs/quantization.md, "Ranki
 csrc/rank/keys.cpp's kStrategyNames is the C++ list (exported as fdal._core.STRATEGIES);
 tests/runtime/test_strategy_lists.py checks that it, this module and the C++ test lists agree. Adding a
 strategy means adding it here and to kStrategyNames, then its key in the oracle and in C++.
+Pool-level strategies (kcenter, typiclust, probcover, power) pick by a rule of fdal.oracle.pool_select
+over at most `cap` seeded candidates (docs/selection.md, "Strategies").
 Pure Python: importable without numpy's extension or the native runtime.
 """
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import NamedTuple
 class Strategy(NamedTuple):
     name: str
     needs_sampler: bool  # ranks on the score layer, so the model must have one
-    key_dtype: str       # numpy dtype of its ranking key (smaller key = picked first)
+    key_dtype: str       # numpy dtype of its ranking key (smaller key = picked first); pool-level:
+                         # of the key reported per pick (the margin key), not an order
     summary: str
+    pool_level: bool = False       # picks by a rule over the seeded candidates (docs/selection.md)
+    needs_embedding: bool = False  # the rule reads the model's int8 embedding (format 2.0)
 
 
 _ALL = (
@@ -23,10 +28,19 @@ _ALL = (
     Strategy("margin", False, "int64", "smallest gap between the two largest logits"),
     Strategy("entropy", False, "float64", "highest entropy of the softmax (key: -H)"),
     Strategy("random", False, "uint64", "a seeded hash of the pool index (uniform, without replacement)"),
+    Strategy("kcenter", False, "int64", "greedy farthest-first k-center on the embeddings", True, True),
+    Strategy("typiclust", False, "int64", "the most typical image of each k-center cell of the embeddings",
+             True, True),
+    Strategy("probcover", False, "int64", "greedy max coverage of delta-balls of the embeddings", True, True),
+    Strategy("power", False, "int64", "seeded Gumbel-top-k of 1 / (1 + margin * logits unit)", True, False),
 )
 
 BY_NAME = {s.name: s for s in _ALL}
 STRATEGIES = tuple(BY_NAME)  # in kStrategyNames' order
+# Derived from the one list: the strategies that rank by a per-image key, and the pool-level ones.
+PER_IMAGE_STRATEGIES = tuple(s.name for s in _ALL if not s.pool_level)
+POOL_STRATEGIES = tuple(s.name for s in _ALL if s.pool_level)
+DEFAULT_CAP = 10000  # candidates of a pool-level strategy (csrc Ranker::kDefaultCap, FDAL_DEFAULT_CAP)
 
 
 def check_strategy(name, has_sampler: bool) -> Strategy:

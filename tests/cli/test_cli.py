@@ -12,7 +12,7 @@ import pytest
 
 import fdal
 from fdal import format as fmt
-from fdal import testing
+from fdal import oracle, testing
 from fdal.cli import main
 
 SUBCOMMANDS = ("quickstart", "prepare-data", "train-teacher", "al", "export", "compare", "rank", "info",
@@ -30,6 +30,13 @@ def model_file(tmp_path_factory):
 def no_sampler_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny.fdal"
     fmt.write_model(testing.random_model(6, "tiny", with_sampler=False, n_calibration=32), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def embedding_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "vgg_embedding.fdal"
+    fmt.write_model(testing.random_model(5, "vgg11_lite", n_calibration=32, embedding="student"), path)
     return str(path)
 
 
@@ -132,12 +139,29 @@ def test_info_and_rank_work_without_torch(model_file, pool_file):
 
 
 @pytest.mark.parametrize("strategy", fdal.STRATEGIES)
-def test_rank_prints_what_rank_pool_returns(model_file, pool_file, strategy, capsys):
+def test_rank_prints_what_rank_pool_returns(model_file, embedding_file, pool_file, strategy, capsys):
+    if fdal.strategies.BY_NAME[strategy].needs_embedding:
+        # model_file has no embedding: the error names the fix; a file with one ranks.
+        assert_user_error(capsys, ["rank", model_file, pool_file, "-k", "17", "--strategy", strategy],
+                          "needs per-image embeddings", "fdal export")
+        model_file = embedding_file
     code, out, _ = run(capsys, "rank", model_file, pool_file, "-k", "17", "--strategy", strategy, "--seed", "3",
                        "--threads", "2")
     assert code == 0
     expected = fdal.rank_pool(fdal.load(model_file), np.load(pool_file), 17, strategy=strategy, seed=3)
     assert [int(v) for v in out.split()] == expected.tolist()
+
+
+@pytest.mark.parametrize("strategy", fdal.strategies.POOL_STRATEGIES)
+def test_rank_cap(embedding_file, pool_file, strategy, capsys):
+    code, out, _ = run(capsys, "rank", embedding_file, pool_file, "-k", "9", "--strategy", strategy, "--seed", "4",
+                       "--cap", "50", "--batch-size", "33")
+    assert code == 0
+    spec = fmt.read_model(embedding_file)
+    expected = oracle.rank(spec, np.load(pool_file), 9, strategy, seed=4, cap=50)
+    assert [int(v) for v in out.split()] == expected.tolist()
+    assert_user_error(capsys, ["rank", embedding_file, pool_file, "-k", "51", "--strategy", strategy, "--cap", "50"],
+                      "larger than the number of candidates 50")
 
 
 def test_rank_writes_npy_text_raw_and_nchw(model_file, pool_file, tmp_path, capsys):

@@ -17,7 +17,7 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def shared():
-    spec = testing.random_model(31, "tiny", n_calibration=32)
+    spec = testing.random_model(31, "tiny", n_calibration=32, embedding="student")  # every strategy runs
     model = fdal.load(fmt.write_model(spec))
     pool = testing.random_images(32, 96)
     return model, pool

@@ -16,7 +16,7 @@ import pytest
 
 import fdal
 from fdal import format as fmt
-from fdal import testing
+from fdal import oracle, testing
 
 # Every path of this build but the one they are all compared with.
 ALL_PATHS = tuple(p for p in fdal.kernel_paths(runnable_only=False) if p != "reference")
@@ -47,15 +47,16 @@ def assert_same_outputs(data, images, path, seed, threads=(1,)):
 
 
 @functools.lru_cache(maxsize=None)
-def model_bytes(seed, arch):
+def model_bytes(seed, arch, embedding=None):
     """Built once per module run (calibration is the slow part)."""
-    return fmt.write_model(testing.random_model(seed, arch, n_calibration=32))
+    return fmt.write_model(testing.random_model(seed, arch, n_calibration=32, embedding=embedding))
 
 
 @functools.lru_cache(maxsize=None)
-def reference_ranking(strategy):
-    return fdal.rank_pool(fdal.load(model_bytes(22, "vgg11_lite"), kernels="reference"), rank_pool_images(), 25,
-                          strategy=strategy, batch_size=64)
+def reference_ranking(strategy, cap=fdal.strategies.DEFAULT_CAP):
+    # With the student embedding, so that kcenter, typiclust and probcover run too.
+    return fdal.rank_pool(fdal.load(model_bytes(22, "vgg11_lite", "student"), kernels="reference"),
+                          rank_pool_images(), 25, strategy=strategy, batch_size=64, cap=cap)
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,10 +161,17 @@ def test_whole_models_identical_for_every_path_and_thread_count(path, arch):
 def test_rank_pool_identical_for_every_path_and_thread_count(path, strategy):
     seed = 22
     pool, want = rank_pool_images(), reference_ranking(strategy)
-    model = fdal.load(model_bytes(seed, "vgg11_lite"), kernels=path)
+    model = fdal.load(model_bytes(seed, "vgg11_lite", "student"), kernels=path)
     for threads in (1, 2, 3):
         got = fdal.rank_pool(model, pool, 25, strategy=strategy, batch_size=64, threads=threads)
         np.testing.assert_array_equal(got, want, err_msg=f"path {path}, threads {threads}, seed {seed}")
+    if fdal.strategies.BY_NAME[strategy].pool_level:  # a pool (301) larger than the cap: seeded candidates
+        want = reference_ranking(strategy, cap=120)
+        np.testing.assert_array_equal(want, oracle.rank(fmt.read_model(model_bytes(22, "vgg11_lite", "student")),
+                                                        pool, 25, strategy, cap=120))
+        for threads in (1, 3):
+            got = fdal.rank_pool(model, pool, 25, strategy=strategy, batch_size=41, threads=threads, cap=120)
+            np.testing.assert_array_equal(got, want, err_msg=f"path {path}, threads {threads}, cap 120")
 
 
 def test_reference_threads_identical():

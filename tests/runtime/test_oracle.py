@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fdal import oracle
+from fdal.strategies import PER_IMAGE_STRATEGIES
 from fdal.testing import ModelBuilder, random_images, random_model
 
 SEEDS = list(range(6))
@@ -223,7 +224,7 @@ def test_entropy_keys_match_float_entropy(tiny):
     assert np.allclose(got, -entropy, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("strategy", oracle.STRATEGIES)
+@pytest.mark.parametrize("strategy", PER_IMAGE_STRATEGIES)  # pool-level: tests/runtime/test_rank_pool_level.py
 def test_rank_invariants(tiny, strategy):
     spec, images = tiny
     pool = np.concatenate([images, images[:10]])  # duplicates: equal keys, ties to the lower index

@@ -7,9 +7,10 @@ import pytest
 
 import fdal
 from fdal import oracle, testing
+from fdal.strategies import PER_IMAGE_STRATEGIES
 
 
-@pytest.mark.parametrize("strategy", fdal.STRATEGIES)
+@pytest.mark.parametrize("strategy", PER_IMAGE_STRATEGIES)  # pool-level: test_rank_pool_level.py
 @pytest.mark.parametrize("fixture", ["vgg", "alexnet"])
 def test_rank_pool_matches_oracle(request, fixture, strategy, pool):
     pair = request.getfixturevalue(fixture)
@@ -34,7 +35,7 @@ def oracle_keys(pair, images, strategy, seed=0):
     return oracle.keys(oracle.forward(pair.spec, images), strategy, seed=seed)
 
 
-@pytest.mark.parametrize("strategy", fdal.STRATEGIES)
+@pytest.mark.parametrize("strategy", PER_IMAGE_STRATEGIES)  # pool-level: test_rank_pool_level.py
 def test_properties(vgg, pool, strategy):
     k = 40
     idx = fdal.rank_pool(vgg.model, pool, k, strategy=strategy, seed=11)
@@ -58,7 +59,7 @@ def test_random_depends_on_seed_and_covers_pool(vgg, pool):
     np.testing.assert_array_equal(np.sort(everything), np.arange(len(pool)))  # without replacement
 
 
-@pytest.mark.parametrize("strategy", fdal.STRATEGIES)
+@pytest.mark.parametrize("strategy", PER_IMAGE_STRATEGIES)  # pool-level: test_rank_pool_level.py
 def test_streaming_equals_in_memory(vgg, pool, strategy):
     want = fdal.rank_pool(vgg.model, pool, 33, strategy=strategy, seed=5)
     rng = np.random.default_rng(0)

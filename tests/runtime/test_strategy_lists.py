@@ -33,17 +33,23 @@ def test_ctest_foreach_lists_every_strategy():
     text = (CSRC_TESTS / "CMakeLists.txt").read_text()
     lists = re.findall(r"foreach\(s ([a-z_ ]+)\)", text)
     assert lists, "csrc/tests/CMakeLists.txt: the fdal-rank golden loop `foreach(s ...)` is gone"
-    for names in lists:
-        assert tuple(names.split()) == strategies.STRATEGIES
+    # One loop for the per-image strategies (alexnet_lite), one for the pool-level ones (a model
+    # with an embedding): together every strategy, in order, once.
+    assert [tuple(names.split()) for names in lists] == [strategies.PER_IMAGE_STRATEGIES,
+                                                         strategies.POOL_STRATEGIES]
+    assert strategies.PER_IMAGE_STRATEGIES + strategies.POOL_STRATEGIES == strategies.STRATEGIES
 
 
 def test_alloc_check_covers_every_strategy():
     text = (CSRC_TESTS / "alloc_check.cmake").read_text()
     # The model without a sampler runs every strategy that does not need one ...
-    (no_sampler,) = re.findall(r"foreach\(strategy ([a-z_ ]+)\)", text)
-    assert no_sampler.split() == [s.name for s in strategies.BY_NAME.values() if not s.needs_sampler]
-    # ... and the model with a sampler the ones that do (count_allocs(out model pool batch STRATEGY ...)).
-    with_sampler = set(re.findall(r'count_allocs\(\w+ "\$\{GOLDEN\}/alexnet_lite\.fdal" \S+ \d+ (\w+)', text))
+    # ... the model with an embedding the pool-level ones ...
+    (no_sampler, pool_level) = re.findall(r"foreach\(strategy ([a-z_ ]+)\)", text)
+    assert no_sampler.split() + pool_level.split() == [s.name for s in strategies.BY_NAME.values()
+                                                       if not s.needs_sampler]
+    assert tuple(pool_level.split()) == strategies.POOL_STRATEGIES
+    # ... and the model with a sampler the ones that do (npy_chunk_allocs(model STRATEGY extra)).
+    with_sampler = set(re.findall(r'npy_chunk_allocs\("\$\{GOLDEN\}/alexnet_lite\.fdal" (\w+)', text))
     assert with_sampler == {s.name for s in strategies.BY_NAME.values() if s.needs_sampler}
 
 

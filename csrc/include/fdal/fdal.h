@@ -74,8 +74,13 @@ fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* ima
                                  float* logits, float* score);
 
 /* The ranking strategies, in a fixed order: fdal_strategy_name(i) for 0 <= i < fdal_strategy_count()
- * ("fdal", "margin", "entropy", "random" today); NULL outside that range; valid for the life of the
- * process. "fdal" needs a model with a sampler; keys in docs/quantization.md, "Ranking keys". */
+ * ("fdal", "margin", "entropy", "random", "kcenter", "typiclust", "probcover", "power" today); NULL
+ * outside that range; valid for the life of the process. "fdal" needs a model with a sampler; keys
+ * in docs/quantization.md, "Ranking keys". The last four are pool-level (docs/selection.md,
+ * "Strategies"): the ranker keeps the `cap` images with the smallest random keys (those of
+ * "random") as candidates, with their int8 embeddings (cap * dim bytes, allocated at creation;
+ * "kcenter", "typiclust" and "probcover" need a model with an embedding) and margin keys, and
+ * finish runs the rule on them ("power" on the margin keys, unit = the logits unit). */
 int32_t fdal_strategy_count(void);
 const char* fdal_strategy_name(int32_t index);
 
@@ -86,8 +91,16 @@ fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, in
 /* fdal_ranker_create whose pushes run on `threads` threads (>= 1); same result for any count. */
 fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* strategy, int64_t k,
                                        uint64_t seed, int32_t threads, fdal_ranker** out);
+/* The default number of candidates of a pool-level strategy (the paper scores 10,000 images). */
+#define FDAL_DEFAULT_CAP 10000
+/* fdal_ranker_create_threads with at most `cap` (>= 1) candidates for a pool-level strategy
+ * (ignored by the others); FDAL_ERR_INVALID_ARGUMENT also for an embedding rule on a model without
+ * an embedding (the message names the fix: re-export with `fdal export`). */
+fdal_status fdal_ranker_create_cap(const fdal_model* model, const char* strategy, int64_t k,
+                                   uint64_t seed, int32_t threads, int64_t cap, fdal_ranker** out);
 fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images);
-/* Writes k int64 pool indices, best first; fails when fewer than k images were pushed. */
+/* Writes k int64 pool indices, best first (pool-level strategies: in pick order); fails when fewer
+ * than k images were pushed (pool-level: when k exceeds the number of candidates). */
 fdal_status fdal_ranker_finish(fdal_ranker* ranker, int64_t* indices, int64_t k);
 void fdal_ranker_free(fdal_ranker* ranker);
 
@@ -149,7 +162,8 @@ typedef struct fdal_rank_key {
 } fdal_rank_key;
 
 /* fdal_ranker_finish that also writes the k chosen images' keys (keys[i] belongs to indices[i]);
- * keys may be NULL. No forward pass: the keys are those the ranker ranked by. */
+ * keys may be NULL. No forward pass: the keys are those the ranker ranked by. Pool-level
+ * strategies: each pick's margin key (FDAL_KEY_INT64), in pick order (not sorted by key). */
 fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_rank_key* keys,
                                     int64_t k);
 

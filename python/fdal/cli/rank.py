@@ -12,8 +12,10 @@ from .pools import batches_with_progress, load_pool
 
 
 def register(sub):
-    from fdal.strategies import STRATEGIES
+    from fdal.strategies import DEFAULT_CAP, POOL_STRATEGIES, STRATEGIES
     strategy_help = f"one of {', '.join(STRATEGIES)} (default fdal)"
+    cap_help = (f"{', '.join(POOL_STRATEGIES)}: rank at most this many seeded candidates "
+                f"(default {DEFAULT_CAP}; memory cap x embedding dim bytes)")
     p = add_parser(sub, "rank", "rank a pool of raw images with an int8 model",
                    "Print (or write) the indices of the k most informative images of POOL, best first.\n"
                    "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes.",
@@ -25,6 +27,7 @@ def register(sub):
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
     p.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1; same result)")
+    p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(p)
     add_out(p, "write the indices here (.npy: int64 array; otherwise text, one per line) instead of stdout")
     p.set_defaults(func=run_rank)
@@ -40,6 +43,7 @@ def register(sub):
     b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
     b.add_argument("--repeat", type=positive_int, default=3)
     b.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1)")
+    b.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(b)
     b.set_defaults(func=run_bench)
 
@@ -53,7 +57,7 @@ def run_rank(args) -> int:
     t0 = time.perf_counter()
     picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
                            strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
-                           threads=args.threads)
+                           threads=args.threads, cap=args.cap)
     seconds = time.perf_counter() - t0
     if args.out:
         if args.out.endswith(".npy"):
@@ -69,14 +73,16 @@ def run_rank(args) -> int:
 
 
 def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0,
-            threads: int = 1) -> dict:
+            threads: int = 1, cap: int | None = None) -> dict:
     """Best-of-`repeat` seconds for forward over the pool and for rank_pool; images/s of each."""
     import fdal
     forward_s, rank_s = [], []
     for _ in range(repeat):
         # rank_pool first: it checks strategy and k before any time is spent.
         t0 = time.perf_counter()
-        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed, threads=threads)
+        extra = {} if cap is None else {"cap": cap}
+        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed, threads=threads,
+                       **extra)
         rank_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for start in range(0, len(pool), batch_size):
@@ -99,7 +105,7 @@ def run_bench(args) -> int:
         pool = random_images(args.seed, args.n, model.input_shape)
         source = f"random images (seed {args.seed})"
     k = args.k or max(1, len(pool) // 10)
-    r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed, args.threads)
+    r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed, args.threads, args.cap)
     info = model.info
     print(f"model {args.model}: {info['file_bytes']:,} bytes, kernels {info.get('kernels', '?')}, "
           f"{args.threads} thread{'s' * (args.threads > 1)}")

@@ -46,11 +46,13 @@ def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0, unit=Non
     """Ranking keys of a forward() result; smaller keys are ranked first.
 
     `unit` (the logits layer's out_scale) defaults to out["logits_unit"]; only entropy needs it.
+    Pool-level strategies (picked by ranking.rank's rule, not by a key) give the margin key: the
+    key "power" samples by and the one reported per pick.
     """
-    check_strategy(strategy, has_sampler=out.get("score_raw") is not None)
+    spec = check_strategy(strategy, has_sampler=out.get("score_raw") is not None)
     if strategy == "fdal":
         return np.asarray(out["score_raw"]).astype(np.int64)
-    if strategy == "margin":
+    if strategy == "margin" or spec.pool_level:  # pool-level: the margin key (power's, reported per pick)
         top = np.sort(np.asarray(out["logits_raw"]).astype(np.int64), axis=1)
         return top[:, -1] - top[:, -2]
     if strategy == "entropy":
