@@ -71,8 +71,11 @@ void rank_checks(const fdal_model* model, const fdal_model_info& info, const std
     fdal_ranker* probe = nullptr;
     const fdal_status created = fdal_ranker_create(model, strategy, k, seed, &probe);
     fdal_ranker_free(probe);
-    // The one refusal a loaded model may earn: a strategy that needs the sampler it lacks.
-    if (created == FDAL_ERR_INVALID_ARGUMENT && !info.has_sampler) continue;
+    // The refusals a loaded model may earn: a strategy that needs the sampler or the embedding
+    // output it lacks.
+    fdal_embedding_info e;
+    check(fdal_model_get_embedding_info(model, &e), "embedding_info failed on a loaded model");
+    if (created == FDAL_ERR_INVALID_ARGUMENT && (!info.has_sampler || !e.has_embedding)) continue;
     check(created, "ranker_create failed");
     std::int64_t one[k], two[k];
     for (int pushes = 1; pushes <= 2; ++pushes) {
