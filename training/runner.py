@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from fdal.training.checkpoint import save_checkpoint
+from fdal.training.data.pools import train_subset
 from fdal.training.protocols import Protocol, get_protocol, teacher_and_pool
 from fdal.training.results import append_result, read_results
 from fdal.training.student_training import accuracy, train_cycle
@@ -87,8 +87,7 @@ def get_teacher(p: Protocol, dataset, out_dir: Path, device, teacher_path=None, 
             labels = f"a seeded random {p.teacher_subset}-image subset of {labels}"
             keep = np.sort(np.random.default_rng([p.seed, 2]).choice(len(dataset.train_y), p.teacher_subset,
                                                                     replace=False))
-            keep_t = torch.as_tensor(keep, device=dataset.train_x.device)
-            train_set = dataclasses.replace(dataset, train_x=dataset.train_x[keep_t], train_y=dataset.train_y[keep_t])
+            train_set = train_subset(dataset, keep)
         model, history = fteacher.train_teacher(train_set, arch=p.teacher_arch, epochs=p.teacher_epochs,
                                                 device=device, seed=p.seed, progress=progress,
                                                 eval_every=p.teacher_epochs,  # test once, at the end

@@ -29,9 +29,10 @@ BURST_GAIN = (0.9, 1.1)  # brightness factor range
 BURST_NOISE_STD = 3.0    # additive pixel noise, uint8 units
 
 
-def _subset(ds, idx: np.ndarray, name: str):
+def train_subset(ds, idx: np.ndarray, name=None):
+    """`ds` with only the training images `idx` (test split and statistics kept); renamed if `name`."""
     t = torch.as_tensor(idx, dtype=torch.int64, device=ds.train_x.device)
-    return replace(ds, name=name, train_x=ds.train_x[t], train_y=ds.train_y[t])
+    return replace(ds, name=ds.name if name is None else name, train_x=ds.train_x[t], train_y=ds.train_y[t])
 
 
 def split_source_pool(ds, source_fraction: float, seed: int):
@@ -54,8 +55,8 @@ def split_source_pool(ds, source_fraction: float, seed: int):
     if len(source_idx) == 0 or len(pool_idx) == 0:
         raise ValueError(f"{ds.name}: a source fraction of {source_fraction} leaves an empty part "
                          f"of {len(y)} training images")
-    return ((_subset(ds, source_idx, f"{ds.name}-source"), source_idx),
-            (_subset(ds, pool_idx, f"{ds.name}-pool"), pool_idx))
+    return ((train_subset(ds, source_idx, f"{ds.name}-source"), source_idx),
+            (train_subset(ds, pool_idx, f"{ds.name}-pool"), pool_idx))
 
 
 def long_tailed_counts(class_counts, ratio: float, seed: int) -> np.ndarray:
@@ -84,7 +85,7 @@ def long_tailed(ds, ratio: float, seed: int):
     rng = np.random.default_rng([seed, 5])
     chosen = [rng.choice(np.flatnonzero(y == c), size=int(keep[c]), replace=False) for c in range(ds.num_classes)]
     idx = np.sort(np.concatenate(chosen)).astype(np.int64)
-    return _subset(ds, idx, f"{ds.name}-lt{ratio:g}"), idx
+    return train_subset(ds, idx, f"{ds.name}-lt{ratio:g}"), idx
 
 
 def burst_frames(image: np.ndarray, burst: int, rng: np.random.Generator) -> np.ndarray:
