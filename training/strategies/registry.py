@@ -1,14 +1,17 @@
 """Method name -> (training mode, selection function)."""
 from .badge import select_badge
+from functools import partial
+
 from .coreset import select_coreset
 from .fdal import select_fdal
+from .on_device import check_method, parse_method, select_on_device
 from .ll4al import select_ll4al
 from .probcover import select_probcover
 from .random import select_random
 from .typiclust import select_typiclust
 from .uncertainty import select_entropy, select_margin
 from .vaal import select_vaal
-from ..student_training import TEACHER_MODES
+from ..student_training import MODES, TEACHER_MODES
 
 METHODS = {
     "random": ("ce", select_random),
@@ -45,9 +48,15 @@ def needs_teacher(name: str) -> bool:
 
 
 def _lookup(name: str):
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    return METHODS[name]
+    """(training mode, selection function) of a METHODS name or of an on-device method
+    "<mode>+<strategy>[@embedding]" (on_device.py: the int8 runtime's own rule picks)."""
+    if name in METHODS:
+        return METHODS[name]
+    if isinstance(name, str) and parse_method(name) is not None:
+        mode, strategy, embedding = check_method(name, MODES)
+        return mode, partial(select_on_device, strategy=strategy, embedding=embedding)
+    raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}, or <mode>+<fdal strategy>"
+                     f"[@student|@decoder] to pick with the int8 runtime (e.g. kd+typiclust@decoder)")
 
 
 def select(name: str, ctx, candidates, budget: int, seed: int):

@@ -1,4 +1,5 @@
-"""Pool-level selection rules over int8 embeddings: kcenter, typiclust, probcover, power.
+"""Pool-level selection rules over int8 embeddings: kcenter, typiclust, probcover, power, and
+over predicted classes: classbalanced.
 
 The ground truth of csrc/rank/pool_select.*; every rule is written out in docs/selection.md.
 Distances are squared L2 of the raw int8 rows (the zero point cancels in differences), exact in
@@ -13,13 +14,15 @@ import numpy as np
 from .det_math import det_log
 from .keys import random_keys
 
-POOL_RULES = ("kcenter", "typiclust", "probcover", "power")
+POOL_RULES = ("kcenter", "typiclust", "probcover", "power", "classbalanced")
+SCORE_RULES = ("power", "classbalanced")  # rules over per-image keys, not embeddings
 MAX_DIM = 65536
 DEFAULTS = {
     "kcenter": {},
     "typiclust": {"min_cluster_size": 5, "k_nn": 20, "max_cells": 500},
     "probcover": {"k_nn": 20, "delta": -1},
     "power": {"beta": 1.0, "unit": 1.0},
+    "classbalanced": {"beta": 1.0, "unit": 1.0},
 }
 TWO_POW_M53 = 2.0 ** -53
 
@@ -75,14 +78,17 @@ def _check_params(rule, params):
     return p
 
 
-def check_args(rule, embeddings, scores, k, seed, pool_indices, params):
+def check_args(rule, embeddings, scores, k, seed, pool_indices, params, classes=None):
     """Validated (embeddings, scores, pool_indices, n, params); ValueError naming the problem."""
     if rule not in POOL_RULES:
         raise ValueError(f"unknown pool rule {rule!r}; known rules: {', '.join(POOL_RULES)}")
     p = _check_params(rule, params)
-    if rule == "power":
+    if (rule == "classbalanced") != (classes is not None):
+        raise ValueError("pool rule 'classbalanced' needs classes (int64 predicted classes >= 0)"
+                         if classes is None else f"pool rule {rule!r} takes no classes (pass None)")
+    if rule in SCORE_RULES:
         if scores is None:
-            raise ValueError("pool rule 'power' needs scores (int64 keys, smaller = more informative)")
+            raise ValueError(f"pool rule {rule!r} needs scores (int64 keys, smaller = more informative)")
         if not isinstance(scores, np.ndarray) or scores.ndim != 1:
             raise ValueError("scores must be a 1-D int64 numpy array")
         n = len(scores)
@@ -91,6 +97,10 @@ def check_args(rule, embeddings, scores, k, seed, pool_indices, params):
             _check_embeddings(embeddings)
             if len(embeddings) != n:
                 raise ValueError(f"embeddings have {len(embeddings)} rows but scores have {n}")
+        if classes is not None:
+            _check_1d_int64(classes, n, "classes")
+            if n and classes.min() < 0:
+                raise ValueError("classes must be >= 0")
     else:
         if embeddings is None:
             raise ValueError(f"pool rule {rule!r} needs embeddings (int8, (n, d))")
@@ -270,9 +280,33 @@ def power(scores, k, seed, pool_indices, beta, unit):
     return [int(i) for i in np.lexsort((pos, r, f))[:k]]
 
 
-def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, **params):
+def classbalanced(scores, classes, k, seed, pool_indices, beta, unit):
+    """Round robin over the predicted classes, the rarest first, each visit taking the class's next
+    candidate in power's order (beta = 0: random, inf: smallest key first)."""
+    n = len(scores)
+    pos = np.arange(n)
+    if beta == np.inf:
+        order = np.lexsort((pos, scores))
+    else:
+        f, r = power_keys(scores, pool_indices, seed, beta, unit)
+        order = np.lexsort((pos, r, f))
+    labels, counts = np.unique(classes, return_counts=True)
+    members = {int(c): [int(i) for i in order if classes[i] == c] for c in labels}
+    visit = [int(labels[j]) for j in np.lexsort((labels, counts))]  # fewest candidates first
+    picks, depth = [], 0
+    while len(picks) < k:
+        for c in visit:
+            if depth < len(members[c]):
+                picks.append(members[c][depth])
+                if len(picks) == k:
+                    break
+        depth += 1
+    return picks
+
+
+def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, classes=None, **params):
     """k distinct candidate positions (int64, pick order) chosen by `rule` (docs/selection.md)."""
-    e, scores, pool_indices, n, p = check_args(rule, embeddings, scores, k, seed, pool_indices, params)
+    e, scores, pool_indices, n, p = check_args(rule, embeddings, scores, k, seed, pool_indices, params, classes)
     k, seed = int(k), int(seed)
     if rule == "kcenter":
         picks = kcenter(e, k, seed, pool_indices)
@@ -280,6 +314,8 @@ def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, **params
         picks = typiclust(e, k, seed, pool_indices, p["min_cluster_size"], p["k_nn"], p["max_cells"])
     elif rule == "probcover":
         picks = probcover(e, k, p["k_nn"], p["delta"])
-    else:
+    elif rule == "power":
         picks = power(scores, k, seed, pool_indices, p["beta"], p["unit"])
+    else:
+        picks = classbalanced(scores, classes, k, seed, pool_indices, p["beta"], p["unit"])
     return np.asarray(picks, dtype=np.int64)

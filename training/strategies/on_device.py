@@ -1,0 +1,95 @@
+"""Selection by the int8 runtime itself: the cycle's student (+ sampler) is exported to a .fdal
+file in memory, loaded with fdal.load and the candidates are ranked with fdal.rank_pool, so a
+research run measures exactly the picks a device would make.
+
+Runner method names: "<training mode>+<strategy>[@<embedding>]", e.g. "kd+typiclust@decoder":
+train the cycle in that mode (student_training.MODES), export with that embedding ("student",
+the default, or "decoder", which needs a mode that trains one), and pick `budget` candidates
+with the fdal.STRATEGIES strategy of that name. The candidates are all ranked (cap = their
+number) with the cycle's seed, and calibration uses the images `fdal export` would use.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import check_request
+
+EMBEDDINGS = ("student", "decoder")
+CALIBRATION_IMAGES = 1000  # `fdal export --calibration`'s default
+
+
+def parse_method(name: str):
+    """(mode, strategy, embedding) of an on-device method name, or None when `name` is not one."""
+    if "+" not in name:
+        return None
+    mode, _, rest = name.partition("+")
+    strategy, _, embedding = rest.partition("@")
+    return mode, strategy, embedding or "student"
+
+
+# Rules of the numpy oracle (the runtime's ground truth) not yet in the native runtime: research
+# runs them on the runtime's own int8 forward outputs, so the picks are the ones the port must give.
+ORACLE_ONLY = ("classbalanced",)
+
+
+def check_method(name: str, modes) -> tuple:
+    """Validated parse_method(name); ValueError naming the part that is wrong."""
+    from fdal.strategies import STRATEGIES as NATIVE
+    STRATEGIES = NATIVE + ORACLE_ONLY
+    mode, strategy, embedding = parse_method(name)
+    if mode not in modes:
+        raise ValueError(f"method {name!r}: unknown training mode {mode!r}; modes: {', '.join(modes)}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"method {name!r}: unknown on-device strategy {strategy!r}; "
+                         f"fdal.STRATEGIES: {', '.join(STRATEGIES)}")
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"method {name!r}: unknown embedding {embedding!r}; embeddings: {', '.join(EMBEDDINGS)}")
+    if strategy == "fdal" and mode != "fdal":
+        raise ValueError(f"method {name!r}: strategy 'fdal' ranks by the sampler, which only mode 'fdal' trains")
+    if embedding == "decoder" and mode not in ("kd", "fdal"):
+        raise ValueError(f"method {name!r}: the decoder embedding needs mode 'kd' or 'fdal' (they train a decoder)")
+    return mode, strategy, embedding
+
+
+def export_cycle_model(ctx, embedding: str, seed: int):
+    """The cycle's models as the device would get them: an fdal.Model loaded from .fdal bytes."""
+    import fdal
+    from fdal.format import write_model
+    from fdal.training.data import calibration_images
+    from fdal.training.int8_export import export
+    models = ctx.models
+    calib = calibration_images(ctx.dataset, CALIBRATION_IMAGES, seed)
+    decoder = models.decoder if embedding == "decoder" else None
+    if embedding == "decoder" and decoder is None:
+        raise ValueError(f"embedding 'decoder' needs a decoder: the cycle trained in mode {models.mode!r} has none")
+    spec = export(models.student.eval(), None if models.sampler is None else models.sampler.eval(), calib,
+                  embedding=embedding, decoder=None if decoder is None else decoder.eval())
+    return fdal.load(write_model(spec)), spec
+
+
+def select_on_device(ctx, candidates, budget, seed, *, strategy: str, embedding: str = "student"):
+    import fdal
+    from fdal.training.data.runtime_images import images_nhwc
+    import torch
+    cand = check_request(ctx, candidates, budget)
+    model, spec = export_cycle_model(ctx, embedding, seed)
+    x = ctx.dataset.train_x
+    order = np.argsort(cand, kind="stable")  # rank_pool's candidates come in pool-index order
+    images = images_nhwc(x[torch.as_tensor(cand[order], device=x.device)])
+    if strategy in ORACLE_ONLY:
+        picks = _oracle_rule(model, spec, images, budget, strategy, seed, cand[order])
+    else:
+        picks = fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1)
+    return cand[order][picks].astype(np.int64)
+
+
+def _oracle_rule(model, spec, images, budget, rule, seed, pool_indices):
+    from fdal.oracle.keys import keys
+    from fdal.oracle.pool_select import pool_select
+    out = model.forward(images)
+    logits = np.asarray(out["logits_raw"]).astype(np.int64)
+    classes = np.argmax(logits, axis=1).astype(np.int64)  # ties: the lowest class
+    margin = keys({"logits_raw": logits}, "margin").astype(np.int64)
+    unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
+    return pool_select(rule, None, margin, budget, seed, pool_indices=pool_indices.astype(np.int64),
+                       classes=classes, unit=unit)
