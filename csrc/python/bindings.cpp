@@ -27,8 +27,10 @@ struct PyModel {
   ModelPtr model;
 };
 
+// dtype checks compare by equality, not identity: an unpickled array carries an equal dtype object
+// that is not numpy's singleton (identity refused CIFAR-10's own pickled uint8 batches).
 fdal::ImageView image_view(const py::array& images) {
-  if (!images.dtype().is(py::dtype::of<std::uint8_t>())) {
+  if (!images.dtype().equal(py::dtype::of<std::uint8_t>())) {
     throw std::invalid_argument("images must be uint8, got " + std::string(py::str(images.dtype())));
   }
   if (images.ndim() != 4) {
@@ -219,7 +221,7 @@ fdal::PoolParams pool_params(fdal::PoolRule rule, const py::kwargs& kwargs) {
 py::array_t<std::int64_t> int64_vector(const py::object& a, const char* what) {
   if (!py::isinstance<py::array>(a)) throw std::invalid_argument(std::string(what) + " must be an int64 numpy array");
   const py::array arr = a.cast<py::array>();
-  if (!arr.dtype().is(py::dtype::of<std::int64_t>())) {
+  if (!arr.dtype().equal(py::dtype::of<std::int64_t>())) {
     throw std::invalid_argument(std::string(what) + " must be int64, got " + std::string(py::str(arr.dtype())));
   }
   if (arr.ndim() != 1) throw std::invalid_argument(std::string(what) + " must have 1 dimension");
@@ -238,7 +240,7 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
   if (!embeddings.is_none()) {
     if (!py::isinstance<py::array>(embeddings)) throw std::invalid_argument("embeddings must be an int8 numpy array");
     const py::array arr = embeddings.cast<py::array>();
-    if (!arr.dtype().is(py::dtype::of<std::int8_t>())) {
+    if (!arr.dtype().equal(py::dtype::of<std::int8_t>())) {
       throw std::invalid_argument("embeddings must be int8, got " + std::string(py::str(arr.dtype())));
     }
     if (arr.ndim() != 2) {

@@ -189,3 +189,27 @@ def test_random_corruption_never_crashes_and_readers_agree(tiny, seed):
         if native_ok != python_ok:
             disagreements.append((trial, native_ok, python_ok))
     assert not disagreements, f"seed {seed}: (trial, native accepts, python accepts) {disagreements[:5]}"
+
+
+def test_unpickled_arrays_are_accepted(vgg):
+    # An unpickled array's dtype is an equal object, not numpy's singleton (CIFAR-10's own batches
+    # are pickles): an identity check refused them with "images must be uint8, got uint8".
+    import pickle
+
+    from fdal import _core
+    images = pickle.loads(pickle.dumps(np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3)))
+    fresh = images.copy()
+    np.testing.assert_array_equal(vgg.model.forward(images)["logits_raw"], vgg.model.forward(fresh)["logits_raw"])
+    np.testing.assert_array_equal(fdal.rank_pool(vgg.model, images, 2), fdal.rank_pool(vgg.model, fresh, 2))
+    emb = pickle.loads(pickle.dumps(np.arange(20, dtype=np.int8).reshape(5, 4)))
+    keys = pickle.loads(pickle.dumps(np.arange(5, dtype=np.int64)))
+    np.testing.assert_array_equal(_core.pool_select("kcenter", emb, None, 2, 0),
+                                  _core.pool_select("kcenter", emb.copy(), None, 2, 0))
+    np.testing.assert_array_equal(_core.pool_select("power", None, keys, 2, 0),
+                                  _core.pool_select("power", None, keys.copy(), 2, 0))
+
+
+def test_byte_swapped_keys_are_refused():
+    from fdal import _core
+    with pytest.raises(ValueError, match="int64"):
+        _core.pool_select("power", None, np.arange(5, dtype=">i8"), 2, 0)
