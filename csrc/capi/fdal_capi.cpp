@@ -124,6 +124,7 @@ fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
     case fdal::Strategy::TypiClust:
     case fdal::Strategy::ProbCover:
     case fdal::Strategy::Power:
+    case fdal::Strategy::ClassBalanced:
       key.type = FDAL_KEY_INT64;
       key.value.i64 = fdal::decode_int64(order);
       break;
@@ -393,11 +394,11 @@ extern "C" fdal_status fdal_pool_select_scratch_bytes(const char* rule, int64_t 
   });
 }
 
-extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
-                                        int64_t row_stride, const int64_t* pool_indices,
-                                        const int64_t* scores, int64_t k, uint64_t seed,
-                                        const fdal_pool_params* params, void* scratch,
-                                        size_t scratch_bytes, int64_t* picks) {
+extern "C" fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n,
+                                                int64_t d, int64_t row_stride, const int64_t* pool_indices,
+                                                const int64_t* scores, const int64_t* classes, int64_t k,
+                                                uint64_t seed, const fdal_pool_params* params, void* scratch,
+                                                size_t scratch_bytes, int64_t* picks) {
   return guarded([&] {
     require(rule != nullptr, "rule is NULL");
     fdal::PoolCandidates c;
@@ -407,7 +408,17 @@ extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddin
     c.row_stride = row_stride;
     c.pool_index = pool_indices;
     c.scores = scores;
+    c.classes = classes;
     fdal::pool_select(fdal::parse_pool_rule(rule), c, k, seed, pool_params(params), picks, scratch,
                       scratch_bytes, "auto");
   });
+}
+
+extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
+                                        int64_t row_stride, const int64_t* pool_indices,
+                                        const int64_t* scores, int64_t k, uint64_t seed,
+                                        const fdal_pool_params* params, void* scratch,
+                                        size_t scratch_bytes, int64_t* picks) {
+  return fdal_pool_select_classes(rule, embeddings, n, d, row_stride, pool_indices, scores, nullptr, k, seed,
+                                  params, scratch, scratch_bytes, picks);
 }

@@ -175,7 +175,8 @@ bool rule_has_param(fdal::PoolRule rule, const std::string& name) {
     case fdal::PoolRule::KCenter: return false;
     case fdal::PoolRule::TypiClust: return name == "min_cluster_size" || name == "k_nn" || name == "max_cells";
     case fdal::PoolRule::ProbCover: return name == "k_nn" || name == "delta";
-    case fdal::PoolRule::Power: return name == "beta" || name == "unit";
+    case fdal::PoolRule::Power:
+    case fdal::PoolRule::ClassBalanced: return name == "beta" || name == "unit";
   }
   return false;
 }
@@ -230,13 +231,14 @@ py::array_t<std::int64_t> int64_vector(const py::object& a, const char* what) {
 
 py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::object& embeddings,
                                          const py::object& scores, std::int64_t k, std::uint64_t seed,
-                                         const py::object& pool_indices, const std::string& kernels,
-                                         const py::kwargs& kwargs) {
+                                         const py::object& pool_indices, const py::object& classes,
+                                         const std::string& kernels, const py::kwargs& kwargs) {
   const fdal::PoolRule rule = fdal::parse_pool_rule(name);
   const fdal::PoolParams params = pool_params(rule, kwargs);
   fdal::PoolCandidates c;
   py::array_t<std::int8_t, py::array::c_style> emb;
-  py::array_t<std::int64_t> sc, pi;
+  py::array_t<std::int64_t> sc, pi, cl;
+  const bool takes_scores = fdal::pool_rule_takes_scores(rule);
   if (!embeddings.is_none()) {
     if (!py::isinstance<py::array>(embeddings)) throw std::invalid_argument("embeddings must be an int8 numpy array");
     const py::array arr = embeddings.cast<py::array>();
@@ -254,11 +256,11 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
     if (c.d < 1 || c.d > fdal::kPoolMaxDim) {
       throw std::invalid_argument("embedding dimension d = " + std::to_string(c.d) + " must be in 1..65536");
     }
-  } else if (rule != fdal::PoolRule::Power) {
+  } else if (!takes_scores) {
     throw std::invalid_argument("pool rule '" + name + "' needs embeddings (int8, (n, d))");
   }
   if (!scores.is_none()) {
-    if (rule != fdal::PoolRule::Power) throw std::invalid_argument("pool rule '" + name + "' takes no scores (pass None)");
+    if (!takes_scores) throw std::invalid_argument("pool rule '" + name + "' takes no scores (pass None)");
     sc = int64_vector(scores, "scores");
     if (!embeddings.is_none() && sc.shape(0) != c.n) {
       throw std::invalid_argument("embeddings have " + std::to_string(c.n) + " rows but scores have " +
@@ -266,8 +268,18 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
     }
     c.n = sc.shape(0);
     c.scores = sc.data();
-  } else if (rule == fdal::PoolRule::Power) {
-    throw std::invalid_argument("pool rule 'power' needs scores (int64 keys, smaller = more informative)");
+  } else if (takes_scores) {
+    throw std::invalid_argument("pool rule '" + name + "' needs scores (int64 keys, smaller = more informative)");
+  }
+  if (rule == fdal::PoolRule::ClassBalanced) {
+    if (classes.is_none()) {
+      throw std::invalid_argument("pool rule 'classbalanced' needs classes (int64 predicted classes >= 0)");
+    }
+    cl = int64_vector(classes, "classes");
+    if (cl.shape(0) != c.n) throw std::invalid_argument("classes must have shape (" + std::to_string(c.n) + ",)");
+    c.classes = cl.data();
+  } else if (!classes.is_none()) {
+    throw std::invalid_argument("pool rule '" + name + "' takes no classes (pass None)");
   }
   if (!pool_indices.is_none()) {
     pi = int64_vector(pool_indices, "pool_indices");
@@ -349,7 +361,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("pool_select", &pool_select_py, py::arg("rule"), py::arg("embeddings"), py::arg("scores"),
         py::arg("k"), py::arg("seed") = 0, py::arg("pool_indices") = py::none(),
-        py::arg("kernels") = "auto",
+        py::arg("classes") = py::none(), py::arg("kernels") = "auto",
         "k candidate positions (int64, pick order) chosen by a pool rule (docs/selection.md).");
   m.def("pool_select_scratch_bytes",
         [](const std::string& name, std::int64_t n, std::int64_t d, std::int64_t k, const py::kwargs& kwargs) {

@@ -10,8 +10,9 @@ namespace fdal {
 
 // The one C++ list of strategy names, in Strategy's order (python/fdal/strategies.py is the Python
 // one; tests/test_strategy_lists.py checks they agree).
-const char* const kStrategyNames[kNumStrategies] = {"fdal",     "margin",    "entropy",   "random",
-                                                     "kcenter",  "typiclust", "probcover", "power"};
+const char* const kStrategyNames[kNumStrategies] = {"fdal",      "margin",    "entropy",
+                                                     "random",    "kcenter",   "typiclust",
+                                                     "probcover", "power",     "classbalanced"};
 
 Strategy parse_strategy(const std::string& name) {
   for (int i = 0; i < kNumStrategies; ++i) {
@@ -61,6 +62,14 @@ std::int64_t margin(const std::int32_t* acc, std::int32_t classes) {
     }
   }
   return top1 - top2;
+}
+
+std::int32_t predicted_class(const std::int32_t* acc, std::int32_t classes) {
+  std::int32_t best = 0;
+  for (std::int32_t c = 1; c < classes; ++c) {
+    if (acc[c] > acc[best]) best = c;  // strictly greater: ties stay with the lower class
+  }
+  return best;
 }
 
 double negative_entropy(const std::int32_t* acc, std::int32_t classes, float unit) {

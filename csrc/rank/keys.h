@@ -6,21 +6,26 @@
 
 namespace fdal {
 
-// Per-image strategies rank by a key each; pool-level ones (KCenter .. Power) run a rule of
+// Per-image strategies rank by a key each; pool-level ones (KCenter .. ClassBalanced) run a rule of
 // rank/pool_select.h on the ranker's seeded candidates (docs/selection.md, "Strategies").
-enum class Strategy { Fdal, Margin, Entropy, Random, KCenter, TypiClust, ProbCover, Power };
+enum class Strategy {
+  Fdal, Margin, Entropy, Random, KCenter, TypiClust, ProbCover, Power, ClassBalanced
+};
 
-constexpr int kNumStrategies = 8;
+constexpr int kNumStrategies = 9;
 // Indexed by Strategy; defined in keys.cpp, the one place the names are written in C++.
 extern const char* const kStrategyNames[kNumStrategies];
 
 // Throws std::invalid_argument naming the known strategies.
 Strategy parse_strategy(const std::string& name);
 const char* strategy_name(Strategy s);
-// kcenter, typiclust, probcover, power: chosen by a pool-level rule, not by a per-image key.
+// kcenter, typiclust, probcover, power, classbalanced: chosen by a pool-level rule, not by a
+// per-image key.
 inline bool strategy_is_pool_level(Strategy s) { return static_cast<int>(s) >= static_cast<int>(Strategy::KCenter); }
 // kcenter, typiclust, probcover: need the model's int8 embedding.
-inline bool strategy_needs_embedding(Strategy s) { return strategy_is_pool_level(s) && s != Strategy::Power; }
+inline bool strategy_needs_embedding(Strategy s) {
+  return strategy_is_pool_level(s) && s != Strategy::Power && s != Strategy::ClassBalanced;
+}
 
 // Order-preserving encodings: a < b  <=>  encode(a) < encode(b).
 std::uint64_t encode_int64(std::int64_t v);
@@ -33,6 +38,8 @@ double decode_double(std::uint64_t key);
 inline std::uint64_t fdal_key(std::int32_t score_acc) { return encode_int64(score_acc); }
 // margin: acc[top1] - acc[top2] of the logits accumulators (classes >= 2).
 std::int64_t margin(const std::int32_t* logits_acc, std::int32_t classes);
+// The predicted class: argmax of the logits accumulators, the lowest class on ties (classbalanced).
+std::int32_t predicted_class(const std::int32_t* logits_acc, std::int32_t classes);
 // entropy: -H of softmax(float64(acc) * unit), det_exp/det_log, sums in class order.
 double negative_entropy(const std::int32_t* logits_acc, std::int32_t classes, float unit);
 // random: SplitMix64's finalizer of seed + golden * (index + 1), wrapping.

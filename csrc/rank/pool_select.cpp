@@ -17,14 +17,15 @@
 
 namespace fdal {
 
-const char* const kPoolRuleNames[kNumPoolRules] = {"kcenter", "typiclust", "probcover", "power"};
+const char* const kPoolRuleNames[kNumPoolRules] = {"kcenter", "typiclust", "probcover", "power",
+                                                   "classbalanced"};
 
 PoolRule parse_pool_rule(const std::string& name) {
   for (int i = 0; i < kNumPoolRules; ++i) {
     if (name == kPoolRuleNames[i]) return static_cast<PoolRule>(i);
   }
   throw std::invalid_argument("unknown pool rule '" + name +
-                              "'; known rules: kcenter, typiclust, probcover, power");
+                              "'; known rules: kcenter, typiclust, probcover, power, classbalanced");
 }
 
 namespace {
@@ -132,6 +133,8 @@ struct Buffers {
   double* f = nullptr;
   std::uint64_t* r = nullptr;
   std::int32_t* order = nullptr;
+  std::int32_t* group_start = nullptr;  // classbalanced: first slot of each class in order
+  std::int32_t* group_visit = nullptr;  // classbalanced: class groups, fewest candidates first
 };
 
 std::int64_t padded_dim(std::int64_t d) { return (d + 15) / 16 * 16; }
@@ -146,7 +149,7 @@ std::int64_t probcover_list(std::int64_t n, const PoolParams& p) {
 void check_shape(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, const PoolParams& p) {
   require(n >= 1, "the candidate set is empty (n = " + std::to_string(n) + ")");
   require(n <= kPoolMaxCandidates, "too many candidates (n = " + std::to_string(n) + ")");
-  if (rule != PoolRule::Power) {
+  if (!pool_rule_takes_scores(rule)) {
     require(d >= 1 && d <= kPoolMaxDim,
             "embedding dimension d = " + std::to_string(d) + " must be in 1..65536");
   }
@@ -163,10 +166,14 @@ void check_shape(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, 
 void layout(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, const PoolParams& p,
             Carve& cv, Buffers& b) {
   const std::uint64_t un = std::uint64_t(n);
-  if (rule == PoolRule::Power) {
+  if (pool_rule_takes_scores(rule)) {
     b.f = cv.take<double>(un);
     b.r = cv.take<std::uint64_t>(un);
     b.order = cv.take<std::int32_t>(un);
+    if (rule == PoolRule::ClassBalanced) {
+      b.group_start = cv.take<std::int32_t>(un + 1);
+      b.group_visit = cv.take<std::int32_t>(un);
+    }
     return;
   }
   b.rows = cv.take<std::int8_t>(un * std::uint64_t(padded_dim(d)));
@@ -498,33 +505,77 @@ void probcover(const Dist& dist, const Buffers& b, std::int64_t n, std::int64_t 
   }
 }
 
+// power's keys of every candidate: b.f (f_i) and b.r (rkey(i)); not read when beta = inf.
+void power_keys(const PoolCandidates& c, const Buffers& b, std::uint64_t seed, const PoolParams& p) {
+  const std::int64_t n = c.n;
+  const std::int64_t* s = c.scores;
+  const std::int64_t smin = *std::min_element(s, s + n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double x = double(std::uint64_t(s[i]) - std::uint64_t(smin)) * p.unit;
+    require(std::isfinite(1.0 + x), "power: (key - min key) * unit overflows float64");
+    const std::uint64_t r = random_key(seed, c.pool_index ? c.pool_index[i] : i);
+    const double u = (9007199254740991.0 - 2.0 * double(r >> 12)) * 0x1p-53;  // in (0, 1)
+    const double e1 = -det_log(u);                                          // Exp(1) variate
+    b.f[i] = det_log(e1) + p.beta * det_log(1.0 + x);
+    b.r[i] = r;
+  }
+}
+
+// power's order: (key, position) for beta = inf, else (f, rkey, position). x before y?
+struct PowerLess {
+  const std::int64_t* s;
+  const Buffers& b;
+  bool top_k;  // beta = inf
+  bool operator()(std::int32_t x, std::int32_t y) const {
+    if (top_k) return s[x] < s[y] || (s[x] == s[y] && x < y);
+    if (b.f[x] != b.f[y]) return b.f[x] < b.f[y];
+    if (b.r[x] != b.r[y]) return b.r[x] < b.r[y];
+    return x < y;
+  }
+};
+
 void power(const PoolCandidates& c, const Buffers& b, std::int64_t k, std::uint64_t seed,
            const PoolParams& p, std::int64_t* picks) {
   const std::int64_t n = c.n;
-  const std::int64_t* s = c.scores;
   for (std::int64_t i = 0; i < n; ++i) b.order[i] = std::int32_t(i);
-  if (std::isinf(p.beta)) {
-    std::partial_sort(b.order, b.order + k, b.order + n, [&](std::int32_t x, std::int32_t y) {
-      return s[x] < s[y] || (s[x] == s[y] && x < y);
-    });
-  } else {
-    const std::int64_t smin = *std::min_element(s, s + n);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const double x = double(std::uint64_t(s[i]) - std::uint64_t(smin)) * p.unit;
-      require(std::isfinite(1.0 + x), "power: (key - min key) * unit overflows float64");
-      const std::uint64_t r = random_key(seed, c.pool_index ? c.pool_index[i] : i);
-      const double u = (9007199254740991.0 - 2.0 * double(r >> 12)) * 0x1p-53;  // in (0, 1)
-      const double e1 = -det_log(u);                                          // Exp(1) variate
-      b.f[i] = det_log(e1) + p.beta * det_log(1.0 + x);
-      b.r[i] = r;
-    }
-    std::partial_sort(b.order, b.order + k, b.order + n, [&](std::int32_t x, std::int32_t y) {
-      if (b.f[x] != b.f[y]) return b.f[x] < b.f[y];
-      if (b.r[x] != b.r[y]) return b.r[x] < b.r[y];
-      return x < y;
-    });
-  }
+  const bool top_k = std::isinf(p.beta);
+  if (!top_k) power_keys(c, b, seed, p);
+  std::partial_sort(b.order, b.order + k, b.order + n, PowerLess{c.scores, b, top_k});
   for (std::int64_t t = 0; t < k; ++t) picks[t] = b.order[t];
+}
+
+void class_balanced(const PoolCandidates& c, const Buffers& b, std::int64_t k, std::uint64_t seed,
+                    const PoolParams& p, std::int64_t* picks) {
+  const std::int64_t n = c.n;
+  const std::int64_t* cls = c.classes;
+  for (std::int64_t i = 0; i < n; ++i) b.order[i] = std::int32_t(i);
+  const bool top_k = std::isinf(p.beta);
+  if (!top_k) power_keys(c, b, seed, p);
+  // Grouped by class (ascending), power's order within each group: one full sort.
+  const PowerLess less{c.scores, b, top_k};
+  std::sort(b.order, b.order + n, [&](std::int32_t x, std::int32_t y) {
+    return cls[x] < cls[y] || (cls[x] == cls[y] && less(x, y));
+  });
+  std::int64_t groups = 0;
+  for (std::int64_t t = 0; t < n; ++t) {
+    if (t == 0 || cls[b.order[t]] != cls[b.order[t - 1]]) b.group_start[groups++] = std::int32_t(t);
+  }
+  b.group_start[groups] = std::int32_t(n);
+  // Groups are in ascending class order, so (size, group) sorts by (size, class).
+  auto size = [&](std::int32_t g) { return b.group_start[g + 1] - b.group_start[g]; };
+  for (std::int64_t g = 0; g < groups; ++g) b.group_visit[g] = std::int32_t(g);
+  std::sort(b.group_visit, b.group_visit + groups, [&](std::int32_t x, std::int32_t y) {
+    return size(x) < size(y) || (size(x) == size(y) && x < y);
+  });
+  // Round robin: depth t takes member t of every group holding more than t. Groups are visited
+  // smallest first, so the exhausted ones are a prefix of the visit order (skipped in O(1) each).
+  std::int64_t got = 0, live = 0;
+  for (std::int64_t depth = 0; got < k; ++depth) {
+    while (size(b.group_visit[live]) <= depth) ++live;  // got < k <= n: some group is not exhausted
+    for (std::int64_t v = live; v < groups && got < k; ++v) {
+      picks[got++] = b.order[b.group_start[b.group_visit[v]] + depth];
+    }
+  }
 }
 
 }  // namespace
@@ -548,13 +599,19 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
   const std::size_t need = pool_select_scratch_bytes(rule, c.n, c.d, k, params);
   require(picks != nullptr, "picks is NULL");
   const PoolKernels kern = pool_dot_kernel(kernels);
-  if (rule == PoolRule::Power) {
-    require(c.scores != nullptr, "pool rule 'power' needs scores (int64 keys, smaller = more informative)");
+  const std::string quoted = std::string("pool rule '") + kPoolRuleNames[int(rule)] + "'";
+  if (pool_rule_takes_scores(rule)) {
+    require(c.scores != nullptr, quoted + " needs scores (int64 keys, smaller = more informative)");
   } else {
     require(c.embeddings != nullptr, "embeddings is NULL");
     require(c.row_stride >= c.d, "row_stride must be >= d");
-    require(c.scores == nullptr, std::string("pool rule '") + kPoolRuleNames[int(rule)] +
-                                     "' takes no scores (pass NULL)");
+    require(c.scores == nullptr, quoted + " takes no scores (pass NULL)");
+  }
+  if (rule == PoolRule::ClassBalanced) {
+    require(c.classes != nullptr, quoted + " needs classes (int64 predicted classes >= 0)");
+    for (std::int64_t i = 0; i < c.n; ++i) require(c.classes[i] >= 0, "classes must be >= 0");
+  } else {
+    require(c.classes == nullptr, quoted + " takes no classes (pass NULL)");
   }
   if (c.pool_index) {
     for (std::int64_t i = 0; i < c.n; ++i) require(c.pool_index[i] >= 0, "pool_indices must be >= 0");
@@ -574,6 +631,10 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
   layout(rule, c.n, c.d, k, params, cv, b);
   if (rule == PoolRule::Power) {
     power(c, b, k, seed, params, picks);
+    return;
+  }
+  if (rule == PoolRule::ClassBalanced) {
+    class_balanced(c, b, k, seed, params, picks);
     return;
   }
   // Rows padded with zeros to a multiple of 16, squared norms, positions.
@@ -602,6 +663,7 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
       probcover(dist, b, n, k, params, picks);
       break;
     case PoolRule::Power:
+    case PoolRule::ClassBalanced:
       break;
   }
 }

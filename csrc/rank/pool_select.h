@@ -4,9 +4,11 @@
 //   typiclust  k-center cells, most typical member (smallest sum of squared kNN distances) per cell
 //   probcover  greedy max coverage of delta-balls, delta from the data; then farthest-first
 //   power      seeded Gumbel-top-k of s_i^beta, s_i = 1 / (1 + (key_i - min key) * unit)
+//   classbalanced  round robin over predicted classes, the rarest first, power's order within
 // Inputs: E int8 (n, d), row r at embeddings + r * row_stride; optional pool indices (int64 >= 0,
 // seed the random keys so picks do not depend on candidate order; default: the position); score
-// keys int64 (power only; smaller = more informative). Output: k distinct positions in pick order.
+// keys int64 (power, classbalanced; smaller = more informative); predicted classes int64 >= 0
+// (classbalanced only). Output: k distinct positions in pick order.
 // Ties always go to the lowest position. Squared L2 distances are int64 (up to 65025 * d: int32
 // would overflow past d = 33,025), dot products int32 (exact: |dot| <= 2^14 * d <= 2^30 for
 // d <= 65536), squared norms int32 (<= 2^14 * d).
@@ -25,12 +27,14 @@
 //               + n (covered) + 4 n (newly covered) + 512 n (the ball graph, kept when it has
 //               <= 32 n edges) + 8 (n + 1) (its list starts)
 //   power       8 n (keys) + 8 n (random keys) + 4 n (order)
+//   classbalanced  power's + 4 (n + 1) (class group starts) + 4 n (visit order)
 // e.g. n = 10,000, d = 256, k = 100: kcenter 2.7 MB, typiclust 4.6 MB, probcover 9.9 MB,
-// power 0.2 MB (tests/runtime/test_pool_select.py checks these). A streaming ranker holding at
-// most `cap` candidates needs cap x d bytes for their embeddings plus these buffers for n = cap.
+// power 0.2 MB, classbalanced 0.28 MB (tests/runtime/test_pool_select.py checks these). A
+// streaming ranker holding at most `cap` candidates needs cap x d bytes for their embeddings plus these buffers for n = cap.
 // Time: kcenter O(k n d); typiclust O(c n d + sum over cells of m^2 d) <= O(c n d + n^2 d / 2);
 // probcover O(n^2 d) for delta and the degrees (half the pairs each), then O(edges) with the graph
-// kept, else O(n d) per pick and per newly covered candidate (<= (k + n) n d); power O(n log n).
+// kept, else O(n d) per pick and per newly covered candidate (<= (k + n) n d); power O(n log k)
+// (a partial sort); classbalanced O(n log n) (a full sort by class, then power's order).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -38,9 +42,12 @@
 
 namespace fdal {
 
-enum class PoolRule { KCenter, TypiClust, ProbCover, Power };
-constexpr int kNumPoolRules = 4;
-extern const char* const kPoolRuleNames[kNumPoolRules];  // "kcenter", "typiclust", "probcover", "power"
+enum class PoolRule { KCenter, TypiClust, ProbCover, Power, ClassBalanced };
+constexpr int kNumPoolRules = 5;
+// "kcenter", "typiclust", "probcover", "power", "classbalanced"
+extern const char* const kPoolRuleNames[kNumPoolRules];
+// power and classbalanced rank per-image keys (scores) and read no embedding.
+inline bool pool_rule_takes_scores(PoolRule r) { return r == PoolRule::Power || r == PoolRule::ClassBalanced; }
 constexpr std::int64_t kPoolMaxDim = 65536;
 constexpr std::int64_t kPoolMaxCandidates = 2147483647;  // positions are int32 inside
 
@@ -52,16 +59,17 @@ struct PoolParams {
   std::int32_t k_nn = 20;             // typiclust: typicality K; probcover: K of delta
   std::int32_t max_cells = 500;       // typiclust: cells = min(k, max_cells)
   std::int64_t delta = -1;            // probcover: ball radius (squared L2); < 0: from the data
-  double beta = 1.0;                  // power: exponent (>= 0; +inf = top-k of the key)
-  double unit = 1.0;                  // power: key scale (> 0, finite)
+  double beta = 1.0;                  // power, classbalanced: exponent (>= 0; +inf = top-k of the key)
+  double unit = 1.0;                  // power, classbalanced: key scale (> 0, finite)
 };
 
 struct PoolCandidates {
-  const std::int8_t* embeddings = nullptr;  // n x d (not read by power; may be null there)
+  const std::int8_t* embeddings = nullptr;  // n x d (not read by power, classbalanced; may be null)
   std::int64_t n = 0, d = 0;
   std::int64_t row_stride = 0;              // bytes between rows (>= d)
   const std::int64_t* pool_index = nullptr; // n, or null (position)
-  const std::int64_t* scores = nullptr;     // n (power), null otherwise
+  const std::int64_t* scores = nullptr;     // n (power, classbalanced), null otherwise
+  const std::int64_t* classes = nullptr;    // n predicted classes >= 0 (classbalanced), null otherwise
 };
 
 // Bytes of scratch the selection needs; std::invalid_argument for bad shapes, k or params.

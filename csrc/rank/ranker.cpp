@@ -17,6 +17,7 @@ PoolRule pool_rule(Strategy s) {
     case Strategy::KCenter: return PoolRule::KCenter;
     case Strategy::TypiClust: return PoolRule::TypiClust;
     case Strategy::ProbCover: return PoolRule::ProbCover;
+    case Strategy::ClassBalanced: return PoolRule::ClassBalanced;
     default: return PoolRule::Power;
   }
 }
@@ -51,6 +52,7 @@ Ranker::Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint6
     cand_rkey_.resize(std::size_t(cap));
     cand_index_.resize(std::size_t(cap));
     cand_margin_.resize(std::size_t(cap));
+    cand_class_.resize(std::size_t(cap));
     heap_.reserve(std::size_t(cap));
     embedding_raw_.resize(std::size_t(kChunk * threads * dim_));
   }
@@ -104,7 +106,7 @@ void Ranker::push(const ImageView& images) {
       if (pool_level) {
         const std::int64_t index = seen_ + start + i;
         push_candidate(random_key(seed_, index), index, margin(logits, classes),
-                       dim_ > 0 ? embedding_raw_.data() + i * dim_ : nullptr);
+                       predicted_class(logits, classes), dim_ > 0 ? embedding_raw_.data() + i * dim_ : nullptr);
         continue;
       }
       std::uint64_t key = 0;
@@ -148,7 +150,7 @@ void Ranker::sift_down(std::size_t pos) {
 }
 
 void Ranker::push_candidate(std::uint64_t rkey, std::int64_t index, std::int64_t margin_key,
-                            const std::int8_t* row) {
+                            std::int32_t cls, const std::int8_t* row) {
   std::int32_t slot;
   const bool grow = std::int64_t(heap_.size()) < cap_;
   if (grow) {
@@ -162,6 +164,7 @@ void Ranker::push_candidate(std::uint64_t rkey, std::int64_t index, std::int64_t
   cand_rkey_[std::size_t(slot)] = rkey;
   cand_index_[std::size_t(slot)] = index;
   cand_margin_[std::size_t(slot)] = margin_key;
+  cand_class_[std::size_t(slot)] = cls;
   if (dim_ > 0) std::memcpy(cand_embedding_.data() + slot * dim_, row, std::size_t(dim_));
   if (grow) {
     sift_up(heap_.size() - 1);
@@ -194,6 +197,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
       // Position j takes order[j]'s contents, which takes order[order[j]]'s, ...
       const std::uint64_t rk = cand_rkey_[std::size_t(j)];
       const std::int64_t ix = cand_index_[std::size_t(j)], mk = cand_margin_[std::size_t(j)];
+      const std::int32_t cl = cand_class_[std::size_t(j)];
       if (dim_ > 0) std::memcpy(row.data(), cand_embedding_.data() + j * dim_, std::size_t(dim_));
       std::int64_t dst = j;
       for (;;) {
@@ -203,6 +207,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
         cand_rkey_[std::size_t(dst)] = cand_rkey_[std::size_t(src)];
         cand_index_[std::size_t(dst)] = cand_index_[std::size_t(src)];
         cand_margin_[std::size_t(dst)] = cand_margin_[std::size_t(src)];
+        cand_class_[std::size_t(dst)] = cand_class_[std::size_t(src)];
         if (dim_ > 0) {
           std::memcpy(cand_embedding_.data() + dst * dim_, cand_embedding_.data() + src * dim_, std::size_t(dim_));
         }
@@ -211,6 +216,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
       cand_rkey_[std::size_t(dst)] = rk;
       cand_index_[std::size_t(dst)] = ix;
       cand_margin_[std::size_t(dst)] = mk;
+      cand_class_[std::size_t(dst)] = cl;
       if (dim_ > 0) std::memcpy(cand_embedding_.data() + dst * dim_, row.data(), std::size_t(dim_));
     }
     for (std::int32_t& slot : heap_) slot = new_slot[std::size_t(slot)];  // same heap, relabelled
@@ -221,8 +227,13 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
     const PoolRule rule = pool_rule(strategy_);
     c.n = n;
     c.pool_index = cand_index_.data();
-    if (rule == PoolRule::Power) {
+    std::vector<std::int64_t> classes;  // the rule takes int64; kept as int32 (4 bytes each)
+    if (pool_rule_takes_scores(rule)) {
       c.scores = cand_margin_.data();
+      if (rule == PoolRule::ClassBalanced) {
+        classes.assign(cand_class_.begin(), cand_class_.begin() + n);
+        c.classes = classes.data();
+      }
     } else {
       c.embeddings = cand_embedding_.data();
       c.d = dim_;

@@ -196,13 +196,14 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     (taken modulo 2**64). threads: each batch is split across that many threads; the result does not
     depend on it.
 
-    Pool-level strategies (kcenter, typiclust, probcover, power; docs/selection.md, "Strategies"):
+    Pool-level strategies (kcenter, typiclust, probcover, power, classbalanced; docs/selection.md,
+    "Strategies"):
     the candidates are the `cap` pool images with the smallest random keys (those of "random", so
     the set does not depend on batching or threads); the rule picks k of them and the result is
     their pool indices in pick order; k > min(cap, N) is a ValueError. kcenter, typiclust and
     probcover need a model with an embedding (Model.require_embedding). Memory: cap x D bytes of
-    int8 embeddings (D = model.embedding_dim; 0 for power) plus 28 x cap bytes of
-    bookkeeping, allocated when ranking starts, plus the rule's scratch at the end
+    int8 embeddings (D = model.embedding_dim; 0 for power and classbalanced) plus 32 x cap bytes
+    of bookkeeping (pool index, random key, margin key, predicted class, heap slot), allocated when ranking starts, plus the rule's scratch at the end
     (fdal._core.pool_select_scratch_bytes(rule, min(cap, N), D, k)).
     """
     if not isinstance(model, Model):

@@ -4,7 +4,7 @@ their names and of what each needs (keys defined in docs/quantization.md, "Ranki
 csrc/rank/keys.cpp's kStrategyNames is the C++ list (exported as fdal._core.STRATEGIES);
 tests/runtime/test_strategy_lists.py checks that it, this module and the C++ test lists agree. Adding a
 strategy means adding it here and to kStrategyNames, then its key in the oracle and in C++.
-Pool-level strategies (kcenter, typiclust, probcover, power) pick by a rule of fdal.oracle.pool_select
+Pool-level strategies (kcenter, typiclust, probcover, power, classbalanced) pick by a rule of fdal.oracle.pool_select
 over at most `cap` seeded candidates (docs/selection.md, "Strategies").
 Pure Python: importable without numpy's extension or the native runtime.
 """
@@ -33,6 +33,8 @@ _ALL = (
              True, True),
     Strategy("probcover", False, "int64", "greedy max coverage of delta-balls of the embeddings", True, True),
     Strategy("power", False, "int64", "seeded Gumbel-top-k of 1 / (1 + margin * logits unit)", True, False),
+    Strategy("classbalanced", False, "int64",
+             "round robin over predicted classes, the rarest first, power's order within each", True, False),
 )
 
 BY_NAME = {s.name: s for s in _ALL}

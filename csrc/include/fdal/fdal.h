@@ -168,10 +168,11 @@ fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_
                                     int64_t k);
 
 /* Pool-level selection over a caller's int8 embedding matrix (docs/selection.md): rule is
- * "kcenter", "typiclust", "probcover" or "power". embeddings: n rows of d int8 (1 <= d <= 65536),
- * row r at embeddings + r * row_stride (row_stride >= d; not read by "power", may be NULL there).
- * pool_indices: n int64 >= 0 seeding the random keys, or NULL (the row position). scores: n int64
- * keys, smaller = more informative ("power" only; NULL for the others). Writes k (1 <= k <= n)
+ * "kcenter", "typiclust", "probcover", "power" or "classbalanced" (the last through
+ * fdal_pool_select_classes only). embeddings: n rows of d int8 (1 <= d <= 65536), row r at
+ * embeddings + r * row_stride (row_stride >= d; not read by "power" and "classbalanced", may be
+ * NULL there). pool_indices: n int64 >= 0 seeding the random keys, or NULL (the row position).
+ * scores: n int64 keys, smaller = more informative ("power", "classbalanced"; NULL for the others). Writes k (1 <= k <= n)
  * distinct row positions to picks, in pick order; ties go to the lowest position. The selection
  * allocates nothing when scratch is given (fdal_pool_select_scratch_bytes bytes, any alignment);
  * scratch NULL: it allocates that once. Bad arguments: FDAL_ERR_INVALID_ARGUMENT with a message. */
@@ -180,8 +181,8 @@ typedef struct fdal_pool_params {
   int32_t k_nn;             /* typiclust: typicality neighbours; probcover: K of delta (20) */
   int32_t max_cells;        /* typiclust: cells = min(k, max_cells) (500) */
   int64_t delta;            /* probcover: ball radius in squared L2; -1: from the data (-1) */
-  double beta;              /* power: exponent, >= 0, INFINITY = top-k of the scores (1.0) */
-  double unit;              /* power: scale of the keys, finite > 0 (1.0) */
+  double beta;              /* power, classbalanced: exponent, >= 0, INFINITY = top-k of the scores (1.0) */
+  double unit;              /* power, classbalanced: scale of the keys, finite > 0 (1.0) */
 } fdal_pool_params;
 
 /* Fills params with the defaults above. */
@@ -193,6 +194,14 @@ fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t
                              int64_t row_stride, const int64_t* pool_indices, const int64_t* scores,
                              int64_t k, uint64_t seed, const fdal_pool_params* params, void* scratch,
                              size_t scratch_bytes, int64_t* picks);
+/* fdal_pool_select with classes: n int64 predicted classes >= 0, read by "classbalanced" only
+ * (which needs them) and NULL for every other rule. A separate function so that
+ * fdal_pool_select keeps its signature. */
+fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
+                                     int64_t row_stride, const int64_t* pool_indices,
+                                     const int64_t* scores, const int64_t* classes, int64_t k,
+                                     uint64_t seed, const fdal_pool_params* params, void* scratch,
+                                     size_t scratch_bytes, int64_t* picks);
 
 #ifdef __cplusplus
 }

@@ -47,7 +47,7 @@ def keys(out: dict, strategy: str, start_index: int = 0, seed: int = 0, unit=Non
 
     `unit` (the logits layer's out_scale) defaults to out["logits_unit"]; only entropy needs it.
     Pool-level strategies (picked by ranking.rank's rule, not by a key) give the margin key: the
-    key "power" samples by and the one reported per pick.
+    key "power" and "classbalanced" sample by and the one reported per pick.
     """
     spec = check_strategy(strategy, has_sampler=out.get("score_raw") is not None)
     if strategy == "fdal":

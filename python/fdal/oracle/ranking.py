@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..format import ModelSpec
-from ..strategies import DEFAULT_CAP, check_strategy
+from ..strategies import BY_NAME, DEFAULT_CAP, check_strategy
 from .keys import keys, random_keys
 from .model import check_images, forward
 from .pool_select import pool_select
@@ -36,7 +36,8 @@ def rank(spec: ModelSpec, pool, k: int, strategy: str = "fdal", seed: int = 0, b
 
 
 def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap):
-    if spec.embedding_layer < 0 and strategy != "power":
+    needs_embedding = BY_NAME[strategy].needs_embedding
+    if spec.embedding_layer < 0 and needs_embedding:
         raise ValueError(f"strategy {strategy!r} needs per-image embeddings, but the model has no embedding "
                          f"output; re-export it with `fdal export`")
     if cap < 1:
@@ -48,16 +49,20 @@ def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap):
                          f"cap {cap})" if k > n_cand else f"k must be positive, got {k}")
     rkeys = random_keys(len(pool), 0, seed)
     cand = np.sort(np.argsort(rkeys, kind="stable")[:n_cand]).astype(np.int64)
-    margins, embeddings = [], []
+    margins, classes, embeddings = [], [], []
     for s in range(0, n_cand, batch_size):
         out = forward(spec, pool[cand[s:s + batch_size]], batch_size)
         margins.append(keys(out, "margin"))
-        if strategy != "power":
+        classes.append(np.argmax(out["logits_raw"], axis=1))  # argmax: the lowest class on ties
+        if needs_embedding:
             embeddings.append(out["embedding_q"])
     margin = np.concatenate(margins).astype(np.int64)
     unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
     if strategy == "power":
         picks = pool_select("power", None, margin, k, seed, pool_indices=cand, unit=unit)
+    elif strategy == "classbalanced":
+        picks = pool_select("classbalanced", None, margin, k, seed, pool_indices=cand,
+                            classes=np.concatenate(classes).astype(np.int64), unit=unit)
     else:
         picks = pool_select(strategy, np.concatenate(embeddings), None, k, seed, pool_indices=cand)
     return cand[picks]
