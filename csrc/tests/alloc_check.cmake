@@ -54,7 +54,7 @@ foreach(extra "" "--scores")
   # fdal strategy (a model with a sampler) on the .npy pool.
   npy_chunk_allocs("${GOLDEN}/alexnet_lite.fdal" fdal "${extra}")
   # Pool-level strategies (a model with an embedding): candidates are allocated at creation.
-  foreach(strategy kcenter typiclust probcover power)
+  foreach(strategy kcenter typiclust probcover power classbalanced)
     npy_chunk_allocs("${GOLDEN}/embedding_branch.fdal" ${strategy} "${extra}")
   endforeach()
 endforeach()

@@ -1,6 +1,7 @@
 // Pool selection through the C API (fdal_pool_select) and the C++ kernels: known answers, the
 // scalar and AVX2 dot kernels agree, a caller's scratch gives the same picks, errors are
 // FDAL_ERR_INVALID_ARGUMENT. Bit-exactness to the numpy oracle: tests/runtime/test_pool_select.py.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
@@ -29,6 +30,7 @@ const std::int64_t kGoldenKcenter[] = {17, 5, 19, 25, 37, 31, 9, 8, 24, 2, 39, 0
 const std::int64_t kGoldenTypiclust[] = {23, 18, 29, 25, 28, 3, 17, 33, 35, 32, 22, 7};
 const std::int64_t kGoldenProbcover[] = {11, 2, 19, 24, 35, 8, 31, 32, 9, 10, 37, 39};
 const std::int64_t kGoldenPower[] = {17, 4, 30, 9, 16, 37, 2, 5, 24, 0, 35, 29};  // beta 1.5, unit 0.25
+const std::int64_t kGoldenClassbalanced[] = {17, 9, 30, 0, 4, 2, 37, 33, 16, 5, 24, 14};  // the same
 // END GOLDEN
 
 void test_golden() {
@@ -37,17 +39,21 @@ void test_golden() {
   std::vector<std::int64_t> scores(static_cast<std::size_t>(kGoldenN));
   for (auto& v : e) v = std::int8_t(std::int64_t(lcg(s) % 9) - 4);
   for (auto& v : scores) v = std::int64_t(lcg(s) % 11) - 5;
-  const char* rules[] = {"kcenter", "typiclust", "probcover", "power"};
-  const std::int64_t* want[] = {kGoldenKcenter, kGoldenTypiclust, kGoldenProbcover, kGoldenPower};
-  for (int r = 0; r < 4; ++r) {
+  std::vector<std::int64_t> classes(static_cast<std::size_t>(kGoldenN));
+  for (auto& v : classes) v = std::int64_t(lcg(s) % 4);
+  const char* rules[] = {"kcenter", "typiclust", "probcover", "power", "classbalanced"};
+  const std::int64_t* want[] = {kGoldenKcenter, kGoldenTypiclust, kGoldenProbcover, kGoldenPower,
+                                kGoldenClassbalanced};
+  for (int r = 0; r < 5; ++r) {
     fdal_pool_params p;
     fdal_pool_params_default(&p);
     p.beta = 1.5;
     p.unit = 0.25;
-    const bool power = r == 3;
+    const bool keys = r >= 3;  // power, classbalanced: scores, no embeddings
     std::int64_t picks[kGoldenK];
-    CHECK_EQ(fdal_pool_select(rules[r], power ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr,
-                              power ? scores.data() : nullptr, kGoldenK, kGoldenSeed, &p, nullptr, 0, picks),
+    CHECK_EQ(fdal_pool_select_classes(rules[r], keys ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr,
+                                      keys ? scores.data() : nullptr, r == 4 ? classes.data() : nullptr, kGoldenK,
+                                      kGoldenSeed, &p, nullptr, 0, picks),
              FDAL_OK);
     for (std::int64_t t = 0; t < kGoldenK; ++t) CHECK_EQ(picks[t], want[r][t]);
   }
@@ -132,6 +138,30 @@ void test_power_top_k_and_random_order() {
   }
 }
 
+void test_classbalanced_known_answer() {
+  // beta = inf: classes 0: positions 1, 4, 2, 6 (keys 1, 2, 3, 7); 1: position 3; 2: positions
+  // 5, 7, 0 (keys 2, 4, 5); visited class 1, 2, 0 (fewest candidates first), 1 exhausted at once.
+  const std::int64_t scores[] = {5, 1, 3, 0, 2, 2, 7, 4};
+  const std::int64_t classes[] = {2, 0, 0, 1, 0, 2, 0, 2};
+  const std::int64_t want[] = {3, 5, 1, 7, 4, 0, 2, 6};
+  fdal_pool_params p;
+  fdal_pool_params_default(&p);
+  p.beta = INFINITY;
+  std::int64_t picks[8];
+  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, 8, 0, &p,
+                                    nullptr, 0, picks),
+           FDAL_OK);
+  for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want[t]);
+  // A caller's scratch, unaligned: the same picks, k = 5 a prefix.
+  size_t bytes = 0;
+  CHECK_EQ(fdal_pool_select_scratch_bytes("classbalanced", 8, 0, 5, &p, &bytes), FDAL_OK);
+  std::vector<unsigned char> scratch(bytes + 1);
+  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, 5, 0, &p,
+                                    scratch.data() + 1, bytes, picks),
+           FDAL_OK);
+  for (int t = 0; t < 5; ++t) CHECK_EQ(picks[t], want[t]);
+}
+
 void test_errors() {
   std::vector<std::int8_t> e(20, 0);
   std::int64_t picks[8];
@@ -165,6 +195,22 @@ void test_errors() {
   CHECK_EQ(fdal_pool_select("typiclust", e.data(), 5, 4, 4, nullptr, nullptr, 1, 0, &p, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "k_nn");
+  const std::int64_t scores[5] = {0, 0, 0, 0, 0}, bad[5] = {0, 1, -1, 0, 0};
+  CHECK_EQ(fdal_pool_select("classbalanced", nullptr, 5, 0, 0, nullptr, scores, 1, 0, nullptr, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "needs classes");
+  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 5, 0, 0, nullptr, scores, bad, 1, 0, nullptr, nullptr,
+                                    0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "classes must be >= 0");
+  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 5, 0, 0, nullptr, scores, scores, 6, 0, nullptr,
+                                    nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "k = 6 must be in 1..5");
+  CHECK_EQ(fdal_pool_select_classes("power", nullptr, 5, 0, 0, nullptr, scores, scores, 1, 0, nullptr, nullptr, 0,
+                                    picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "takes no classes");
 }
 
 }  // namespace
@@ -172,6 +218,7 @@ void test_errors() {
 int main() {
   test_golden();
   test_kcenter_line();
+  test_classbalanced_known_answer();
   test_kernels_and_scratch_agree();
   test_power_top_k_and_random_order();
   test_errors();

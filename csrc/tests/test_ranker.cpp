@@ -172,6 +172,12 @@ int main(int argc, char** argv) {
   CHECK_CONTAINS(fdal_last_error(), "fdal export");
   CHECK_EQ(fdal_ranker_create(model, "power", 5, 0, &ranker), FDAL_OK);  // power needs no embedding
   fdal_ranker_free(ranker);
+  ranker = nullptr;
+  CHECK_EQ(fdal_ranker_create(model, "classbalanced", 5, 0, &ranker), FDAL_OK);  // nor does classbalanced
+  fdal_ranker_free(ranker);
+  ranker = nullptr;
+  CHECK_EQ(fdal_ranker_create_cap(emb_model, "classbalanced", 21, 0, 1, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "larger than the number of candidates");
   fdal_model_free(emb_model);
   fdal_model_free(model);
   return fdal_test::finish("test_ranker");

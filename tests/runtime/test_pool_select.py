@@ -29,13 +29,22 @@ def _case(seed: int):
     return e, scores, k, int(rng.integers(0, 2**64, dtype=np.uint64)), pool_indices
 
 
-def _both(rule, e, scores, k, seed, pool_indices=None, **params):
-    emb, sc = (None, scores) if rule == "power" else (e, None)
-    want = ops.pool_select(rule, emb, sc, k, seed, pool_indices, **params)
+def _classes(seed: int, n: int):
+    """Seeded predicted classes: one class, a few, about one per candidate, or sparse large labels."""
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, int(rng.choice([1, 2, 3, 10, max(1, n)])), size=n)
+    if rng.random() < 0.3:
+        c = c * 1_000_003 + 2**40  # labels need not be small or contiguous
+    return c.astype(np.int64)
+
+
+def _both(rule, e, scores, k, seed, pool_indices=None, classes=None, **params):
+    emb, sc = (None, scores) if rule in ops.SCORE_RULES else (e, None)
+    want = ops.pool_select(rule, emb, sc, k, seed, pool_indices, classes, **params)
     assert want.dtype == np.int64 and want.shape == (k,)
     assert len(set(want.tolist())) == k and want.min() >= 0 and want.max() < len(scores if e is None else e)
     for kernels in KERNELS:
-        got = _core.pool_select(rule, emb, sc, k, seed, pool_indices, kernels=kernels, **params)
+        got = _core.pool_select(rule, emb, sc, k, seed, pool_indices, classes, kernels=kernels, **params)
         assert np.array_equal(got, want), (rule, kernels, got[:12], want[:12])
     return want
 
@@ -54,8 +63,12 @@ def test_cpp_equals_oracle(rule, case):
         params = {"delta": int(case * 97)}
     if rule == "power" and case % 2:
         params = {"beta": [0.0, 0.5, 3.0, 1e6, float("inf")][case % 5], "unit": [1.0, 0.01, 7.5][case % 3]}
+    classes = None
+    if rule == "classbalanced":
+        classes = _classes(seed, len(e))
+        params = {"beta": [0.0, 1.0, float("inf"), 0.5][case % 4], "unit": [1.0, 0.01, 7.5][case % 3]}
     try:
-        _both(rule, e, scores, k, s, pi, **params)
+        _both(rule, e, scores, k, s, pi, classes, **params)
     except AssertionError as err:
         raise AssertionError(f"case seed {seed} (n={len(e)}, d={e.shape[1]}, k={k}): {err}") from None
 
@@ -170,6 +183,50 @@ def test_power_prefers_small_keys_on_average():
     assert np.median(picks) < n / 4
 
 
+def test_classbalanced_known_answer():
+    # beta = inf: within a class by (key, position). Classes 0: positions 1, 4, 2, 6 (keys 1, 2,
+    # 3, 7); 1: position 3; 2: positions 5, 7, 0 (keys 2, 4, 5). Visits: class 1 (one candidate),
+    # class 2 (three), class 0 (four); class 1 is exhausted after the first round.
+    scores = np.array([5, 1, 3, 0, 2, 2, 7, 4], dtype=np.int64)
+    classes = np.array([2, 0, 0, 1, 0, 2, 0, 2], dtype=np.int64)
+    inf = float("inf")
+    assert _both("classbalanced", None, scores, 8, 0, None, classes, beta=inf).tolist() == [3, 5, 1, 7, 4, 0, 2, 6]
+    assert _both("classbalanced", None, scores, 4, 0, None, classes, beta=inf).tolist() == [3, 5, 1, 7]
+    # Equal keys and equal class sizes: the lower class first, then the lower position.
+    tie_c = np.array([1, 0, 1, 0], dtype=np.int64)
+    zeros = np.zeros(4, dtype=np.int64)
+    assert _both("classbalanced", None, zeros, 4, 0, None, tie_c, beta=inf).tolist() == [1, 0, 3, 2]
+
+
+def test_classbalanced_within_class_is_power_order():
+    """One class: classbalanced is power; many classes: each class's picks come in power's order."""
+    for case in range(12):
+        rng = np.random.default_rng(500 + case)
+        n = int(rng.integers(1, 300))
+        scores = rng.integers(-5, 5, size=n).astype(np.int64)
+        beta = [0.0, 1.0, float("inf")][case % 3]
+        seed = int(rng.integers(0, 2**63))
+        one = np.full(n, 3, dtype=np.int64)
+        power = _both("power", None, scores, n, seed, beta=beta)
+        assert np.array_equal(_both("classbalanced", None, scores, n, seed, None, one, beta=beta), power), case
+        classes = rng.integers(0, 4, size=n).astype(np.int64)
+        picks = _both("classbalanced", None, scores, n, seed, None, classes, beta=beta)
+        for c in np.unique(classes):
+            assert np.array_equal(picks[classes[picks] == c], power[classes[power] == c]), (case, c)
+        # Balanced: after m full rounds every class still holding m candidates has m picks.
+        counts = np.bincount(classes)
+        first = picks[:int(np.sum(np.minimum(counts, 2)))]
+        assert np.array_equal(np.bincount(classes[first], minlength=len(counts)), np.minimum(counts, 2)), case
+
+
+def test_classbalanced_balances_an_imbalanced_pool():
+    n = 1000
+    classes = np.where(np.arange(n) < 900, 0, 1 + np.arange(n) % 3).astype(np.int64)  # 90% class 0
+    scores = np.zeros(n, dtype=np.int64)
+    picks = _both("classbalanced", None, scores, 60, 5, None, classes, beta=0.0)
+    assert np.bincount(classes[picks], minlength=4).tolist() == [15, 15, 15, 15]
+
+
 # errors ---------------------------------------------------------------------------------------
 
 E = np.zeros((5, 4), dtype=np.int8)
@@ -195,6 +252,17 @@ S = np.zeros(5, dtype=np.int64)
     (lambda f: f("kcenter", E, None, 1, 0, np.array([0, 1, 2, 3, -1])), "pool_indices"),
     (lambda f: f("kcenter", E, None, 1, 0, np.arange(4)), "pool_indices"),
     (lambda f: f("nearest", E, None, 1, 0), "unknown pool rule"),
+    (lambda f: f("classbalanced", None, S, 1, 0), "needs classes"),
+    (lambda f: f("classbalanced", None, None, 1, 0, None, S), "needs scores"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S - 1), "classes must be >= 0"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S[:4]), r"classes must have shape (5,)"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S.reshape(5, 1)), "classes must"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S.astype(np.int32)), "int64"),
+    (lambda f: f("classbalanced", None, S, 6, 0, None, S), "k = 6 must be in 1..5"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, beta=-1.0), "beta"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, k_nn=3), "no parameter 'k_nn'"),
+    (lambda f: f("power", None, S, 1, 0, None, S), "takes no classes"),
+    (lambda f: f("kcenter", E, None, 1, 0, None, S), "takes no classes"),
 ])
 @pytest.mark.parametrize("impl", ["oracle", "native"])
 def test_errors_are_value_errors(call, message, impl):
@@ -210,6 +278,7 @@ def test_scratch_bytes_stated_in_header():
     assert round(mb["typiclust"], 1) == 4.6
     assert round(mb["probcover"], 1) == 9.9
     assert round(mb["power"], 1) == 0.2
+    assert round(mb["classbalanced"], 2) == 0.28
     assert _core.POOL_RULES == RULES
 
 
@@ -235,6 +304,9 @@ def test_ctest_goldens_match_oracle():
     for rule in RULES:
         if rule == "power":
             got = ops.pool_select(rule, None, scores, 12, seed, beta=1.5, unit=0.25)
+        elif rule == "classbalanced":
+            classes = np.array([lcg() % 4 for _ in range(40)], dtype=np.int64)
+            got = ops.pool_select(rule, None, scores, 12, seed, classes=classes, beta=1.5, unit=0.25)
         else:
             got = ops.pool_select(rule, e, None, 12, seed)
         assert got.tolist() == want[rule], rule
