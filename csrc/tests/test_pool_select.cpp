@@ -138,6 +138,14 @@ void test_power_top_k_and_random_order() {
   }
 }
 
+void test_predicted_class_ties_to_the_lowest() {
+  const std::int32_t a[] = {3, 7, 7, 1}, b[] = {5, 5}, c[] = {-2, -9, -2}, d[] = {-4, -3, 9, 9, 9};
+  CHECK_EQ(fdal::predicted_class(a, 4), 1);
+  CHECK_EQ(fdal::predicted_class(b, 2), 0);
+  CHECK_EQ(fdal::predicted_class(c, 3), 0);
+  CHECK_EQ(fdal::predicted_class(d, 5), 2);
+}
+
 void test_classbalanced_known_answer() {
   // beta = inf: classes 0: positions 1, 4, 2, 6 (keys 1, 2, 3, 7); 1: position 3; 2: positions
   // 5, 7, 0 (keys 2, 4, 5); visited class 1, 2, 0 (fewest candidates first), 1 exhausted at once.
@@ -218,6 +226,7 @@ void test_errors() {
 int main() {
   test_golden();
   test_kcenter_line();
+  test_predicted_class_ties_to_the_lowest();
   test_classbalanced_known_answer();
   test_kernels_and_scratch_agree();
   test_power_top_k_and_random_order();

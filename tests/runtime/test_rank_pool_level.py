@@ -1,4 +1,4 @@
-"""rank_pool's pool-level strategies (kcenter, typiclust, probcover, power; docs/selection.md,
+"""rank_pool's pool-level strategies (kcenter, typiclust, probcover, power, classbalanced; docs/selection.md,
 "Strategies") against oracle.rank, bit for bit: the `cap` candidates with the smallest seeded random
 keys, the rule over them in pool-index order, pool indices in pick order; on every kernel path this
 CPU runs, with 1 and 3 threads, pools larger and smaller than cap, batches that split them unevenly."""
@@ -75,8 +75,9 @@ def test_candidates_are_the_random_strategys_first_cap():
 
 
 def test_power_needs_no_embedding_and_the_others_name_the_fix(vgg, pool):
-    got = fdal.rank_pool(vgg.model, pool, 20, strategy="power", seed=3, cap=100)
-    np.testing.assert_array_equal(got, oracle.rank(vgg.spec, pool, 20, "power", seed=3, cap=100))
+    for strategy in ("power", "classbalanced"):
+        got = fdal.rank_pool(vgg.model, pool, 20, strategy=strategy, seed=3, cap=100)
+        np.testing.assert_array_equal(got, oracle.rank(vgg.spec, pool, 20, strategy, seed=3, cap=100))
     for strategy in ("kcenter", "typiclust", "probcover"):
         with pytest.raises(ValueError, match=f"strategy '{strategy}' needs per-image embeddings.*`fdal export`"):
             fdal.rank_pool(vgg.model, pool, 5, strategy=strategy)
@@ -124,3 +125,46 @@ def test_finish_twice_and_push_after_finish():
         np.testing.assert_array_equal(first, oracle.rank(spec, pool[:80], 9, strategy, seed=4, cap=30))
         ranker.push(pool[80:])
         np.testing.assert_array_equal(ranker.finish(), oracle.rank(spec, pool, 9, strategy, seed=4, cap=30))
+
+
+def _tied_logits_model():
+    """The tiny model with classes 0 and 1 given the same logits row: argmax ties on every image."""
+    spec = testing.random_model(41, "tiny", n_calibration=32, embedding="student", input_shape=(8, 8, 3))
+    logits = spec.layers[spec.logits_layer]
+    logits.weights[1] = logits.weights[0]
+    logits.bias[1] = logits.bias[0]
+    data = fmt.write_model(spec)
+    return fmt.read_model(data), data
+
+
+@pytest.mark.parametrize("path", fdal.kernel_paths())
+def test_classbalanced_with_tied_logits_matches_oracle(path):
+    spec, data = _tied_logits_model()
+    model = fdal.load(data, kernels=path)
+    pool = testing.random_images(47, 230, spec.input_shape)
+    out = oracle.forward(spec, pool, 64)
+    assert np.array_equal(out["logits_raw"][:, 0], out["logits_raw"][:, 1])  # the tie is real
+    for cap, k, seed in ((70, 70, 1), (500, 40, 8), (30, 7, 2**64 - 1)):
+        want = oracle.rank(spec, pool, k, "classbalanced", seed=seed, cap=cap)
+        for threads in (1, 3):
+            got = fdal.rank_pool(model, pool, k, strategy="classbalanced", seed=seed, cap=cap, threads=threads,
+                                 batch_size=33)
+            np.testing.assert_array_equal(got, want, err_msg=f"{path} cap {cap} k {k} threads {threads}")
+
+
+def test_classbalanced_picks_round_robin_over_predicted_classes():
+    """k = cap: the picks, in order, visit the predicted classes rarest first, one per class a round."""
+    data = model_bytes("tiny", "student")
+    spec, model = fmt.read_model(data), fdal.load(data)
+    pool = testing.random_images(48, 300, spec.input_shape)
+    cap = 120
+    picks = fdal.rank_pool(model, pool, cap, strategy="classbalanced", seed=6, cap=cap)
+    np.testing.assert_array_equal(picks, oracle.rank(spec, pool, cap, "classbalanced", seed=6, cap=cap))
+    pred = np.argmax(oracle.forward(spec, pool[picks], 64)["logits_raw"], axis=1)
+    labels, counts = np.unique(pred, return_counts=True)
+    visit = labels[np.lexsort((labels, counts))]
+    at, depth = 0, 0
+    while at < cap:  # each round: one pick from every class still holding candidates, rarest first
+        live = [c for c in visit if counts[labels == c][0] > depth]
+        assert pred[at:at + len(live)].tolist() == live, (depth, pred[at:at + len(live)], live)
+        at, depth = at + len(live), depth + 1
