@@ -50,6 +50,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     emb = rng.integers(-128, 128, size=(args.n, args.d), dtype=np.int8)
     margins = rng.integers(0, 5000, size=args.n).astype(np.int64)  # margin-like keys
+    classes = rng.integers(0, 10, size=args.n).astype(np.int64)  # classbalanced: 10 predicted classes
     model = fdal.load(fmt.write_model(testing.random_model(1, "vgg11_lite", n_calibration=64)))
     images = testing.random_images(2, args.n)
     forward = best_of(lambda: model.forward(images), args.repeats)
@@ -62,9 +63,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for rule in _core.POOL_RULES:
         for k in (100, 1000):
-            e, s = (None, margins) if rule == "power" else (emb, None)
-            params = {"unit": 0.01} if rule == "power" else {}
-            t = best_of(lambda: _core.pool_select(rule, e, s, k, 1, kernels=args.kernels, **params), args.repeats)
+            keys = rule in ("power", "classbalanced")
+            e, s = (None, margins) if keys else (emb, None)
+            c = classes if rule == "classbalanced" else None
+            params = {"unit": 0.01} if keys else {}
+            t = best_of(lambda: _core.pool_select(rule, e, s, k, 1, classes=c, kernels=args.kernels, **params),
+                        args.repeats)
             nbytes = _core.pool_select_scratch_bytes(rule, args.n, args.d, k, **params)
             print(f"| {rule} | {k:,} | {t:.3f} | {t / forward:.2f} | {nbytes:,} |", flush=True)
 

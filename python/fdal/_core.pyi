@@ -57,18 +57,22 @@ def built_kernel_paths() -> Tuple[str, ...]:
     """Every kernel path of this build, best first, including those this CPU cannot run."""
 
 POOL_RULES: Tuple[str, ...]
-"""The pool-level selection rules (docs/selection.md): kcenter, typiclust, probcover, power."""
+"""The pool-level selection rules (docs/selection.md): kcenter, typiclust, probcover, power,
+classbalanced."""
 
 def pool_select(rule: str, embeddings: Optional[npt.NDArray[np.int8]],
                 scores: Optional[npt.NDArray[np.int64]], k: int, seed: int = 0,
-                pool_indices: Optional[npt.NDArray[np.int64]] = None, kernels: str = "auto",
+                pool_indices: Optional[npt.NDArray[np.int64]] = None,
+                classes: Optional[npt.NDArray[np.int64]] = None, kernels: str = "auto",
                 **params: Any) -> npt.NDArray[np.int64]:
     """k distinct candidate positions, in pick order (docs/selection.md; bit-exact to
-    fdal.oracle.pool_select.pool_select). embeddings int8 (n, d) (None for "power"); scores int64
-    (n,), smaller = more informative ("power" only); pool_indices int64 (n,) seed the random keys
-    (default: the positions); kernels "auto", "scalar" or "avx2" (same result). params:
-    typiclust min_cluster_size=5, k_nn=20, max_cells=500; probcover k_nn=20, delta=-1 (from the
-    data); power beta=1.0 (inf: top-k), unit=1.0. ValueError for any bad argument."""
+    fdal.oracle.pool_select.pool_select). embeddings int8 (n, d) (None for "power" and
+    "classbalanced"); scores int64 (n,), smaller = more informative ("power", "classbalanced"
+    only); pool_indices int64 (n,) seed the random keys (default: the positions); classes int64
+    (n,) >= 0, the predicted classes ("classbalanced" only); kernels "auto", "scalar" or "avx2"
+    (same result). params: typiclust min_cluster_size=5, k_nn=20, max_cells=500; probcover
+    k_nn=20, delta=-1 (from the data); power and classbalanced beta=1.0 (inf: top-k), unit=1.0.
+    ValueError for any bad argument."""
 
 def pool_select_scratch_bytes(rule: str, n: int, d: int, k: int, **params: Any) -> int:
     """Bytes pool_select allocates (once) for these sizes: its only allocation."""
