@@ -2,9 +2,8 @@
 // the k indices best first. Memory O(k + chunk); results do not depend on how the pool is split
 // into batches (keys use the global pool index). One Ranker per thread; the Model is shared.
 // Pool-level strategies (kcenter, typiclust, probcover, power, classbalanced; docs/selection.md)
-// keep the `cap`
-// images with the smallest random_key(seed, index) (the "random" order, so the candidate set does
-// not depend on batching or threads), with their int8 embeddings (cap x D bytes, allocated here at
+// keep the `cap` images with the smallest random_key(seed, index) (the "random" order, so the
+// candidate set does not depend on batching or threads), with their int8 embeddings (cap x D bytes, allocated here at
 // creation), margin keys and predicted classes (argmax of the logits, int32); finish() runs the
 // rule (rank/pool_select.h, default PoolParams, power's and classbalanced's unit = the logits
 // unit) on the candidates ordered by pool index (its scratch, pool_select_scratch_bytes for n =
@@ -58,9 +57,10 @@ class Ranker {
   std::vector<std::int8_t> embedding_raw_;  // one chunk's embeddings (kcenter, typiclust, probcover)
   TopK top_;
   // Pool-level candidates: slot s holds pool index cand_index_[s], its random key, margin key,
-  // predicted class and (embedding strategies) embedding row s of cand_embedding_ (dim_ bytes). heap_ is a max-heap of
-  // slots under (random key, pool index): its top is the first candidate to drop. finish() permutes
-  // the slots into pool-index order in place (relabelling heap_), so it stays valid for more pushes.
+  // predicted class and (embedding strategies) embedding row s of cand_embedding_ (dim_ bytes).
+  // heap_ is a max-heap of slots under (random key, pool index): its top is the first candidate to
+  // drop. finish() permutes the slots into pool-index order in place (relabelling heap_), so it
+  // stays valid for more pushes.
   void push_candidate(std::uint64_t rkey, std::int64_t index, std::int64_t margin_key, std::int32_t cls,
                       const std::int8_t* row);
   bool slot_less(std::int32_t a, std::int32_t b) const;

@@ -172,8 +172,8 @@ fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_
  * fdal_pool_select_classes only). embeddings: n rows of d int8 (1 <= d <= 65536), row r at
  * embeddings + r * row_stride (row_stride >= d; not read by "power" and "classbalanced", may be
  * NULL there). pool_indices: n int64 >= 0 seeding the random keys, or NULL (the row position).
- * scores: n int64 keys, smaller = more informative ("power", "classbalanced"; NULL for the others). Writes k (1 <= k <= n)
- * distinct row positions to picks, in pick order; ties go to the lowest position. The selection
+ * scores: n int64 keys, smaller = more informative ("power", "classbalanced"; NULL for the
+ * others). Writes k (1 <= k <= n) distinct row positions to picks, in pick order; ties go to the lowest position. The selection
  * allocates nothing when scratch is given (fdal_pool_select_scratch_bytes bytes, any alignment);
  * scratch NULL: it allocates that once. Bad arguments: FDAL_ERR_INVALID_ARGUMENT with a message. */
 typedef struct fdal_pool_params {
@@ -181,7 +181,7 @@ typedef struct fdal_pool_params {
   int32_t k_nn;             /* typiclust: typicality neighbours; probcover: K of delta (20) */
   int32_t max_cells;        /* typiclust: cells = min(k, max_cells) (500) */
   int64_t delta;            /* probcover: ball radius in squared L2; -1: from the data (-1) */
-  double beta;              /* power, classbalanced: exponent, >= 0, INFINITY = top-k of the scores (1.0) */
+  double beta;              /* power, classbalanced: exponent >= 0, INFINITY = top-k of scores (1.0) */
   double unit;              /* power, classbalanced: scale of the keys, finite > 0 (1.0) */
 } fdal_pool_params;
 
