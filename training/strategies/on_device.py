@@ -27,15 +27,9 @@ def parse_method(name: str):
     return mode, strategy, embedding or "student"
 
 
-# Rules of the numpy oracle (the runtime's ground truth) not yet in the native runtime: research
-# runs them on the runtime's own int8 forward outputs, so the picks are the ones the port must give.
-ORACLE_ONLY = ("classbalanced",)
-
-
 def check_method(name: str, modes) -> tuple:
     """Validated parse_method(name); ValueError naming the part that is wrong."""
-    from fdal.strategies import STRATEGIES as NATIVE
-    STRATEGIES = NATIVE + ORACLE_ONLY
+    from fdal.strategies import STRATEGIES
     mode, strategy, embedding = parse_method(name)
     if mode not in modes:
         raise ValueError(f"method {name!r}: unknown training mode {mode!r}; modes: {', '.join(modes)}")
@@ -76,20 +70,22 @@ def select_on_device(ctx, candidates, budget, seed, *, strategy: str, embedding:
     x = ctx.dataset.train_x
     order = np.argsort(cand, kind="stable")  # rank_pool's candidates come in pool-index order
     images = images_nhwc(x[torch.as_tensor(cand[order], device=x.device)])
-    if strategy in ORACLE_ONLY:
-        picks = _oracle_rule(model, spec, images, budget, strategy, seed, cand[order])
+    if strategy == "classbalanced":
+        picks = _classbalanced(model, spec, images, budget, seed, cand[order])
     else:
         picks = fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1)
     return cand[order][picks].astype(np.int64)
 
 
-def _oracle_rule(model, spec, images, budget, rule, seed, pool_indices):
+def _classbalanced(model, spec, images, budget, seed, pool_indices):
+    """rank_pool's classbalanced rule (native), seeded by the candidates' indices in the whole
+    training pool (rank_pool seeds by position among the candidates): the runs in
+    docs/results-data were made this way, first through the numpy oracle, which this equals."""
+    from fdal import _core
     from fdal.oracle.keys import keys
-    from fdal.oracle.pool_select import pool_select
-    out = model.forward(images)
-    logits = np.asarray(out["logits_raw"]).astype(np.int64)
-    classes = np.argmax(logits, axis=1).astype(np.int64)  # ties: the lowest class
+    logits = np.asarray(model.forward(images)["logits_raw"]).astype(np.int64)
+    classes = np.argmax(logits, axis=1).astype(np.int64)  # ties: the lowest class, as the runtime
     margin = keys({"logits_raw": logits}, "margin").astype(np.int64)
     unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
-    return pool_select(rule, None, margin, budget, seed, pool_indices=pool_indices.astype(np.int64),
-                       classes=classes, unit=unit)
+    return _core.pool_select("classbalanced", None, margin, budget, seed,
+                             pool_indices=pool_indices.astype(np.int64), classes=classes, unit=unit)
