@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from fdal.training.results import distinct_records, one_group
 
 BASELINES = ("random", "kd_random")  # random choice; FDAL's distillation with a random choice
+# FDAL's whole training with a random choice: fdal − fdal_random is the sampler's choice alone.
+# Reports compare against it only where a run has it.
+ABLATION_BASELINES = ("fdal_random",)
 # The Wilcoxon signed-rank test on fewer nonzero differences than this cannot reach p < 0.05
 # (two-sided exact p >= 2 / 2**n): tables say so next to its p.
 WILCOXON_MIN_PAIRS = 6

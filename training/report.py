@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fdal.training.analysis import BASELINES, WILCOXON_MIN_PAIRS, mean_std, paired_tests, summarize, trial_aubc
+from fdal.training.analysis import ABLATION_BASELINES, BASELINES, WILCOXON_MIN_PAIRS, mean_std, paired_tests, summarize, trial_aubc
 from fdal.training.results import distinct_records, one_group
 
 
@@ -64,8 +64,9 @@ def _wilcoxon(test) -> str:
 def paired_table(records, baseline: str, digits: int = 2, budgets=None) -> str:
     """Per method: the per-trial AUBC difference against `baseline` (points), its paired t-test
     and Wilcoxon signed-rank p, over the trials both have complete. A baseline listed before
-    `baseline` in BASELINES is left out (its row is the negation of one already shown)."""
-    shown = BASELINES[:BASELINES.index(baseline)] if baseline in BASELINES else ()
+    `baseline` in BASELINES (then ABLATION_BASELINES) is left out (its row is the negation of one already shown)."""
+    order = BASELINES + ABLATION_BASELINES
+    shown = order[:order.index(baseline)] if baseline in order else ()
     aubc = trial_aubc(records, budgets)
     if baseline not in aubc:
         return f"No complete `{baseline}` trial in these results: no paired differences against it.\n"
@@ -96,7 +97,8 @@ def group_report(records, heading: str | None = None, digits: int = 2, budgets=N
     records = distinct_records(one_group(records))
     parts = [f"{'#' * level} {heading}", ""] if heading else []
     parts.append(markdown_table(records, digits, budgets))
-    for baseline in BASELINES:
+    present = {r["method"] for r in records}
+    for baseline in BASELINES + tuple(b for b in ABLATION_BASELINES if b in present):
         parts += [f"{'#' * (level + 1)} Paired AUBC differences vs {baseline}", "",
                   paired_table(records, baseline, digits, budgets)]
     parts.append(PAIRED_CAPTION)

@@ -146,6 +146,20 @@ def test_zero_and_constant_differences_do_not_crash():
     assert "(n<6: min 0.25)" in group_report(shifted)
 
 
+def test_fdal_random_ablation_section_only_where_the_run_has_it():
+    """fdal − fdal_random isolates the sampler's choice from FDAL's training: reports pair against
+    fdal_random when it is there and say nothing of it when it is not."""
+    accs = [(0.30, 0.40, 0.50), (0.32, 0.41, 0.52), (0.31, 0.45, 0.49)]
+    base = curves("random", accs) + curves("kd_random", accs) + curves("fdal", [tuple(a + 0.01 for a in t) for t in accs])
+    assert "vs fdal_random" not in group_report(base)
+    ablation = curves("fdal_random", [tuple(a + 0.03 for a in t) for t in accs])
+    report = group_report(base + ablation)
+    section = report.split("vs fdal_random", 1)[1]
+    assert "| fdal | 3 | -2.00 ± 0.00 |" in section
+    # rows against random and kd_random are already shown above: not repeated as negations
+    assert "| random |" not in section and "| kd_random |" not in section
+
+
 def test_single_trial_formatting():
     recs = curves("random", [(0.3, 0.4, 0.5)]) + curves("fdal", [(0.35, 0.4, 0.5)])
     table = markdown_table(recs)
