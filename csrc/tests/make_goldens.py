@@ -1,12 +1,15 @@
 """Regenerate the golden files of the C++ tests (csrc/tests/golden/) with the numpy oracle.
 
-    python csrc/tests/make_goldens.py          # rewrites csrc/tests/golden/*
+    python csrc/tests/make_goldens.py               # rewrites csrc/tests/golden/*
+    python csrc/tests/make_goldens.py --out DIR     # writes them elsewhere (tests compare the bytes)
 
 Everything is seeded: running it twice gives identical bytes. Files:
   *.fdal            models: ops_mix (every op, odd shapes), vgg11_lite and alexnet_lite (16x16x3),
                     tiny (8x8x1, no sampler): format 1.0 files (no embedding; old files must load);
                     embedding_branch (16x16x3, format 2.0): a VGG-like student whose embedding is a
-                    decoder-like branch no other layer reads
+                    decoder-like branch no other layer reads; ties (6x6x5, format 2.0): exact
+                    rounding ties on most accumulators, accumulators next to +-2^31, zero points
+                    -128 and 127 (fdal.testing.ties)
   <model>.layers.gold   per-layer oracle outputs for 2 images (kernel tests)
   <model>.forward.gold  raw and float heads (and the embedding, int8 and float) for 4 images
   pool.npy, rank.gold   a 32-image pool for alexnet_lite and oracle top-k for every per-image strategy
@@ -21,6 +24,7 @@ u16 name length, name, u8 dtype code, u8 ndim, u32 dims[ndim], little-endian dat
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import struct
 from pathlib import Path
@@ -28,10 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from fdal import oracle, testing
+from fdal.testing import ties
 from fdal.format import write_model
 from fdal.strategies import DEFAULT_CAP, PER_IMAGE_STRATEGIES, POOL_STRATEGIES
 
-OUT = Path(__file__).resolve().parent / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 DTYPES = {np.dtype(np.int8): 1, np.dtype(np.uint8): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 4,
           np.dtype(np.uint64): 5, np.dtype(np.float32): 6, np.dtype(np.float64): 7}
 RANK_K = 6
@@ -117,8 +122,11 @@ def tool_stdout(spec, pool, k, strategy, seed=0, scores=False, cap=DEFAULT_CAP) 
     return "".join(f"{i}\t{int(v)}\n" for i, v in zip(idx, keys))
 
 
-def main() -> None:
-    OUT.mkdir(exist_ok=True)
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Regenerate the C++ tests' golden files with the numpy oracle.")
+    parser.add_argument("--out", type=Path, default=GOLDEN_DIR, help=f"folder to write (default {GOLDEN_DIR})")
+    out = parser.parse_args(argv).out
+    out.mkdir(exist_ok=True)
     models = {
         "ops_mix": as_format_1_0(ops_mix_model()),
         "vgg11_lite": as_format_1_0(testing.random_model(11, "vgg11_lite", input_shape=(16, 16, 3), n_calibration=64)),
@@ -127,27 +135,28 @@ def main() -> None:
         "tiny": as_format_1_0(testing.random_model(13, "tiny", num_classes=4, with_sampler=False, input_shape=(8, 8, 1),
                                                    n_calibration=64)),
         "embedding_branch": embedding_branch_model(),
+        "ties": ties.tie_model(31),
     }
     for name, spec in models.items():
-        write_model(spec, OUT / f"{name}.fdal")
+        write_model(spec, out / f"{name}.fdal")
         shape = spec.input_shape
-        write_gold(OUT / f"{name}.layers.gold", layer_arrays(spec, testing.random_images(100, 2, shape)))
+        write_gold(out / f"{name}.layers.gold", layer_arrays(spec, testing.random_images(100, 2, shape)))
         if name != "ops_mix" and name != "tiny":
-            write_gold(OUT / f"{name}.forward.gold", forward_arrays(spec, testing.random_images(101, 4, shape)))
+            write_gold(out / f"{name}.forward.gold", forward_arrays(spec, testing.random_images(101, 4, shape)))
 
     alex = models["alexnet_lite"]
     pool = testing.random_images(102, 32, alex.input_shape)
-    np.save(OUT / "pool.npy", pool)
+    np.save(out / "pool.npy", pool)
     ranks = {}
     for strategy in PER_IMAGE_STRATEGIES:
         ranks[strategy] = oracle.rank(alex, pool, RANK_K, strategy, seed=RANDOM_SEED)
         # the whole order, for tests that rank with other k
         ranks[strategy + "_all"] = oracle.rank(alex, pool, len(pool), strategy, seed=RANDOM_SEED)
     ranks["random_seed"] = np.array([RANDOM_SEED], dtype=np.uint64)
-    write_gold(OUT / "rank.gold", ranks)
+    write_gold(out / "rank.gold", ranks)
     for strategy in PER_IMAGE_STRATEGIES:
-        (OUT / f"rank_{strategy}.txt").write_text(tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED))
-        (OUT / f"rank_{strategy}_scores.txt").write_text(
+        (out / f"rank_{strategy}.txt").write_text(tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED))
+        (out / f"rank_{strategy}_scores.txt").write_text(
             tool_stdout(alex, pool, RANK_K, strategy, RANDOM_SEED, scores=True))
     # Pool-level strategies on the model with an embedding, same pool (16x16x3).
     emb = models["embedding_branch"]
@@ -155,20 +164,20 @@ def main() -> None:
     for strategy in POOL_STRATEGIES:
         picks[strategy] = oracle.rank(emb, pool, RANK_K, strategy, seed=RANDOM_SEED)
         picks[strategy + "_cap"] = oracle.rank(emb, pool, RANK_K, strategy, seed=RANDOM_SEED, cap=POOL_CAP)
-        (OUT / f"rank_{strategy}.txt").write_text(
+        (out / f"rank_{strategy}.txt").write_text(
             tool_stdout(emb, pool, RANK_K, strategy, RANDOM_SEED, cap=POOL_CAP))
-        (OUT / f"rank_{strategy}_scores.txt").write_text(
+        (out / f"rank_{strategy}_scores.txt").write_text(
             tool_stdout(emb, pool, RANK_K, strategy, RANDOM_SEED, scores=True))
-    write_gold(OUT / "rank_pool.gold", picks)
+    write_gold(out / "rank_pool.gold", picks)
 
     tiny = models["tiny"]
     tiny_pool = testing.random_images(103, 40, tiny.input_shape)
-    tiny_pool.tofile(OUT / "tiny_pool.raw")
-    (OUT / "rank_tiny_margin.txt").write_text(tool_stdout(tiny, tiny_pool, 10, "margin", scores=True))
-    (OUT / "rank_tiny_entropy.txt").write_text(tool_stdout(tiny, tiny_pool, 40, "entropy"))
-    np.save(OUT / "int16_pool.npy", np.zeros((2, 8, 8, 1), np.int16))  # fdal-rank must refuse: not uint8
-    total = sum(p.stat().st_size for p in OUT.iterdir())
-    print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes, to {OUT}")
+    tiny_pool.tofile(out / "tiny_pool.raw")
+    (out / "rank_tiny_margin.txt").write_text(tool_stdout(tiny, tiny_pool, 10, "margin", scores=True))
+    (out / "rank_tiny_entropy.txt").write_text(tool_stdout(tiny, tiny_pool, 40, "entropy"))
+    np.save(out / "int16_pool.npy", np.zeros((2, 8, 8, 1), np.int16))  # fdal-rank must refuse: not uint8
+    total = sum(p.stat().st_size for p in out.iterdir())
+    print(f"wrote {len(list(out.iterdir()))} files, {total} bytes, to {out}")
 
 
 if __name__ == "__main__":

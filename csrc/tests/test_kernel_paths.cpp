@@ -137,10 +137,10 @@ int main(int argc, char** argv) {
       continue;
     }
     ran += std::string(" ") + path.name;
-    for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite", "embedding_branch"}) {
+    for (const char* name : {"ops_mix", "tiny", "alexnet_lite", "vgg11_lite", "embedding_branch", "ties"}) {
       check_layers(argv[1], name, path);
     }
-    for (const char* name : {"vgg11_lite", "alexnet_lite", "embedding_branch"}) check_forward(argv[1], name, path);
+    for (const char* name : {"vgg11_lite", "alexnet_lite", "embedding_branch", "ties"}) check_forward(argv[1], name, path);
   }
   std::printf("kernel paths checked:%s\nkernel paths skipped (this CPU cannot run them):%s\n", ran.c_str(),
               skipped.empty() ? " none" : skipped.c_str());
