@@ -10,6 +10,15 @@ from fdal import format as fmt
 from fdal import testing
 
 
+def pytest_sessionstart(session):
+    """CI's requirements (tests/ci_requirements.py): stop before any test if one is unmet."""
+    from ci_requirements import problems
+
+    unmet = problems()
+    if unmet:
+        pytest.exit("; ".join(unmet), returncode=3)
+
+
 class Pair:
     """A ModelSpec (for the oracle), its file bytes and the loaded native fdal.Model."""
 
