@@ -38,5 +38,5 @@ def test_a_path_the_runtime_cannot_run_is_a_problem():
 def test_torch_that_does_not_import_is_a_problem(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     (line,) = problems({"FDAL_REQUIRE_TORCH": "1"})
-    assert line.startswith("FDAL_REQUIRE_TORCH=1 but torch does not import: ImportError")
+    assert line.startswith("FDAL_REQUIRE_TORCH=1 but torch does not import: ModuleNotFoundError")
     assert problems({}) == []
