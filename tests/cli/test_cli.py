@@ -3,6 +3,7 @@ error path (one line `fdal: error: ...`, non-zero exit, no traceback)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,7 +182,10 @@ def test_rank_writes_npy_text_raw_and_nchw(model_file, pool_file, tmp_path, caps
 
 def test_bench_prints_throughput(model_file, capsys):
     code, out, _ = run(capsys, "bench", model_file, "-n", "64", "--repeat", "1", "--batch-size", "32")
-    assert code == 0 and "images/s" in out and "rank_pool (fdal, k=6)" in out
+    assert code == 0
+    assert "pool: 64 random images (seed 0), batch 32, best of 1" in out and "1 thread" in out
+    rows = dict(re.findall(r"^\| (forward|rank_pool \(fdal, k=6\)) \| ([\d.]+) \| [\d,]+ \|$", out, re.M))
+    assert set(rows) == {"forward", "rank_pool (fdal, k=6)"}, out
 
 
 def test_plot_writes_png_and_table(tmp_path, capsys):
