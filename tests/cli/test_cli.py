@@ -216,6 +216,18 @@ def test_missing_and_corrupt_model_files(model_file, pool_file, tmp_path, capsys
     assert_user_error(capsys, ["bench", str(bad)], "CRC")
 
 
+def test_rank_reads_a_3d_one_channel_pool_as_n_h_w_1(tmp_path, capsys):
+    """(N, H, W) arrays are what grayscale cameras and np.stack of 2-D images give."""
+    model = tmp_path / "gray.fdal"
+    fmt.write_model(testing.random_model(8, "tiny", with_sampler=False, input_shape=(8, 8, 1), n_calibration=16), model)
+    images = testing.random_images(9, 40, (8, 8, 1))
+    np.save(tmp_path / "gray3d.npy", images[..., 0])
+    code, out, err = run(capsys, "rank", str(model), str(tmp_path / "gray3d.npy"), "-k", "7", "--strategy", "margin")
+    assert code == 0, err
+    want = fdal.rank_pool(fdal.load(str(model)), images, 7, strategy="margin")
+    assert [int(v) for v in out.split()] == want.tolist()
+
+
 def test_rank_user_errors(model_file, no_sampler_file, pool_file, tmp_path, capsys):
     assert_user_error(capsys, ["rank", model_file, pool_file, "-k", "301"], "larger than the pool")
     assert_user_error(capsys, ["rank", model_file, pool_file, "-k", "3", "--strategy", "best"],
