@@ -9,7 +9,7 @@ number of files. Files are listed sorted, so the pool order (and the ranking) is
 
 Resizing: every image is resized to the model's H x W (aspect ratio not kept) with Pillow's
 BILINEAR filter, reducing_gap=2.0. Pillow's bilinear widens its support on downscale, so it is
-antialiased (like torchvision's Resize(antialias=True), which the training side uses), and
+antialiased (like torchvision's Resize(antialias=True)), and
 reducing_gap lets Pillow first shrink large photos by an integer factor (a box filter, much
 faster) to at most 2x the target before the bilinear pass. Results are deterministic.
 
