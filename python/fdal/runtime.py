@@ -3,6 +3,7 @@
     model = fdal.load("student.fdal")            # validates everything (fdal.FormatError)
     out = model.forward(images)                  # uint8 (N, H, W, C), any strides
     idx = fdal.rank_pool(model, pool, k=1000)    # int64 (k,), most informative first
+    idx, scores = fdal.rank_pool(model, pool, k=1000, return_scores=True)   # + float64 ranking keys
 
 Arguments are checked here (ValueError naming the problem); images are handed to C++ through
 their byte strides, so non-contiguous arrays and memmaps are read in place, without a copy.
@@ -203,9 +204,9 @@ def pick_scores(model: Model, images, indices, *, strategy: str = "fdal", seed=0
     if strategy == "random":
         z = np.uint64(_check_int(seed, "seed") % 2**64) + np.uint64(GOLDEN_GAMMA) * (indices.astype(np.uint64) + np.uint64(1))
         return mix64(z).astype(np.float64)
-    out = model.forward(images, threads=threads) if len(images) else {}
     if not len(images):
         return np.zeros(0, dtype=np.float64)
+    out = model.forward(images, threads=threads)
     unit = model._info["layers"][model._info["logits_layer"]]["out_scale"]
     return np.asarray(keys(out, strategy, unit=unit), dtype=np.float64)
 
