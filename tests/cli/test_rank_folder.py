@@ -224,3 +224,17 @@ def test_npy_pool_formats(tmp_path, model_file, capsys):
     assert [(int(r["file"]), float(r["score"])) for r in read_csv(out)] == list(zip(want, scores))
     code, out, err = run(capsys, "rank", model_file, tmp_path / "pool.npy", "-k", 5, "--exclude", "x.txt")
     assert code == 1 and "--exclude" in err
+
+
+def test_decode_workers_keep_order_and_progress_line(tmp_path, capsys):
+    make_folder(tmp_path, 20)
+    (tmp_path / "img005x.png").write_bytes(b"broken")  # sorts between good files
+    files = image_folder.list_images(str(tmp_path))
+    results = []
+    for workers in (1, 4):
+        folder = image_folder.ImageFolder(files, (10, 10, 3), chunk=6, workers=workers, progress=workers == 4)
+        results.append((np.concatenate([b.copy() for b in folder.batches()]), folder.names, folder.skipped))
+    assert results[0][1] == results[1][1] and results[0][2] == results[1][2] == [str(tmp_path / "img005x.png")]
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    err = capsys.readouterr().err
+    assert "\rdecoding 21/21 images" in err and err.endswith("\n")
