@@ -49,8 +49,10 @@ def require_pillow():
 
 def is_image_source(source: str) -> bool:
     """Whether `fdal rank` should read `source` as image files (a folder, a glob, or one image)."""
-    return (os.path.isdir(source) or glob.has_magic(source)
-            or source.lower().endswith(IMAGE_EXTENSIONS))
+    if os.path.isdir(source):
+        return True
+    # An existing file is a glob only by accident of its name (a raw pool called "pool[1].bin").
+    return source.lower().endswith(IMAGE_EXTENSIONS) or (glob.has_magic(source) and not os.path.isfile(source))
 
 
 def list_images(source: str) -> List[str]:
