@@ -3,6 +3,7 @@
     model = fdal.load("student.fdal")            # validates everything (fdal.FormatError)
     out = model.forward(images)                  # uint8 (N, H, W, C), any strides
     idx = fdal.rank_pool(model, pool, k=1000)    # int64 (k,), most informative first
+    idx, scores = fdal.rank_pool(model, pool, k=1000, return_scores=True)   # + float64 ranking keys
 
 Arguments are checked here (ValueError naming the problem); images are handed to C++ through
 their byte strides, so non-contiguous arrays and memmaps are read in place, without a copy.
@@ -186,8 +187,32 @@ def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
             yield part[start:start + batch_size]
 
 
+def pick_scores(model: Model, images, indices, *, strategy: str = "fdal", seed=0, threads=1) -> np.ndarray:
+    """The score of each pick: `images` are the picked images (uint8 (k, H, W, C)) and `indices` their
+    pool indices (random's key depends on them). Scores are the strategy's ranking keys
+    (docs/quantization.md, "Ranking keys"; smaller ranks first, so scores ascend for per-image rules):
+    fdal: the sampler's int32 score; margin: top-1 minus top-2 int32 logit; entropy: minus the
+    entropy; random: the uint64 random key, as float64. Pool-level strategies pick by a rule, not a
+    key: their score is the margin key of each pick (reported, not what ordered the picks).
+    float64 (k,), the same values fdal.oracle.keys gives."""
+    from .oracle.keys import GOLDEN_GAMMA, keys, mix64
+    check_strategy(strategy, model.has_sampler)
+    indices = np.asarray(indices, dtype=np.int64)
+    images = _check_images(model, images, "images")
+    if len(images) != len(indices):
+        raise ValueError(f"{len(images)} images but {len(indices)} indices")
+    if strategy == "random":
+        z = np.uint64(_check_int(seed, "seed") % 2**64) + np.uint64(GOLDEN_GAMMA) * (indices.astype(np.uint64) + np.uint64(1))
+        return mix64(z).astype(np.float64)
+    if not len(images):
+        return np.zeros(0, dtype=np.float64)
+    out = model.forward(images, threads=threads)
+    unit = model._info["layers"][model._info["logits_layer"]]["out_scale"]
+    return np.asarray(keys(out, strategy, unit=unit), dtype=np.float64)
+
+
 def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-              cap=DEFAULT_CAP) -> np.ndarray:
+              cap=DEFAULT_CAP, return_scores: bool = False):
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
@@ -205,6 +230,10 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     int8 embeddings (D = model.embedding_dim; 0 for power and classbalanced) plus 32 x cap bytes
     of bookkeeping (pool index, random key, margin key, predicted class, heap slot), allocated when ranking starts, plus the rule's scratch at the end
     (fdal._core.pool_select_scratch_bytes(rule, min(cap, N), D, k)).
+
+    return_scores=True: (indices, scores), scores float64 (k,) as fdal.runtime.pick_scores defines
+    them (the native ranker keeps keys, not images, so the k picks are run once more; an array pool
+    only: for an iterable pool, gather the picked images and call pick_scores).
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
@@ -223,6 +252,9 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     seed = _check_int(seed, "seed") % 2**64
     threads = _check_threads(threads)
 
+    if return_scores and not isinstance(pool, np.ndarray):
+        raise ValueError("return_scores=True needs an array pool; for an iterable pool call "
+                         "fdal.runtime.pick_scores on the picked images")
     if isinstance(pool, np.ndarray):
         pool = _check_images(model, pool, "pool")
         if len(pool) == 0:
@@ -241,4 +273,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         raise ValueError(f"k={k} is larger than the pool size {ranker.seen}")
     if spec.pool_level and k > cap:
         raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
-    return ranker.finish()
+    picks = ranker.finish()
+    if return_scores:
+        return picks, pick_scores(model, pool[picks], picks, strategy=strategy, seed=seed, threads=threads)
+    return picks

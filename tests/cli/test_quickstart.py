@@ -56,4 +56,10 @@ def test_quickstart_picks_unlabeled_images(quickstart):
     labeled = json.loads((out / "run" / "checkpoints" / "fdal-trial0.json").read_text())["labeled"]
     assert len(picks) == 40 and len(set(picks.tolist())) == 40
     assert not set(picks.tolist()) & set(labeled)
+    # The saved pool is the unlabeled images in dataset order: ranking it again (the README's Python
+    # example) gives the same picks, as positions in the pool.
+    pool = np.load(out / "unlabeled_pool.npy")
+    unlabeled = np.setdiff1d(np.arange(len(pool) + len(labeled)), labeled)
+    model = fdal.load(out / "student.fdal")
+    np.testing.assert_array_equal(unlabeled[fdal.rank_pool(model, pool, 40, strategy="fdal")], picks)
     assert re.search(r"280 unlabeled images, top 40 by the sampler \(strategy fdal\): [\d,]+ images/s", report)

@@ -54,4 +54,5 @@ def report(exc: BaseException) -> int:
         print(TORCH_MESSAGE, file=sys.stderr)
         return EXIT_NEEDS_TORCH
     print(f"fdal: error: {one_line(exc)}", file=sys.stderr)
-    return EXIT_USER_ERROR
+    # Some errors (no input images at all) carry their own code, e.g. fdal.image_folder.NoImages: 2.
+    return int(getattr(exc, "exit_code", EXIT_USER_ERROR))

@@ -115,7 +115,8 @@ def run_quickstart(args) -> int:
     model = fdal.load(model_path)
     k = min(p.step, len(pool))
     picks = unlabeled[fdal.rank_pool(model, pool, k, strategy="fdal")]
-    np.save(out / "next_to_label.npy", picks)
+    np.save(out / "next_to_label.npy", picks)  # dataset indices of the picks
+    np.save(out / "unlabeled_pool.npy", pool)  # the pool itself: the README's Python example ranks it
     speed = measure(model, pool, k, "fdal", 256, repeat=3)
     total = time.perf_counter() - t_start
 
@@ -139,7 +140,7 @@ def _report(p, what, teacher, table, parity, parity_table, speed, k, model, out,
               "## Ranking the unlabeled pool on the native int8 runtime", "",
               f"{speed['images']:,} unlabeled images, top {k} by the sampler (strategy fdal): "
               f"{speed['rank_images_per_s']:,.0f} images/s (best of 3, kernels {model.info.get('kernels', '?')}); "
-              f"their indices: {out / 'next_to_label.npy'}", "",
+              f"their indices: {out / 'next_to_label.npy'} (the pool: {out / 'unlabeled_pool.npy'})", "",
               f"Time: active learning {t_al:.0f} s, export + compare {t_export:.0f} s, total {total:.0f} s.", "",
               "Next: `fdal info " + str(out / "student.fdal") + "`, `fdal rank " + str(out / "student.fdal") +
               " POOL.npy -k 100`, or the real thing: `fdal prepare-data --data-dir data && "

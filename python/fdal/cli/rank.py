@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from .common import add_out, add_parser, add_seed, positive_int, require_file
+from .picks_out import FORMATS, LABEL_STUDIO_PREFIX, infer_format, read_exclude, write_label_studio, write_picks
 from .pools import batches_with_progress, load_pool
 
 
@@ -16,12 +17,20 @@ def register(sub):
     strategy_help = f"one of {', '.join(STRATEGIES)} (default fdal)"
     cap_help = (f"{', '.join(POOL_STRATEGIES)}: rank at most this many seeded candidates "
                 f"(default {DEFAULT_CAP}; memory cap x embedding dim bytes)")
-    p = add_parser(sub, "rank", "rank a pool of raw images with an int8 model",
-                   "Print (or write) the indices of the k most informative images of POOL, best first.\n"
-                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes.",
-                   "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy")
+    p = add_parser(sub, "rank", "rank a pool of raw images (or a folder of image files) with an int8 model",
+                   "Print (or write) the k most informative images of POOL, best first.\n"
+                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes\n"
+                   "(output: pool indices), or a folder (searched recursively) or quoted glob of JPEG/PNG/BMP\n"
+                   "files of any size (output: file names, csv with file,rank,score by default; needs\n"
+                   "pip install \"fdal[images]\"). Image files are converted to the model's channels\n"
+                   "(grayscale/palette/RGBA -> RGB) and resized to its H x W with Pillow BILINEAR,\n"
+                   "reducing_gap=2.0 (antialiased on downscale); unreadable files are skipped with a warning.\n"
+                   "See docs/images.md.",
+                   "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy\n"
+                   "fdal rank student.fdal photos/ -k 100 --exclude labeled.csv --out picks.csv "
+                   "--label-studio tasks.json")
     p.add_argument("model", help=".fdal model file")
-    p.add_argument("pool", help="pool of images: .npy or raw uint8 bytes")
+    p.add_argument("pool", help="pool of images: .npy, raw uint8 bytes, a folder or a glob of image files")
     p.add_argument("-k", type=positive_int, required=True, help="how many images to pick")
     p.add_argument("--strategy", default="fdal", help=strategy_help)
     p.add_argument("--batch-size", type=positive_int, default=256)
@@ -29,7 +38,21 @@ def register(sub):
     p.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1; same result)")
     p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(p)
-    add_out(p, "write the indices here (.npy: int64 array; otherwise text, one per line) instead of stdout")
+    add_out(p, "write the picks here instead of stdout; the format follows the extension (.csv, .jsonl, "
+               ".npy; a .npy pool's .npy: its int64 indices; otherwise text, one per line)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="text (one index or file per line; default for .npy/raw pools), csv (default for "
+                        "image folders), jsonl, npy (columns file, rank, score; rank 1 is the best)")
+    p.add_argument("--exclude", default=None, metavar="FILE",
+                   help="image files already labeled, left out before ranking: one name per line, or a csv "
+                        "with a 'file' column (names as fdal rank prints them)")
+    p.add_argument("--label-studio", default=None, metavar="OUT.json",
+                   help="also write Label Studio import tasks for the picks (image folders only)")
+    p.add_argument("--label-studio-prefix", default=LABEL_STUDIO_PREFIX,
+                   help=f"prefix of each task's image URL (default {LABEL_STUDIO_PREFIX!r}: Label Studio's "
+                        "local files, relative to LOCAL_FILES_DOCUMENT_ROOT)")
+    p.add_argument("--decode-workers", type=positive_int, default=1,
+                   help="threads decoding image files (default 1; same order and result)")
     p.set_defaults(func=run_rank)
 
     b = add_parser(sub, "bench", "measure how fast a model ranks images on this machine",
@@ -50,8 +73,14 @@ def register(sub):
 
 def run_rank(args) -> int:
     import fdal
+    from fdal.image_folder import is_image_source
+    from fdal.runtime import pick_scores
     require_file(args.model, "model")
     model = fdal.load(args.model)
+    if is_image_source(args.pool) and not args.pool.endswith(".npy"):
+        return rank_folder(args, model)
+    if args.exclude or args.label_studio:
+        raise ValueError("--exclude and --label-studio work on folders of image files, not on a .npy/raw pool")
     pool = load_pool(args.pool, model.input_shape, args.layout)
     # rank_pool checks the arguments (strategy and sampler before reading any image).
     t0 = time.perf_counter()
@@ -59,8 +88,14 @@ def run_rank(args) -> int:
                            strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
                            threads=args.threads, cap=args.cap)
     seconds = time.perf_counter() - t0
-    if args.out:
-        if args.out.endswith(".npy"):
+    fmt = infer_format(args.format, args.out, "text")
+    if fmt in ("csv", "jsonl"):  # file = the pool index; the picks are run once more for their scores
+        scores = pick_scores(model, pool[picks], picks, strategy=args.strategy, seed=args.seed)
+        write_picks([str(i) for i in picks], scores, fmt, args.out)
+    elif fmt == "npy" and not args.out:
+        raise ValueError("--format npy needs --out FILE.npy")
+    elif args.out:
+        if fmt == "npy":  # a .npy pool's picks stay a plain int64 index array, as before
             np.save(args.out, picks)
         else:
             with open(args.out, "w") as f:
@@ -69,6 +104,50 @@ def run_rank(args) -> int:
               f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write("".join(f"{i}\n" for i in picks))
+    return 0
+
+
+def rank_folder(args, model) -> int:
+    """`fdal rank MODEL FOLDER_OR_GLOB`: picks named by file, streamed in bounded memory."""
+    import fdal
+    from fdal.image_folder import ImageFolder, NoImages, list_images, relative_name, require_pillow
+    from fdal.runtime import pick_scores
+    require_pillow()  # the one-line install hint before any listing
+    fmt = infer_format(args.format, args.out, "csv")
+    if fmt == "npy" and not args.out:
+        raise ValueError("--format npy needs --out FILE.npy")
+    files = list_images(args.pool)
+    if args.exclude:
+        labeled = read_exclude(args.exclude)
+        files = [f for f in files if relative_name(f, args.pool) not in labeled]
+        if not files:
+            raise NoImages(f"every image file in {args.pool} is in the exclude list {args.exclude}")
+
+    def warn(path):
+        print(f"fdal: warning: skipping unreadable image {path}", file=sys.stderr)
+
+    folder = ImageFolder(files, model.input_shape, workers=args.decode_workers, on_skip=warn)
+    t0 = time.perf_counter()
+    try:
+        picks = fdal.rank_pool(model, folder.batches(), args.k, strategy=args.strategy,
+                               batch_size=args.batch_size, seed=args.seed, threads=args.threads, cap=args.cap)
+    except ValueError:
+        if not folder.names and len(folder.skipped) == len(files):
+            raise NoImages(f"none of the {len(files):,} image files in {args.pool} could be read") from None
+        raise
+    seconds = time.perf_counter() - t0
+    picked = [folder.names[i] for i in picks]
+    scores = pick_scores(model, folder.load(picked), picks, strategy=args.strategy, seed=args.seed)
+    names = [relative_name(f, args.pool) for f in picked]
+    write_picks(names, scores, fmt, args.out)
+    if args.label_studio:
+        write_label_studio(names, scores, args.label_studio, args.label_studio_prefix)
+    if folder.skipped:
+        print(f"fdal: skipped {len(folder.skipped)} unreadable files", file=sys.stderr)
+    if args.out:
+        n = len(folder.names)
+        print(f"ranked {n:,} images in {seconds:.2f} s ({n / seconds:,.0f} images/s, decoding included); "
+              f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
     return 0
 
 
