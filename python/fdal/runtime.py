@@ -18,6 +18,10 @@ import numpy as np
 from .format import FormatError
 from .strategies import DEFAULT_CAP, STRATEGIES, check_strategy
 
+# Upper bound on threads=: beyond it the native side would overflow an int or spawn absurd numbers
+# of threads; no board this runs on has more cores.
+MAX_THREADS = 1024
+
 
 def _core():
     # Imported lazily: `import fdal` (format, oracle, training) works without the extension.
@@ -160,9 +164,24 @@ def _check_int(value, name: str) -> int:
 
 def _check_threads(threads) -> int:
     threads = _check_int(threads, "threads")
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
     return threads
+
+
+def _pool_array(pool):
+    """A path is a TypeError (say how to read it); a list of HWC images is stacked once."""
+    if isinstance(pool, (str, bytes, os.PathLike)):
+        raise TypeError(f"pool must be an array, not a path {os.fsdecode(pool)!r}: pass an array, "
+                        f"e.g. np.load(path, mmap_mode=\"r\")")
+    if isinstance(pool, (list, tuple)) and pool and all(
+            isinstance(im, np.ndarray) and im.ndim == 3 for im in pool):
+        shapes = {im.shape for im in pool}
+        if len(shapes) > 1:
+            raise ValueError(f"pool images must all have the same shape, got {len(shapes)} shapes: "
+                             f"{', '.join(map(str, sorted(shapes)[:3]))}")
+        return np.stack(pool)
+    return pool
 
 
 def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
@@ -222,6 +241,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     seed = _check_int(seed, "seed") % 2**64
     threads = _check_threads(threads)
+    pool = _pool_array(pool)
 
     if isinstance(pool, np.ndarray):
         pool = _check_images(model, pool, "pool")

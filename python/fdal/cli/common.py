@@ -31,7 +31,19 @@ def add_device(p):
 
 
 def add_threads(p):
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def thread_count(text: str) -> int:
+    """--threads: an integer in 1..MAX_THREADS (the runtime's bound, also used for torch)."""
+    from fdal.runtime import MAX_THREADS
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_THREADS}, got {text!r}") from None
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_THREADS}, got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -64,6 +76,10 @@ def torch_setup(args):
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     device = getattr(args, "device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a torch device (cpu, cuda, cuda:1)") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return torch, device

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, positive_int, require_file
+from .common import add_out, add_parser, add_seed, positive_int, require_file, thread_count
 from .pools import batches_with_progress, load_pool
 
 
@@ -26,7 +26,7 @@ def register(sub):
     p.add_argument("--strategy", default="fdal", help=strategy_help)
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
-    p.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1; same result)")
+    p.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1; same result)")
     p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(p)
     add_out(p, "write the indices here (.npy: int64 array; otherwise text, one per line) instead of stdout")
@@ -41,8 +41,8 @@ def register(sub):
     b.add_argument("--batch-size", type=positive_int, default=256)
     b.add_argument("--strategy", default="fdal", help=strategy_help)
     b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
-    b.add_argument("--repeat", type=positive_int, default=3)
-    b.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1)")
+    b.add_argument("--repeat", type=positive_int, default=3, help="time this many runs, report the best (default 3)")
+    b.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1)")
     b.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(b)
     b.set_defaults(func=run_bench)
