@@ -46,6 +46,17 @@ def thread_count(text: str) -> int:
     return value
 
 
+def raw_shape(text: str) -> tuple:
+    """--raw HxWxC: the shape of each image of a raw pool."""
+    try:
+        dims = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f"expected HxWxC such as 32x32x3, got {text!r}")
+    return dims
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -59,6 +70,11 @@ def positive_int(text: str) -> int:
 def require_file(path: str, what: str) -> None:
     """Raise FileNotFoundError ("fdal: error: PATH: No such file (WHAT)") unless `path` is a file;
     the one wording every subcommand uses for a missing input."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"is a directory, expected a file ({what})", path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A FIFO or /dev/stdin can be read only once and has no size; pools are memory-mapped.
+        raise ValueError(f"{path}: not a regular file ({what}); save it to a file first")
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, f"No such file ({what})", path)
 

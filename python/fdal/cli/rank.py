@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, positive_int, require_file, thread_count
+from .common import add_out, add_parser, add_seed, positive_int, raw_shape, require_file, thread_count
 from .pools import batches_with_progress, load_pool
 
 
@@ -18,13 +18,16 @@ def register(sub):
                 f"(default {DEFAULT_CAP}; memory cap x embedding dim bytes)")
     p = add_parser(sub, "rank", "rank a pool of raw images with an int8 model",
                    "Print (or write) the indices of the k most informative images of POOL, best first.\n"
-                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes.",
+                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes (a regular\n"
+                   "file, not a pipe). For an .npz, save the array: np.save('pool.npy', np.load(f)['x']).",
                    "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy")
     p.add_argument("model", help=".fdal model file")
     p.add_argument("pool", help="pool of images: .npy or raw uint8 bytes")
     p.add_argument("-k", type=positive_int, required=True, help="how many images to pick")
     p.add_argument("--strategy", default="fdal", help=strategy_help)
     p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--raw", type=raw_shape, default=None, metavar="HxWxC",
+                   help="shape of each image of a raw pool; must match the model's input (checked)")
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
     p.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1; same result)")
     p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
@@ -52,7 +55,7 @@ def run_rank(args) -> int:
     import fdal
     require_file(args.model, "model")
     model = fdal.load(args.model)
-    pool = load_pool(args.pool, model.input_shape, args.layout)
+    pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
     # rank_pool checks the arguments (strategy and sampler before reading any image).
     t0 = time.perf_counter()
     picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
