@@ -14,7 +14,8 @@ def add_parser(sub, name: str, help: str, description: str, example: str) -> arg
 
 
 def add_seed(p, default=0):
-    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+    meaning = "the preset's own seed" if default is None else default
+    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {meaning})")
 
 
 def add_out(p, help: str, required=False, default=None):
