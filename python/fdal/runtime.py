@@ -93,6 +93,7 @@ class Model:
         "embedding_q": int8 (N, D)}; the score entries only with a sampler, the embedding entries only
         with an embedding (embedding = float32(embedding_q - zero_point) * scale, see model.info).
         threads: images are split across that many threads; results do not depend on it."""
+        _reject_path(images, "images")
         images = _check_images(self, images, "images")
         threads = _check_threads(threads)
         return dict(self._native.forward(images, threads))
@@ -169,11 +170,15 @@ def _check_threads(threads) -> int:
     return threads
 
 
+def _reject_path(value, name: str) -> None:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be an array, not a path {os.fsdecode(value)!r}: pass an array, "
+                        f"e.g. np.load(path, mmap_mode=\"r\")")
+
+
 def _pool_array(pool):
     """A path is a TypeError (say how to read it); a list of HWC images is stacked once."""
-    if isinstance(pool, (str, bytes, os.PathLike)):
-        raise TypeError(f"pool must be an array, not a path {os.fsdecode(pool)!r}: pass an array, "
-                        f"e.g. np.load(path, mmap_mode=\"r\")")
+    _reject_path(pool, "pool")
     if isinstance(pool, (list, tuple)) and pool and all(
             isinstance(im, np.ndarray) and im.ndim == 3 for im in pool):
         shapes = {im.shape for im in pool}

@@ -65,6 +65,8 @@ def test_path_as_pool_is_a_type_error(vgg, path):
 def test_path_object_as_pool_is_a_type_error(vgg, tmp_path):
     with pytest.raises(TypeError, match="pass an array"):
         fdal.rank_pool(vgg.model, tmp_path / "pool.npy", 1)
+    with pytest.raises(TypeError, match="images must be an array, not a path"):
+        vgg.model.forward(str(tmp_path / "pool.npy"))
 
 
 # A long native call on a pool memory-mapped from disk; stride 0 over one image makes it as long as
