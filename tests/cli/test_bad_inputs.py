@@ -165,6 +165,11 @@ def test_al_threads_out_of_range(tmp_path, capsys, threads):
     assert_one_line_error(capsys, [*AL, "--out", tmp_path, "--threads", threads], 2, "--threads", "1..1024")
 
 
+@pytest.mark.parametrize("threads", ["0", "-1", str(2**31)])
+def test_quickstart_threads_out_of_range(tmp_path, capsys, threads):
+    assert_one_line_error(capsys, ["quickstart", "--out", tmp_path, "--threads", threads], 2, "--threads", "1..1024")
+
+
 def test_al_bogus_device(tmp_path, capsys):
     pytest.importorskip("torch")
     assert_one_line_error(capsys, [*AL, "--out", tmp_path, "--device", "bogus"], 1, "--device bogus",
