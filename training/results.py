@@ -40,8 +40,12 @@ def read_results(path) -> list:
     """All records in file order; a record repeated (same preset/method/dataset/trial/cycle, e.g. a
     cycle re-run after a crash) keeps its last occurrence. A torn last line is ignored."""
     out = {}
-    with open(path) as f:
-        lines = f.read().splitlines()
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError:
+        # e.g. `fdal plot pool.npy`: binary data, not the text file fdal al writes.
+        raise ValueError(f"{path}: not a text file; expected a results.jsonl written by fdal al") from None
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -50,7 +54,7 @@ def read_results(path) -> list:
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 continue  # interrupted mid-write
-            raise ValueError(f"{path}: line {i + 1} is not JSON")
+            raise ValueError(f"{path}: line {i + 1} is not JSON; expected a results.jsonl written by fdal al")
         check_record(rec)
         out[tuple(rec[k] for k in _KEY)] = rec
     return list(out.values())

@@ -87,6 +87,7 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
     history = []
     bar = tqdm(total=total, desc=f"teacher {arch}", unit="step", disable=not progress) if tqdm else None
     start_time = time.perf_counter()
+    last_test = None  # the latest measured test accuracy, for the progress bar
     for epoch in range(1, epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen, device=device)
@@ -113,8 +114,11 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
             record["test_acc"] = evaluate(model, data.test_x, data.test_y)
         history.append(record)
         if bar is not None:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", train=f"{record['train_acc']:.3f}",
-                            test=f"{record.get('test_acc', float('nan')):.3f}")
+            # test accuracy only once measured (every eval_every epochs), never a placeholder nan
+            if "test_acc" in record:
+                last_test = f"{record['test_acc']:.3f}"
+            shown = {"test": last_test} if last_test is not None else {}
+            bar.set_postfix(loss=f"{record['loss']:.3f}", train=f"{record['train_acc']:.3f}", **shown)
     if bar is not None:
         bar.close()
     model.eval()

@@ -103,6 +103,23 @@ py::dict info_dict(const fdal::Model& m) {
   return info;
 }
 
+// Long native calls work in chunks of at most kSignalChunk images with the GIL released, and take it
+// back between chunks only to let a pending Ctrl-C raise KeyboardInterrupt: a 200,000-image call
+// would otherwise ignore SIGINT until its end. Results do not depend on the chunking (each image's
+// outputs depend on that image only; the ranker sees the images in the same order).
+constexpr std::int64_t kSignalChunk = 256;
+
+void raise_pending_signals() {
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+fdal::ImageView sub_view(const fdal::ImageView& view, std::int64_t begin, std::int64_t count) {
+  fdal::ImageView part = view;
+  part.data = view.image(begin);
+  part.n = count;
+  return part;
+}
+
 py::dict forward(const PyModel& self, const py::array& images, std::int32_t threads) {
   const fdal::Model& m = *self.model;
   const fdal::ImageView view = image_view(images);
@@ -120,10 +137,28 @@ py::dict forward(const PyModel& self, const py::array& images, std::int32_t thre
   float* sf = score.mutable_data();
   std::int8_t* eq = embedding_q.mutable_data();
   float* ef = embedding.mutable_data();
+  if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
+  // One workspace per thread, made once and reused by every chunk.
+  std::vector<fdal::Workspace> workspaces;
   {
     py::gil_scoped_release release;
-    fdal::forward_raw_threads(m, view, threads, lr, m.has_sampler() ? sr : nullptr, nullptr,
-                              m.has_embedding() ? eq : nullptr);
+    const std::int64_t used = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, std::min<std::int64_t>(n, kSignalChunk)));
+    workspaces.reserve(std::size_t(used));
+    for (std::int64_t t = 0; t < used; ++t) workspaces.emplace_back(m);
+  }
+  const std::int64_t dim_q = m.embedding_dim();
+  for (std::int64_t begin = 0; begin < n; begin += kSignalChunk) {
+    const std::int64_t count = std::min<std::int64_t>(kSignalChunk, n - begin);
+    {
+      py::gil_scoped_release release;
+      fdal::forward_raw_threads(m, sub_view(view, begin, count), threads, lr + begin * classes,
+                                m.has_sampler() ? sr + begin : nullptr, &workspaces,
+                                m.has_embedding() ? eq + begin * dim_q : nullptr);
+    }
+    raise_pending_signals();
+  }
+  {
+    py::gil_scoped_release release;
     fdal::logits_from_raw(m, lr, n, lf);
     if (m.has_sampler()) fdal::scores_from_raw(m, sr, n, sf);
     if (m.has_embedding()) fdal::embedding_from_q(m, eq, n, ef);
@@ -150,8 +185,17 @@ class PyRanker {
       : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap) {}
   void push(const py::array& images) {
     const fdal::ImageView view = image_view(images);
-    py::gil_scoped_release release;
-    ranker_.push(view);
+    for (std::int64_t begin = 0; begin < view.n; begin += kSignalChunk) {
+      {
+        py::gil_scoped_release release;
+        ranker_.push(sub_view(view, begin, std::min<std::int64_t>(kSignalChunk, view.n - begin)));
+      }
+      raise_pending_signals();
+    }
+    if (view.n == 0) {
+      py::gil_scoped_release release;
+      ranker_.push(view);  // keeps the ranker's own checks (shape) for an empty batch
+    }
   }
   py::array_t<std::int64_t> finish() const {
     const std::vector<std::int64_t> best = ranker_.finish();

@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include <sys/stat.h>
+
 #include "fdal/fdal.h"
 #include "pool_reader.h"
 
@@ -34,7 +36,7 @@ enum ExitCode {
 // %s: the strategy names of the C API, joined by '|' (strategy_choices).
 const char kUsage[] =
     "usage: fdal-rank MODEL POOL -k K [--strategy %s] [--seed S]\n"
-    "                 [--batch B] [--cap C] [--scores]\n"
+    "                 [--batch B] [--cap C] [--threads T] [--raw HxWxC] [--scores]\n"
     "  MODEL  a .fdal model file\n"
     "  POOL   raw uint8 images (N*H*W*C bytes) or a .npy uint8 array of shape (N, H, W, C)\n"
     "  prints the k chosen pool indices, best first, one per line\n"
@@ -43,6 +45,8 @@ const char kUsage[] =
     "   order, each with its margin key; they choose among the C images with the smallest random keys)\n"
     "  --strategy  default fdal;  --seed  for random and pool-level, default 0;  --batch  images per\n"
     "  read, default 256;  --cap  pool-level candidates, default 10000 (memory C x embedding dim bytes)\n"
+    "  --threads  1..1024, default 1 (same result);  --raw  shape of each raw-pool image, checked\n"
+    "  against the model;  POOL must be a regular file; a name ending .npy must be a valid .npy\n"
     "exit codes: 0 ok, 2 usage, 3 model unreadable or malformed, 4 pool unreadable or malformed,\n"
     "            5 pool images do not match the model's input shape, 6 bad k, 7 runtime error\n";
 
@@ -55,7 +59,23 @@ struct Options {
   std::int64_t batch = 256;
   std::int64_t cap = FDAL_DEFAULT_CAP;
   bool scores = false;
+  std::int64_t threads = 1;
+  std::int64_t raw_h = 0, raw_w = 0, raw_c = 0;  // --raw; 0: not given
 };
+
+// Same bound as fdal.runtime.MAX_THREADS: beyond it thread creation, not ranking, is the work.
+constexpr std::int64_t kMaxThreads = 1024;
+
+// "HxWxC" with three positive integers.
+bool parse_shape(const char* text, std::int64_t* h, std::int64_t* w, std::int64_t* c) {
+  if (text == nullptr) return false;
+  long long a = 0, b = 0, d = 0;
+  int used = 0;
+  if (std::sscanf(text, "%lldx%lldx%lld%n", &a, &b, &d, &used) != 3 || text[used] != '\0') return false;
+  if (a < 1 || b < 1 || d < 1) return false;
+  *h = a; *w = b; *c = d;
+  return true;
+}
 
 int die(int code, const char* format, ...) __attribute__((format(printf, 2, 3)));
 int die(int code, const char* format, ...) {
@@ -126,6 +146,16 @@ int parse_args(int argc, char** argv, Options* o) {
         return die(kExitUsage, "--cap needs an integer in 1..2147483647");
       }
       ++i;
+    } else if (std::strcmp(a, "--threads") == 0) {
+      if (!has_value || !parse_int64(argv[i + 1], &o->threads) || o->threads < 1 || o->threads > kMaxThreads) {
+        return die(kExitUsage, "--threads needs an integer in 1..%lld", (long long)kMaxThreads);
+      }
+      ++i;
+    } else if (std::strcmp(a, "--raw") == 0) {
+      if (!has_value || !parse_shape(argv[i + 1], &o->raw_h, &o->raw_w, &o->raw_c)) {
+        return die(kExitUsage, "--raw needs HxWxC, such as 32x32x3");
+      }
+      ++i;
     } else if (std::strcmp(a, "--scores") == 0) {
       o->scores = true;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -168,6 +198,11 @@ void print_scored(std::int64_t index, const fdal_rank_key& key) {
 }
 
 int run(const Options& o) {
+  struct stat st;
+  if (::stat(o.model, &st) == 0 && !S_ISREG(st.st_mode)) {
+    return die(kExitModel, "model %s: %s, expected a .fdal file", o.model,
+               S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+  }
   fdal_model* raw_model = nullptr;
   if (fdal_model_load_file(o.model, &raw_model) != FDAL_OK) {
     return die(kExitModel, "model %s: %s", o.model, fdal_last_error());
@@ -176,6 +211,11 @@ int run(const Options& o) {
   fdal_model_info info;
   if (fdal_model_get_info(model.get(), &info) != FDAL_OK) return die(kExitRuntime, "%s", fdal_last_error());
 
+  if (o.raw_h != 0 && (o.raw_h != info.input_h || o.raw_w != info.input_w || o.raw_c != info.input_c)) {
+    return die(kExitShape, "--raw %lldx%lldx%lld does not match the model's input %lldx%lldx%lld",
+               (long long)o.raw_h, (long long)o.raw_w, (long long)o.raw_c, (long long)info.input_h,
+               (long long)info.input_w, (long long)info.input_c);
+  }
   fdal_tools::PoolReader pool;
   const fdal_tools::PoolStatus status = pool.open(o.pool, info.input_h, info.input_w, info.input_c);
   if (status == fdal_tools::PoolStatus::ShapeMismatch) return die(kExitShape, "%s", pool.error());
@@ -189,7 +229,8 @@ int run(const Options& o) {
   fdal_ranker* raw_ranker = nullptr;
   // The C API checks the strategy (known; a sampler for "fdal", an embedding for kcenter, typiclust
   // and probcover) and k against the cap: a refusal is a usage error.
-  const fdal_status created = fdal_ranker_create_cap(model.get(), o.strategy, k, o.seed, 1, o.cap, &raw_ranker);
+  const fdal_status created = fdal_ranker_create_cap(model.get(), o.strategy, k, o.seed, std::int32_t(o.threads), o.cap,
+                                                       &raw_ranker);
   if (created == FDAL_ERR_INVALID_ARGUMENT) return die(kExitUsage, "%s: %s", o.model, fdal_last_error());
   if (created != FDAL_OK) return die(kExitRuntime, "ranker: %s", fdal_last_error());
   const std::unique_ptr<fdal_ranker, RankerDeleter> ranker(raw_ranker);

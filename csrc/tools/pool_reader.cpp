@@ -1,5 +1,7 @@
 #include "pool_reader.h"
 
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cerrno>
@@ -14,6 +16,12 @@ namespace fdal_tools {
 namespace {
 
 bool seek(std::FILE* f, std::int64_t offset) { return fseeko(f, off_t(offset), SEEK_SET) == 0; }
+
+// Case-insensitive suffix test: POOL.NPY is a .npy too.
+bool ends_with_ci(const char* path, const char* suffix) {
+  const std::size_t n = std::strlen(path), m = std::strlen(suffix);
+  return n >= m && strcasecmp(path + n - m, suffix) == 0;
+}
 
 }  // namespace
 
@@ -33,6 +41,12 @@ PoolStatus PoolReader::fail(PoolStatus status, const char* format, ...) {
 
 PoolStatus PoolReader::open(const char* path, std::int64_t h, std::int64_t w, std::int64_t c) {
   path_ = path;
+  // The pool is read by offset (seek) and sized up front: a FIFO, /dev/stdin or a directory cannot be.
+  struct stat st;
+  if (::stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fail(PoolStatus::Unreadable, "%s, not a regular file; save the pool to a file first",
+                S_ISDIR(st.st_mode) ? "is a directory" : "is a pipe or device");
+  }
   file_ = std::fopen(path, "rb");
   if (file_ == nullptr) return fail(PoolStatus::Unreadable, "cannot open: %s", std::strerror(errno));
   // Unbuffered: stdio would otherwise malloc a buffer on the first read, after the model is loaded.
@@ -47,6 +61,16 @@ PoolStatus PoolReader::open(const char* path, std::int64_t h, std::int64_t w, st
   const std::size_t got = std::fread(preamble, 1, sizeof(preamble), file_);
   if (std::ferror(file_)) return fail(PoolStatus::Unreadable, "read error: %s", std::strerror(errno));
   if (fdal_tools::is_npy(preamble, got)) return open_npy(file_size, h, w, c);
+  const bool zip = got >= 4 && std::memcmp(preamble, "PK\x03\x04", 4) == 0;
+  if (zip || ends_with_ci(path, ".npz")) {
+    return fail(PoolStatus::Malformed, "an .npz archive, not a pool; save the array as .npy: "
+                "np.save('pool.npy', np.load(f)['x'])");
+  }
+  // A file named .npy is never read as raw bytes: a bad magic is a broken .npy, not raw pixels.
+  if (ends_with_ci(path, ".npy")) {
+    return fail(PoolStatus::Malformed, "%s", got == 0 ? "empty file, not a .npy array"
+                                                      : "not a .npy file (bad magic); save the pool with np.save");
+  }
 
   if (file_size % image_bytes_ != 0) {
     return fail(PoolStatus::ShapeMismatch,

@@ -19,6 +19,10 @@ import numpy as np
 from .format import FormatError
 from .strategies import DEFAULT_CAP, STRATEGIES, check_strategy
 
+# Upper bound on threads=: beyond it the native side would overflow an int or spawn absurd numbers
+# of threads; no board this runs on has more cores.
+MAX_THREADS = 1024
+
 
 def _core():
     # Imported lazily: `import fdal` (format, oracle, training) works without the extension.
@@ -90,6 +94,7 @@ class Model:
         "embedding_q": int8 (N, D)}; the score entries only with a sampler, the embedding entries only
         with an embedding (embedding = float32(embedding_q - zero_point) * scale, see model.info).
         threads: images are split across that many threads; results do not depend on it."""
+        _reject_path(images, "images")
         images = _check_images(self, images, "images")
         threads = _check_threads(threads)
         return dict(self._native.forward(images, threads))
@@ -161,9 +166,28 @@ def _check_int(value, name: str) -> int:
 
 def _check_threads(threads) -> int:
     threads = _check_int(threads, "threads")
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
     return threads
+
+
+def _reject_path(value, name: str) -> None:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be an array, not a path {os.fsdecode(value)!r}: pass an array, "
+                        f"e.g. np.load(path, mmap_mode=\"r\")")
+
+
+def _pool_array(pool):
+    """A path is a TypeError (say how to read it); a list of HWC images is stacked once."""
+    _reject_path(pool, "pool")
+    if isinstance(pool, (list, tuple)) and pool and all(
+            isinstance(im, np.ndarray) and im.ndim == 3 for im in pool):
+        shapes = {im.shape for im in pool}
+        if len(shapes) > 1:
+            raise ValueError(f"pool images must all have the same shape, got {len(shapes)} shapes: "
+                             f"{', '.join(map(str, sorted(shapes)[:3]))}")
+        return np.stack(pool)
+    return pool
 
 
 def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
@@ -251,6 +275,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     seed = _check_int(seed, "seed") % 2**64
     threads = _check_threads(threads)
+    pool = _pool_array(pool)
 
     if return_scores and not isinstance(pool, np.ndarray):
         raise ValueError("return_scores=True needs an array pool; for an iterable pool call "

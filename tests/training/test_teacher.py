@@ -114,3 +114,27 @@ def test_unknown_format_is_refused_by_name(tmp_path):
     torch.save({"format": "fdal-teacher-9"}, path)
     with pytest.raises(ValueError, match="format 'fdal-teacher-9'"):
         load_teacher(path)
+
+
+def test_progress_bar_shows_test_accuracy_only_once_measured(monkeypatch):
+    import fdal.training.teacher as fteacher
+    postfixes = []
+
+    class Bar:  # records what the bar would show
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def update(self, n):
+            pass
+
+        def set_postfix(self, **kwargs):
+            postfixes.append(kwargs)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(fteacher, "tqdm", Bar)
+    ds = make_synthetic(num_classes=10, n_train=128, n_test=64, seed=0)
+    train_teacher(ds, arch="small", epochs=2, batch_size=64, device="cpu", seed=0, eval_every=2)
+    assert "test" not in postfixes[0]  # epoch 1: not measured yet, so no test=nan
+    assert postfixes[-1]["test"] != "nan" and float(postfixes[-1]["test"]) >= 0

@@ -37,11 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for "resume with: fdal ..."
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the BrokenPipeError handler below
+        return code
+    except BrokenPipeError:
+        # `fdal info m | head -1`: the reader went away; end quietly as other Unix tools do. Point
+        # stdout at devnull so the interpreter's final flush does not raise again.
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the signal
     except errors.NeedsTorch as exc:
         return errors.report(exc)
     except (errors.CliError, ValueError, OSError, ImportError) as exc:
@@ -51,7 +61,7 @@ def main(argv=None) -> int:
             return errors.report(errors.NeedsTorch())
         return errors.report(exc)
     except KeyboardInterrupt:
-        print("fdal: interrupted", file=sys.stderr)
+        print(getattr(args, "interrupted_message", None) or "fdal: interrupted", file=sys.stderr)
         return 130
 
 

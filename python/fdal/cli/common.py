@@ -14,7 +14,8 @@ def add_parser(sub, name: str, help: str, description: str, example: str) -> arg
 
 
 def add_seed(p, default=0):
-    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+    meaning = "the preset's own seed" if default is None else default
+    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {meaning})")
 
 
 def add_out(p, help: str, required=False, default=None):
@@ -31,7 +32,30 @@ def add_device(p):
 
 
 def add_threads(p):
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def thread_count(text: str) -> int:
+    """--threads: an integer in 1..MAX_THREADS (the runtime's bound, also used for torch)."""
+    from fdal.runtime import MAX_THREADS
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_THREADS}, got {text!r}") from None
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_THREADS}, got {value}")
+    return value
+
+
+def raw_shape(text: str) -> tuple:
+    """--raw HxWxC: the shape of each image of a raw pool."""
+    try:
+        dims = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f"expected HxWxC such as 32x32x3, got {text!r}")
+    return dims
 
 
 def positive_int(text: str) -> int:
@@ -47,6 +71,11 @@ def positive_int(text: str) -> int:
 def require_file(path: str, what: str) -> None:
     """Raise FileNotFoundError ("fdal: error: PATH: No such file (WHAT)") unless `path` is a file;
     the one wording every subcommand uses for a missing input."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"is a directory, expected a file ({what})", path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A FIFO or /dev/stdin can be read only once and has no size; pools are memory-mapped.
+        raise ValueError(f"{path}: not a regular file ({what}); save it to a file first")
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, f"No such file ({what})", path)
 
@@ -64,6 +93,10 @@ def torch_setup(args):
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     device = getattr(args, "device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a torch device (cpu, cuda, cuda:1)") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return torch, device

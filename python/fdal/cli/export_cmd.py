@@ -23,7 +23,7 @@ def register(sub):
                    "fdal export runs/cpu-small/models/fdal-trial0.pt --data-dir data --out student.fdal")
     _common(e)
     add_out(e, ".fdal path to write (default: the checkpoint's name with .fdal)")
-    e.add_argument("--calibration", type=positive_int, default=1000, help="training images for calibration")
+    e.add_argument("--calibration", type=positive_int, default=1000, help="how many training images calibrate the int8 scales (an image count, default 1000)")
     e.add_argument("--method", default="minmax", choices=CALIBRATION_METHODS, help="activation range calibration")
     e.add_argument("--percentile", type=float, default=99.99,
                    help="with --method percentile: clip each activation to its [100-P, P] percentiles (default 99.99)")

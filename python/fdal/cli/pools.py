@@ -8,19 +8,25 @@ import numpy as np
 from .common import require_file
 
 
-def load_pool(path: str, input_shape, layout: str = "auto") -> np.ndarray:
+def load_pool(path: str, input_shape, layout: str = "auto", raw_shape=None) -> np.ndarray:
     """uint8 (N, H, W, C) view of `path`, read lazily (np.memmap) so large pools stream from disk.
 
     .npy: uint8 (N, H, W, C), or (N, C, H, W) which is viewed as NHWC without a copy.
+    .npz: an error (save the array as .npy). The suffix is case-insensitive.
+    raw_shape: (H, W, C) the user declared for a raw pool (--raw), checked against the model.
     anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape).
     """
     h, w, c = (int(v) for v in input_shape)
     require_file(path, "pool")
-    if path.endswith(".npy"):
-        try:
-            pool = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+    if raw_shape is not None and tuple(raw_shape) != (h, w, c):
+        raise ValueError(f"--raw {'x'.join(map(str, raw_shape))} does not match the model's input "
+                         f"{h}x{w}x{c}")
+    suffix = os.path.splitext(path)[1].lower()  # POOL.NPY is a .npy too
+    if suffix == ".npz":
+        raise ValueError(f"{path}: an .npz archive holds several arrays; save the pool array as .npy, "
+                         f"e.g. np.save('pool.npy', np.load('{os.path.basename(path)}')['x'])")
+    if suffix == ".npy":
+        pool = _load_npy(path)
         if pool.dtype != np.uint8:
             raise ValueError(f"{path}: pool must be uint8 raw pixels, got dtype {pool.dtype}")
         if pool.ndim == 3 and c == 1:
@@ -37,8 +43,27 @@ def load_pool(path: str, input_shape, layout: str = "auto") -> np.ndarray:
     per_image = h * w * c
     if size == 0 or size % per_image:
         raise ValueError(f"{path}: a raw pool must hold N images of {h}x{w}x{c} = {per_image} bytes; "
-                         f"the file has {size} bytes")
+                         f"the file has {size} bytes, not a multiple of {per_image}")
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(size // per_image, h, w, c))
+
+
+def _load_npy(path: str) -> np.ndarray:
+    """np.load with one-line errors: a file named .npy must really be one (never read as raw)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head:
+        raise ValueError(f"{path}: empty file, not a .npy array")
+    if head.startswith(b"PK"):
+        raise ValueError(f"{path}: an .npz archive saved under a .npy name; save the array itself, "
+                         f"e.g. np.save('pool.npy', np.load(path)['x'])")
+    if head != b"\x93NUMPY":
+        raise ValueError(f"{path}: not a .npy file (bad magic {head!r}); save the pool with np.save")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, EOFError, SyntaxError) as exc:
+        # numpy's messages quote the whole header; its first line is enough.
+        reason = str(exc).split(":")[0].strip() or type(exc).__name__
+        raise ValueError(f"{path}: corrupted .npy header or data ({reason}); re-save it with np.save") from None
 
 
 def batches_with_progress(pool: np.ndarray, batch_size: int, desc: str, min_images: int = 20_000):

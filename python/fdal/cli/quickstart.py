@@ -15,7 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from .common import add_data_dir, add_device, add_out, add_parser, add_seed, torch_setup
+from .common import add_data_dir, add_device, add_out, add_parser, add_seed, thread_count, torch_setup
 
 DEFAULT_METHODS = "random,kd_random,fdal"
 
@@ -37,7 +37,7 @@ def register(sub):
     p.add_argument("--resume", action="store_true", help="reuse finished cycles in --out instead of starting over")
     add_seed(p)
     add_device(p)
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=thread_count, default=1,
                    help="torch CPU threads (default 1: batches of 32 gain little from more, and a busy machine "
                         "loses a lot)")
     p.set_defaults(func=run_quickstart)

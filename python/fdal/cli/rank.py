@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, positive_int, require_file
+from .common import add_out, add_parser, add_seed, positive_int, raw_shape, require_file, thread_count
 from .picks_out import FORMATS, LABEL_STUDIO_PREFIX, infer_format, read_exclude, write_label_studio, write_picks
 from .pools import batches_with_progress, load_pool
 
@@ -20,7 +20,8 @@ def register(sub):
     p = add_parser(sub, "rank", "rank a pool of raw images (or a folder of image files) with an int8 model",
                    "Print (or write) the k most informative images of POOL, best first.\n"
                    "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes\n"
-                   "(output: pool indices), or a folder (searched recursively) or quoted glob of JPEG/PNG/BMP\n"
+                   "(a regular file, not a pipe; for an .npz, save the array: np.save('pool.npy', np.load(f)['x']);\n"
+                   "output: pool indices), or a folder (searched recursively) or quoted glob of JPEG/PNG/BMP\n"
                    "files of any size (output: file names, csv with file,rank,score by default; needs\n"
                    "pip install \"fdal[images]\"). Image files are converted to the model's channels\n"
                    "(grayscale/palette/RGBA -> RGB) and resized to its H x W with Pillow BILINEAR,\n"
@@ -34,8 +35,10 @@ def register(sub):
     p.add_argument("-k", type=positive_int, required=True, help="how many images to pick")
     p.add_argument("--strategy", default="fdal", help=strategy_help)
     p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--raw", type=raw_shape, default=None, metavar="HxWxC",
+                   help="shape of each image of a raw pool; must match the model's input (checked)")
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
-    p.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1; same result)")
+    p.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1; same result)")
     p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(p)
     add_out(p, "write the picks here instead of stdout; the format follows the extension (.csv, .jsonl, "
@@ -64,8 +67,8 @@ def register(sub):
     b.add_argument("--batch-size", type=positive_int, default=256)
     b.add_argument("--strategy", default="fdal", help=strategy_help)
     b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
-    b.add_argument("--repeat", type=positive_int, default=3)
-    b.add_argument("--threads", type=positive_int, default=1, help="runtime threads (default 1)")
+    b.add_argument("--repeat", type=positive_int, default=3, help="time this many runs, report the best (default 3)")
+    b.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1)")
     b.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
     add_seed(b)
     b.set_defaults(func=run_bench)
@@ -77,11 +80,11 @@ def run_rank(args) -> int:
     from fdal.runtime import pick_scores
     require_file(args.model, "model")
     model = fdal.load(args.model)
-    if is_image_source(args.pool) and not args.pool.endswith(".npy"):
+    if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
         return rank_folder(args, model)
     if args.exclude or args.label_studio:
         raise ValueError("--exclude and --label-studio work on folders of image files, not on a .npy/raw pool")
-    pool = load_pool(args.pool, model.input_shape, args.layout)
+    pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
     # rank_pool checks the arguments (strategy and sampler before reading any image).
     t0 = time.perf_counter()
     picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
@@ -181,7 +184,9 @@ def run_bench(args) -> int:
         pool = np.ascontiguousarray(load_pool(args.pool, model.input_shape))
         source = args.pool
     else:
-        pool = random_images(args.seed, args.n, model.input_shape)
+        # At most 1000 distinct images, tiled to -n: generating them stays tiny next to the timing.
+        distinct = random_images(args.seed, min(args.n, 1000), model.input_shape)
+        pool = np.resize(distinct, (args.n, *distinct.shape[1:]))
         source = f"random images (seed {args.seed})"
     k = args.k or max(1, len(pool) // 10)
     r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed, args.threads, args.cap)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -119,6 +120,19 @@ def run_train_teacher(args) -> int:
     return 0
 
 
+def _check_teacher_file(path: str) -> None:
+    """A teacher is a torch checkpoint (a zip, or a legacy pickle); anything else fails before the run
+    with a message naming the flag, not deep inside torch.load."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89FDAL"):
+        raise ValueError(f"--teacher {path}: this is an int8 .fdal student (for fdal rank), not a teacher; "
+                         f"pass a checkpoint from fdal train-teacher --out teacher.pt")
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+        raise ValueError(f"--teacher {path}: not a PyTorch teacher checkpoint; "
+                         f"pass one from fdal train-teacher --out teacher.pt")
+
+
 def run_al(args) -> int:
     torch, device = torch_setup(args)
     from fdal.training.plots import plot_learning_curves
@@ -132,6 +146,7 @@ def run_al(args) -> int:
     _check_data_dir(args.data_dir)
     if args.teacher is not None:
         require_file(args.teacher, "--teacher")
+        _check_teacher_file(args.teacher)
     if args.dataset is not None and args.dataset != p.dataset:
         p = p.replace(dataset=args.dataset, name=f"{p.name}-{args.dataset}")
     if args.epochs is not None:
@@ -142,6 +157,9 @@ def run_al(args) -> int:
         p = p.replace(train=dataclasses.replace(p.train, deterministic=True))
     if args.seed is not None:
         p = p.replace(seed=args.seed)
+    # Ctrl-C during the run: main() prints this one line (the run resumes from its results.jsonl).
+    args.interrupted_message = (f"fdal: interrupted; resume with: fdal {shlex.join(args.argv)} "
+                                f"(same --out)")
     t0 = time.time()
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
                            teacher_path=args.teacher, progress=args.progress)
