@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,40 @@ def test_quickstart_picks_unlabeled_images(quickstart):
     model = fdal.load(out / "student.fdal")
     np.testing.assert_array_equal(unlabeled[fdal.rank_pool(model, pool, 40, strategy="fdal")], picks)
     assert re.search(r"280 unlabeled images, top 40 by the sampler \(strategy fdal\): [\d,]+ images/s", report)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_blocks(lang):
+    return re.findall(rf"^```{lang}\n(.*?)^```", README.read_text(), re.S | re.M)
+
+
+def test_readme_first_commands_install_what_the_second_needs():
+    first = readme_blocks("sh")[0].strip().splitlines()
+    assert len(first) == 2 and first[1] == "python -m pytest", first
+    assert '".[train,test]"' in first[0] and first[0].endswith("fdal quickstart"), first[0]
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("pytest") for dep in extras["test"])  # what the second command runs
+
+
+def test_readme_python_example_runs_as_written(quickstart, tmp_path, monkeypatch):
+    """The README's Python block, against the quickstart's own output folder (fdal-quickstart/ in
+    the working directory, as after the README's first command). The names it leaves to the
+    reader (calibration_images, test_images, test_labels) are bound to quickstart images."""
+    code, _, out = quickstart
+    assert code == 0
+    (tmp_path / "fdal-quickstart").symlink_to(out, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    (block,) = readme_blocks("python")
+    runtime_part, training_part = block.split("import fdal.training as ft", 1)
+    ns = {}
+    exec(compile(runtime_part, "README.md (runtime)", "exec"), ns)
+    pool = np.load(out / "unlabeled_pool.npy")
+    assert ns["picks"].shape == (100,) and ns["scores"].shape == (100,)
+    assert (ns["picks"] < len(pool)).all() and len(set(ns["picks"].tolist())) == 100
+    np.testing.assert_array_equal(ns["picks"], fdal.rank_pool(fdal.load(str(out / "student.fdal")), pool, 100))
+    ns.update(calibration_images=pool[:32], test_images=pool[:16], test_labels=np.zeros(16, np.int64))
+    exec(compile("import fdal.training as ft" + training_part, "README.md (training)", "exec"), ns)
+    assert (tmp_path / "student.fdal").is_file() and ns["report"] is not None
