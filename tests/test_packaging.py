@@ -112,3 +112,20 @@ def test_editable_install_maps_the_source_tree(tmp_path):
     assert Path(got["core"]).name.startswith("_core")
     assert got["version"] == pyproject_version()
     assert got["core_strategies"] == list(fdal.STRATEGIES)
+
+
+def test_installed_fdal_command_is_the_cli(tmp_path):
+    """The console script pip writes ([project.scripts]) runs the same main() the other tests call:
+    an entry point naming a moved function would break only this."""
+    exe = shutil.which("fdal")
+    if exe is None:
+        pytest.skip("no `fdal` command on PATH (the package is not installed with its scripts)")
+    from fdal import format as fmt
+    from fdal import testing
+    model = tmp_path / "m.fdal"
+    fmt.write_model(testing.random_model(2, "tiny", n_calibration=8), model)
+    r = subprocess.run([exe, "info", str(model)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert str(model) in r.stdout and "classes" in r.stdout
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and fdal.__version__ in r.stdout + r.stderr
