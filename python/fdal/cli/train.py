@@ -158,7 +158,8 @@ def run_al(args) -> int:
     if args.seed is not None:
         p = p.replace(seed=args.seed)
     # Ctrl-C during the run: main() prints this one line (the run resumes from its results.jsonl).
-    args.interrupted_message = (f"fdal: interrupted; resume with: fdal {shlex.join(args.argv)} "
+    argv = getattr(args, "argv", None) or sys.argv[1:]  # set by main(); a parser used alone lacks it
+    args.interrupted_message = (f"fdal: interrupted; resume with: fdal {shlex.join(argv)} "
                                 f"(same --out)")
     t0 = time.time()
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
