@@ -27,7 +27,7 @@ def register(sub):
                    "teacher; lr 0.02 and batch 32 so that a few epochs learn something: at the paper's lr 0.01\n"
                    "and batch 128, 10 epochs on 500 CIFAR-10 images stay at chance):\n"
                    "they show the workflow, not the paper's numbers (for those: fdal al --preset paper-fig2).",
-                   "fdal quickstart                          # about 80 s on 2 CPU cores\n"
+                   "fdal quickstart                          # 107 s on a 2-core AMD EPYC (README)\n"
                    "  fdal quickstart --fast                   # a smaller run, for CI\n"
                    "  fdal quickstart --data-dir data --out runs/quickstart-cifar10")
     add_data_dir(p, "use CIFAR-10 from this folder (cifar-10-batches-py/) instead of generated data")
