@@ -1,5 +1,6 @@
 """The protocol runner end to end on synthetic data: every method, resume, results, plots, CLI."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -155,6 +156,13 @@ def test_command_line(tmp_path, capsys):
     from fdal.cli import main
     assert main(["al", "--preset", "smoke", "--methods", "random,margin", "--out", str(tmp_path),
                  "--no-progress", "--threads", "1", "--device", "cpu"]) == 0
-    assert "| random |" in (tmp_path / "results.md").read_text()
+    table = (tmp_path / "results.md").read_text()
+    assert "| random |" in table and "| margin |" in table
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    by_method = {m: sorted((r["cycle"], r["n_labeled"]) for r in records if r["method"] == m) for m in ("random", "margin")}
+    assert by_method["margin"] == by_method["random"] and by_method["margin"], by_method  # same cycles, same budgets
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in records)
+    # margin paired against random in the report: one row with one pair per trial
+    assert re.search(r"^\| margin \| \d+ \| [+-]\d", table, re.M), table
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert "wall-clock" in capsys.readouterr().err  # `fdal al` prints its summary line on stderr
