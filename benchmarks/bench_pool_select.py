@@ -11,32 +11,14 @@ table headed by the CPU (lscpu's model name).
 from __future__ import annotations
 
 import argparse
-import subprocess
-import time
 
 import numpy as np
 
 import fdal
+from bench_common import best_of, cpu_name  # benchmarks/, the script's folder
 from fdal import _core
 from fdal import format as fmt
 from fdal import testing
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return "unknown CPU"
-
-
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:

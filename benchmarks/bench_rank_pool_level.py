@@ -22,34 +22,17 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 import fdal
+from bench_common import best_of, cpu_name  # benchmarks/, the script's folder
 from fdal import _core
 from fdal import format as fmt
 from fdal import testing
 
 KS = (100, 1000)
 BATCH = 256
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return "unknown CPU"
-
-
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def load_model(path):
