@@ -23,18 +23,7 @@ import time
 
 import numpy as np
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown CPU"
-
+from bench_common import cpu_name  # benchmarks/, the script's folder
 
 def make_jpegs(folder: str, n: int, seed: int, min_side: int, max_side: int) -> None:
     """Smooth random pictures (upsampled noise plus grain), so JPEG sizes look like photos'."""
