@@ -328,6 +328,13 @@ fdal_status fdal_ranker_create_cap(const fdal_model* model, const char* strategy
   });
 }
 
+fdal_status fdal_ranker_set_labeled_counts(fdal_ranker* ranker, const int64_t* counts, int64_t n) {
+  return guarded([&] {
+    require(ranker != nullptr, "ranker is NULL");
+    ranker->ranker->set_labeled_counts(counts, n);
+  });
+}
+
 fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images) {
   return guarded([&] {
     require(ranker != nullptr, "ranker is NULL");
@@ -394,11 +401,12 @@ extern "C" fdal_status fdal_pool_select_scratch_bytes(const char* rule, int64_t 
   });
 }
 
-extern "C" fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n,
+extern "C" fdal_status fdal_pool_select_labeled(const char* rule, const int8_t* embeddings, int64_t n,
                                                 int64_t d, int64_t row_stride, const int64_t* pool_indices,
-                                                const int64_t* scores, const int64_t* classes, int64_t k,
-                                                uint64_t seed, const fdal_pool_params* params, void* scratch,
-                                                size_t scratch_bytes, int64_t* picks) {
+                                                const int64_t* scores, const int64_t* classes,
+                                                const int64_t* labeled_counts, int64_t num_labeled_counts,
+                                                int64_t k, uint64_t seed, const fdal_pool_params* params,
+                                                void* scratch, size_t scratch_bytes, int64_t* picks) {
   return guarded([&] {
     require(rule != nullptr, "rule is NULL");
     fdal::PoolCandidates c;
@@ -409,9 +417,20 @@ extern "C" fdal_status fdal_pool_select_classes(const char* rule, const int8_t* 
     c.pool_index = pool_indices;
     c.scores = scores;
     c.classes = classes;
+    c.labeled_counts = labeled_counts;
+    c.num_labeled_counts = num_labeled_counts;
     fdal::pool_select(fdal::parse_pool_rule(rule), c, k, seed, pool_params(params), picks, scratch,
                       scratch_bytes, "auto");
   });
+}
+
+extern "C" fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n,
+                                                int64_t d, int64_t row_stride, const int64_t* pool_indices,
+                                                const int64_t* scores, const int64_t* classes, int64_t k,
+                                                uint64_t seed, const fdal_pool_params* params, void* scratch,
+                                                size_t scratch_bytes, int64_t* picks) {
+  return fdal_pool_select_labeled(rule, embeddings, n, d, row_stride, pool_indices, scores, classes, nullptr, 0,
+                                  k, seed, params, scratch, scratch_bytes, picks);
 }
 
 extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,

@@ -177,12 +177,20 @@ py::dict forward(const PyModel& self, const py::array& images, std::int32_t thre
   return out;
 }
 
+// A 1-D int64 numpy array (TypeError-free: std::invalid_argument naming `what`); defined below.
+py::array_t<std::int64_t> int64_vector(const py::object& a, const char* what);
+
 // A Ranker that keeps its model alive.
 class PyRanker {
  public:
   PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed,
-           std::int32_t threads, std::int64_t cap)
-      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap) {}
+           std::int32_t threads, std::int64_t cap, const py::object& labeled_counts)
+      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap) {
+    if (!labeled_counts.is_none()) {
+      const py::array_t<std::int64_t> lc = int64_vector(labeled_counts, "labeled_counts");
+      ranker_.set_labeled_counts(lc.data(), lc.shape(0));
+    }
+  }
   void push(const py::array& images) {
     const fdal::ImageView view = image_view(images);
     for (std::int64_t begin = 0; begin < view.n; begin += kSignalChunk) {
@@ -276,12 +284,13 @@ py::array_t<std::int64_t> int64_vector(const py::object& a, const char* what) {
 py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::object& embeddings,
                                          const py::object& scores, std::int64_t k, std::uint64_t seed,
                                          const py::object& pool_indices, const py::object& classes,
-                                         const std::string& kernels, const py::kwargs& kwargs) {
+                                         const py::object& labeled_counts, const std::string& kernels,
+                                         const py::kwargs& kwargs) {
   const fdal::PoolRule rule = fdal::parse_pool_rule(name);
   const fdal::PoolParams params = pool_params(rule, kwargs);
   fdal::PoolCandidates c;
   py::array_t<std::int8_t, py::array::c_style> emb;
-  py::array_t<std::int64_t> sc, pi, cl;
+  py::array_t<std::int64_t> sc, pi, cl, lc;
   const bool takes_scores = fdal::pool_rule_takes_scores(rule);
   if (!embeddings.is_none()) {
     if (!py::isinstance<py::array>(embeddings)) throw std::invalid_argument("embeddings must be an int8 numpy array");
@@ -324,6 +333,14 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
     c.classes = cl.data();
   } else if (!classes.is_none()) {
     throw std::invalid_argument("pool rule '" + name + "' takes no classes (pass None)");
+  }
+  if (!labeled_counts.is_none()) {
+    if (rule != fdal::PoolRule::ClassBalanced) {
+      throw std::invalid_argument("pool rule '" + name + "' takes no labeled_counts (only classbalanced does)");
+    }
+    lc = int64_vector(labeled_counts, "labeled_counts");
+    c.labeled_counts = lc.data();
+    c.num_labeled_counts = lc.shape(0);
   }
   if (!pool_indices.is_none()) {
     pi = int64_vector(pool_indices, "pool_indices");
@@ -369,9 +386,10 @@ PYBIND11_MODULE(_core, m) {
       .def("forward", &forward, py::arg("images"), py::arg("threads") = 1);
 
   py::class_<PyRanker>(m, "Ranker")
-      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t, std::int64_t>(),
+      .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t, std::int64_t,
+                    const py::object&>(),
            py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1,
-           py::arg("cap") = fdal::Ranker::kDefaultCap)
+           py::arg("cap") = fdal::Ranker::kDefaultCap, py::arg("labeled_counts") = py::none())
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)
       .def_property_readonly("seen", &PyRanker::seen);
@@ -405,7 +423,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("pool_select", &pool_select_py, py::arg("rule"), py::arg("embeddings"), py::arg("scores"),
         py::arg("k"), py::arg("seed") = 0, py::arg("pool_indices") = py::none(),
-        py::arg("classes") = py::none(), py::arg("kernels") = "auto",
+        py::arg("classes") = py::none(), py::arg("labeled_counts") = py::none(), py::arg("kernels") = "auto",
         "k candidate positions (int64, pick order) chosen by a pool rule (docs/selection.md).");
   m.def("pool_select_scratch_bytes",
         [](const std::string& name, std::int64_t n, std::int64_t d, std::int64_t k, const py::kwargs& kwargs) {

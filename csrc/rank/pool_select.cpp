@@ -134,7 +134,8 @@ struct Buffers {
   std::uint64_t* r = nullptr;
   std::int32_t* order = nullptr;
   std::int32_t* group_start = nullptr;  // classbalanced: first slot of each class in order
-  std::int32_t* group_visit = nullptr;  // classbalanced: class groups, fewest candidates first
+  std::int32_t* group_heap = nullptr;   // classbalanced: open class groups, a min-heap by level
+  std::int32_t* group_taken = nullptr;  // classbalanced: picks taken from each group
 };
 
 std::int64_t padded_dim(std::int64_t d) { return (d + 15) / 16 * 16; }
@@ -172,7 +173,8 @@ void layout(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, const
     b.order = cv.take<std::int32_t>(un);
     if (rule == PoolRule::ClassBalanced) {
       b.group_start = cv.take<std::int32_t>(un + 1);
-      b.group_visit = cv.take<std::int32_t>(un);
+      b.group_heap = cv.take<std::int32_t>(un);
+      b.group_taken = cv.take<std::int32_t>(un);
     }
     return;
   }
@@ -561,19 +563,37 @@ void class_balanced(const PoolCandidates& c, const Buffers& b, std::int64_t k, s
     if (t == 0 || cls[b.order[t]] != cls[b.order[t - 1]]) b.group_start[groups++] = std::int32_t(t);
   }
   b.group_start[groups] = std::int32_t(n);
-  // Groups are in ascending class order, so (size, group) sorts by (size, class).
-  auto size = [&](std::int32_t g) { return b.group_start[g + 1] - b.group_start[g]; };
-  for (std::int64_t g = 0; g < groups; ++g) b.group_visit[g] = std::int32_t(g);
-  std::sort(b.group_visit, b.group_visit + groups, [&](std::int32_t x, std::int32_t y) {
-    return size(x) < size(y) || (size(x) == size(y) && x < y);
-  });
-  // Round robin: depth t takes member t of every group holding more than t. Groups are visited
-  // smallest first, so the exhausted ones are a prefix of the visit order (skipped in O(1) each).
-  std::int64_t got = 0, live = 0;
-  for (std::int64_t depth = 0; got < k; ++depth) {
-    while (size(b.group_visit[live]) <= depth) ++live;  // got < k <= n: some group is not exhausted
-    for (std::int64_t v = live; v < groups && got < k; ++v) {
-      picks[got++] = b.order[b.group_start[b.group_visit[v]] + depth];
+  // Water-filling: each pick goes to the open group with the lowest level (labeled count of its
+  // class + picks taken), ties to fewer candidates, then the lower class (groups are in ascending
+  // class order, so the group index breaks them). A min-heap of the open groups: O(k log groups).
+  // Without labeled counts every level starts at 0 and this is a round robin, rarest first.
+  auto size = [&](std::int32_t g) -> std::int64_t { return b.group_start[g + 1] - b.group_start[g]; };
+  auto level = [&](std::int32_t g) -> std::int64_t {
+    const std::int64_t cl = cls[b.order[b.group_start[g]]];
+    const std::int64_t labeled = cl < c.num_labeled_counts ? c.labeled_counts[cl] : 0;
+    return labeled + b.group_taken[g];
+  };
+  auto after = [&](std::int32_t x, std::int32_t y) {  // heap order: x comes after y
+    const std::int64_t lx = level(x), ly = level(y);
+    if (lx != ly) return lx > ly;
+    if (size(x) != size(y)) return size(x) > size(y);
+    return x > y;
+  };
+  for (std::int64_t g = 0; g < groups; ++g) {
+    b.group_taken[g] = 0;
+    b.group_heap[g] = std::int32_t(g);
+  }
+  std::make_heap(b.group_heap, b.group_heap + groups, after);
+  std::int64_t open = groups;
+  for (std::int64_t got = 0; got < k; ++got) {  // got < k <= n: some group is open
+    std::pop_heap(b.group_heap, b.group_heap + open, after);
+    const std::int32_t g = b.group_heap[open - 1];
+    picks[got] = b.order[b.group_start[g] + b.group_taken[g]];
+    ++b.group_taken[g];
+    if (b.group_taken[g] < size(g)) {
+      std::push_heap(b.group_heap, b.group_heap + open, after);
+    } else {
+      --open;
     }
   }
 }
@@ -610,8 +630,15 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
   if (rule == PoolRule::ClassBalanced) {
     require(c.classes != nullptr, quoted + " needs classes (int64 predicted classes >= 0)");
     for (std::int64_t i = 0; i < c.n; ++i) require(c.classes[i] >= 0, "classes must be >= 0");
+    require(c.num_labeled_counts >= 0, "the number of labeled counts must be >= 0");
+    require(c.num_labeled_counts == 0 || c.labeled_counts != nullptr, "labeled_counts is NULL");
+    for (std::int64_t i = 0; i < c.num_labeled_counts; ++i) {
+      require(c.labeled_counts[i] >= 0 && c.labeled_counts[i] <= kPoolMaxLabeledCount,
+              "labeled_counts must be in 0..2^62");
+    }
   } else {
     require(c.classes == nullptr, quoted + " takes no classes (pass NULL)");
+    require(c.num_labeled_counts == 0, quoted + " takes no labeled counts (only classbalanced does)");
   }
   if (c.pool_index) {
     for (std::int64_t i = 0; i < c.n; ++i) require(c.pool_index[i] >= 0, "pool_indices must be >= 0");

@@ -4,11 +4,14 @@
 //   typiclust  k-center cells, most typical member (smallest sum of squared kNN distances) per cell
 //   probcover  greedy max coverage of delta-balls, delta from the data; then farthest-first
 //   power      seeded Gumbel-top-k of s_i^beta, s_i = 1 / (1 + (key_i - min key) * unit)
-//   classbalanced  round robin over predicted classes, the rarest first, power's order within
+//   classbalanced  water-filling over predicted classes (each pick to the class with the fewest
+//              labeled + picked so far; without labeled counts a round robin, the rarest first),
+//              power's order within each class
 // Inputs: E int8 (n, d), row r at embeddings + r * row_stride; optional pool indices (int64 >= 0,
 // seed the random keys so picks do not depend on candidate order; default: the position); score
 // keys int64 (power, classbalanced; smaller = more informative); predicted classes int64 >= 0
-// (classbalanced only). Output: k distinct positions in pick order.
+// (classbalanced only) and optionally the images already labeled per class (classbalanced).
+// Output: k distinct positions in pick order.
 // Ties always go to the lowest position. Squared L2 distances are int64 (up to 65025 * d: int32
 // would overflow past d = 33,025), dot products int32 (exact: |dot| <= 2^14 * d <= 2^30 for
 // d <= 65536), squared norms int32 (<= 2^14 * d).
@@ -27,14 +30,15 @@
 //               + n (covered) + 4 n (newly covered) + 512 n (the ball graph, kept when it has
 //               <= 32 n edges) + 8 (n + 1) (its list starts)
 //   power       8 n (keys) + 8 n (random keys) + 4 n (order)
-//   classbalanced  power's + 4 (n + 1) (class group starts) + 4 n (visit order)
+//   classbalanced  power's + 4 (n + 1) (class group starts) + 4 n (heap) + 4 n (taken)
 // e.g. n = 10,000, d = 256, k = 100: kcenter 2.7 MB, typiclust 4.6 MB, probcover 9.9 MB,
-// power 0.2 MB, classbalanced 0.28 MB (tests/runtime/test_pool_select.py checks these). A
+// power 0.2 MB, classbalanced 0.32 MB (tests/runtime/test_pool_select.py checks these). A
 // streaming ranker holding at most `cap` candidates needs cap x d bytes for their embeddings plus these buffers for n = cap.
 // Time: kcenter O(k n d); typiclust O(c n d + sum over cells of m^2 d) <= O(c n d + n^2 d / 2);
 // probcover O(n^2 d) for delta and the degrees (half the pairs each), then O(edges) with the graph
 // kept, else O(n d) per pick and per newly covered candidate (<= (k + n) n d); power O(n log k)
-// (a partial sort); classbalanced O(n log n) (a full sort by class, then power's order).
+// (a partial sort); classbalanced O(n log n + k log classes) (a full sort by class, then
+// power's order; a heap of the classes).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +54,7 @@ extern const char* const kPoolRuleNames[kNumPoolRules];
 inline bool pool_rule_takes_scores(PoolRule r) { return r == PoolRule::Power || r == PoolRule::ClassBalanced; }
 constexpr std::int64_t kPoolMaxDim = 65536;
 constexpr std::int64_t kPoolMaxCandidates = 2147483647;  // positions are int32 inside
+constexpr std::int64_t kPoolMaxLabeledCount = std::int64_t(1) << 62;  // count + picks cannot overflow
 
 // std::invalid_argument naming the known rules.
 PoolRule parse_pool_rule(const std::string& name);
@@ -70,6 +75,10 @@ struct PoolCandidates {
   const std::int64_t* pool_index = nullptr; // n, or null (position)
   const std::int64_t* scores = nullptr;     // n (power, classbalanced), null otherwise
   const std::int64_t* classes = nullptr;    // n predicted classes >= 0 (classbalanced), null otherwise
+  // classbalanced: images already labeled per class (index = class; classes past the end: 0),
+  // 0..2^62 each; balances the whole labeled set instead of only the picks. Others: none.
+  const std::int64_t* labeled_counts = nullptr;
+  std::int64_t num_labeled_counts = 0;
 };
 
 // Bytes of scratch the selection needs; std::invalid_argument for bad shapes, k or params.

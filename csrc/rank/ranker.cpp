@@ -233,6 +233,8 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
       if (rule == PoolRule::ClassBalanced) {
         classes.assign(cand_class_.begin(), cand_class_.begin() + n);
         c.classes = classes.data();
+        c.labeled_counts = labeled_counts_.data();
+        c.num_labeled_counts = std::int64_t(labeled_counts_.size());
       }
     } else {
       c.embeddings = cand_embedding_.data();
@@ -253,6 +255,25 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
                                 std::to_string(seen_));
   }
   return top_.sorted();
+}
+
+void Ranker::set_labeled_counts(const std::int64_t* counts, std::int64_t n) {
+  if (strategy_ != Strategy::ClassBalanced) {
+    throw std::invalid_argument(std::string("strategy '") + kStrategyNames[int(strategy_)] +
+                                "' takes no labeled counts (only classbalanced does)");
+  }
+  if (n != model_.num_classes) {
+    throw std::invalid_argument("labeled_counts has " + std::to_string(n) + " entries; the model has " +
+                                std::to_string(model_.num_classes) + " classes");
+  }
+  if (n > 0 && counts == nullptr) throw std::invalid_argument("labeled_counts is NULL");
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (counts[i] < 0 || counts[i] > kPoolMaxLabeledCount) {
+      throw std::invalid_argument("labeled_counts[" + std::to_string(i) + "] = " + std::to_string(counts[i]) +
+                                  " must be in 0..2^62");
+    }
+  }
+  labeled_counts_.assign(counts, counts + n);
 }
 
 std::vector<std::int64_t> Ranker::finish() const {

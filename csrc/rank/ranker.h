@@ -32,6 +32,10 @@ class Ranker {
   static constexpr std::int64_t kDefaultCap = 10000;
   Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
          std::int32_t threads = 1, std::int64_t cap = kDefaultCap);
+  // classbalanced: the images already labeled per class (num_classes entries, each 0..2^62,
+  // copied), so the picks balance the whole labeled set (rank/pool_select.h). Throws
+  // std::invalid_argument for another strategy, a wrong length or a bad count.
+  void set_labeled_counts(const std::int64_t* counts, std::int64_t n);
   // The next images of the pool (indices seen() .. seen() + n - 1).
   void push(const ImageView& images);
   // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
@@ -72,6 +76,7 @@ class Ranker {
   mutable std::vector<std::int64_t> cand_index_, cand_margin_;
   mutable std::vector<std::int32_t> cand_class_;
   mutable std::vector<std::int32_t> heap_;
+  std::vector<std::int64_t> labeled_counts_;  // classbalanced: set_labeled_counts, else empty
 };
 
 }  // namespace fdal

@@ -170,6 +170,39 @@ void test_classbalanced_known_answer() {
   for (int t = 0; t < 5; ++t) CHECK_EQ(picks[t], want[t]);
 }
 
+void test_classbalanced_labeled_counts() {
+  // tests/runtime/test_pool_select.py's known answers: the same pool with labeled counts.
+  const std::int64_t scores[] = {5, 1, 3, 0, 2, 2, 7, 4};
+  const std::int64_t classes[] = {2, 0, 0, 1, 0, 2, 0, 2};
+  const std::int64_t counts_a[] = {3, 0, 1}, counts_b[] = {0, 0, 5};
+  const std::int64_t want_a[] = {3, 5, 7, 0, 1, 4, 2, 6}, want_b[] = {3, 1, 4, 2, 6, 5, 7, 0};
+  fdal_pool_params p;
+  fdal_pool_params_default(&p);
+  p.beta = INFINITY;
+  std::int64_t picks[8];
+  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_a, 3, 8, 0,
+                                    &p, nullptr, 0, picks),
+           FDAL_OK);
+  for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want_a[t]);
+  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_b, 3, 8, 0,
+                                    &p, nullptr, 0, picks),
+           FDAL_OK);
+  for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want_b[t]);
+  const std::int64_t negative[] = {0, -1, 0};
+  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, negative, 3, 8, 0,
+                                    &p, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "labeled_counts must be in 0..2^62");
+  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, nullptr, 3, 8, 0,
+                                    &p, nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "labeled_counts is NULL");
+  CHECK_EQ(fdal_pool_select_labeled("power", nullptr, 8, 0, 0, nullptr, scores, nullptr, counts_a, 3, 8, 0, &p,
+                                    nullptr, 0, picks),
+           FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "takes no labeled counts");
+}
+
 void test_errors() {
   std::vector<std::int8_t> e(20, 0);
   std::int64_t picks[8];
@@ -228,6 +261,7 @@ int main() {
   test_kcenter_line();
   test_predicted_class_ties_to_the_lowest();
   test_classbalanced_known_answer();
+  test_classbalanced_labeled_counts();
   test_kernels_and_scratch_agree();
   test_power_top_k_and_random_order();
   test_errors();

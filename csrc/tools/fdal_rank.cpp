@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <sys/stat.h>
 
@@ -37,6 +38,7 @@ enum ExitCode {
 const char kUsage[] =
     "usage: fdal-rank MODEL POOL -k K [--strategy %s] [--seed S]\n"
     "                 [--batch B] [--cap C] [--threads T] [--raw HxWxC] [--scores]\n"
+    "                 [--labeled-counts N0,N1,...]\n"
     "  MODEL  a .fdal model file\n"
     "  POOL   raw uint8 images (N*H*W*C bytes) or a .npy uint8 array of shape (N, H, W, C)\n"
     "  prints the k chosen pool indices, best first, one per line\n"
@@ -47,6 +49,8 @@ const char kUsage[] =
     "  read, default 256;  --cap  pool-level candidates, default 10000 (memory C x embedding dim bytes)\n"
     "  --threads  1..1024, default 1 (same result);  --raw  shape of each raw-pool image, checked\n"
     "  against the model;  POOL must be a regular file; a name ending .npy must be a valid .npy\n"
+    "  --labeled-counts  classbalanced: images already labeled per class (one per class), so the\n"
+    "  picks balance the whole labeled set\n"
     "exit codes: 0 ok, 2 usage, 3 model unreadable or malformed, 4 pool unreadable or malformed,\n"
     "            5 pool images do not match the model's input shape, 6 bad k, 7 runtime error\n";
 
@@ -61,7 +65,27 @@ struct Options {
   bool scores = false;
   std::int64_t threads = 1;
   std::int64_t raw_h = 0, raw_w = 0, raw_c = 0;  // --raw; 0: not given
+  std::vector<std::int64_t> labeled_counts;       // --labeled-counts; empty: not given
+  bool has_labeled_counts = false;
 };
+
+// "12,40,3": comma-separated integers in 0..2^62 (parsed once, before any pool is read).
+bool parse_counts(const char* text, std::vector<std::int64_t>* out) {
+  if (text == nullptr || *text == '\0') return false;
+  out->clear();
+  const char* p = text;
+  while (true) {
+    if (*p < '0' || *p > '9') return false;  // no sign, no empty field
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(p, &end, 10);
+    if (errno != 0 || v > (1LL << 62)) return false;
+    out->push_back(v);
+    if (*end == '\0') return true;
+    if (*end != ',') return false;
+    p = end + 1;
+  }
+}
 
 // Same bound as fdal.runtime.MAX_THREADS: beyond it thread creation, not ranking, is the work.
 constexpr std::int64_t kMaxThreads = 1024;
@@ -156,6 +180,12 @@ int parse_args(int argc, char** argv, Options* o) {
         return die(kExitUsage, "--raw needs HxWxC, such as 32x32x3");
       }
       ++i;
+    } else if (std::strcmp(a, "--labeled-counts") == 0) {
+      if (!has_value || !parse_counts(argv[i + 1], &o->labeled_counts)) {
+        return die(kExitUsage, "--labeled-counts needs comma-separated integers in 0..2^62, one per class");
+      }
+      o->has_labeled_counts = true;
+      ++i;
     } else if (std::strcmp(a, "--scores") == 0) {
       o->scores = true;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -234,6 +264,11 @@ int run(const Options& o) {
   if (created == FDAL_ERR_INVALID_ARGUMENT) return die(kExitUsage, "%s: %s", o.model, fdal_last_error());
   if (created != FDAL_OK) return die(kExitRuntime, "ranker: %s", fdal_last_error());
   const std::unique_ptr<fdal_ranker, RankerDeleter> ranker(raw_ranker);
+  if (o.has_labeled_counts &&
+      fdal_ranker_set_labeled_counts(ranker.get(), o.labeled_counts.data(), std::int64_t(o.labeled_counts.size())) !=
+          FDAL_OK) {
+    return die(kExitUsage, "--labeled-counts: %s", fdal_last_error());
+  }
 
   // Every buffer is allocated here, once; the loop below allocates nothing.
   const std::int64_t image_bytes = std::int64_t(info.input_h) * info.input_w * info.input_c;

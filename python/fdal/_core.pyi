@@ -38,7 +38,8 @@ class Ranker:
     cap candidates with the smallest random keys); keeps its model alive."""
 
     def __init__(self, model: Model, strategy: str, k: int, seed: int, threads: int = 1,
-                 cap: int = 10000) -> None: ...
+                 cap: int = 10000, labeled_counts: Optional[npt.NDArray[np.int64]] = None) -> None:
+        """labeled_counts: classbalanced only, images already labeled per class (num_classes)."""
     def push(self, images: npt.NDArray[np.uint8]) -> None: ...
     def finish(self) -> npt.NDArray[np.int64]:
         """The k best pool indices, best first (pool-level: in pick order); ValueError when fewer than k
@@ -63,13 +64,15 @@ classbalanced."""
 def pool_select(rule: str, embeddings: Optional[npt.NDArray[np.int8]],
                 scores: Optional[npt.NDArray[np.int64]], k: int, seed: int = 0,
                 pool_indices: Optional[npt.NDArray[np.int64]] = None,
-                classes: Optional[npt.NDArray[np.int64]] = None, kernels: str = "auto",
+                classes: Optional[npt.NDArray[np.int64]] = None,
+                labeled_counts: Optional[npt.NDArray[np.int64]] = None, kernels: str = "auto",
                 **params: Any) -> npt.NDArray[np.int64]:
     """k distinct candidate positions, in pick order (docs/selection.md; bit-exact to
     fdal.oracle.pool_select.pool_select). embeddings int8 (n, d) (None for "power" and
     "classbalanced"); scores int64 (n,), smaller = more informative ("power", "classbalanced"
     only); pool_indices int64 (n,) seed the random keys (default: the positions); classes int64
-    (n,) >= 0, the predicted classes ("classbalanced" only); kernels "auto", "scalar" or "avx2"
+    (n,) >= 0, the predicted classes ("classbalanced" only); labeled_counts int64, images already
+    labeled per class (index = class, 0 past the end; "classbalanced" only); kernels "auto", "scalar" or "avx2"
     (same result). params: typiclust min_cluster_size=5, k_nn=20, max_cells=500; probcover
     k_nn=20, delta=-1 (from the data); power and classbalanced beta=1.0 (inf: top-k), unit=1.0.
     ValueError for any bad argument."""

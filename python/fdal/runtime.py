@@ -235,8 +235,29 @@ def pick_scores(model: Model, images, indices, *, strategy: str = "fdal", seed=0
     return np.asarray(keys(out, strategy, unit=unit), dtype=np.float64)
 
 
+def _check_labeled_counts(model: Model, strategy: str, labeled_counts):
+    """labeled_counts as int64 (num_classes,), or None; ValueError naming the problem."""
+    if labeled_counts is None:
+        return None
+    if strategy != "classbalanced":
+        raise ValueError(f"labeled_counts is for strategy 'classbalanced' only, not {strategy!r}")
+    try:
+        counts = np.asarray(labeled_counts)
+    except Exception as e:
+        raise ValueError(f"labeled_counts must be a sequence of integers, got {type(labeled_counts).__name__}") from e
+    if counts.ndim != 1 or not (counts.size == 0 or np.issubdtype(counts.dtype, np.integer)):
+        raise ValueError(f"labeled_counts must be a 1-D sequence of integers (one per class), got shape "
+                         f"{counts.shape} dtype {counts.dtype}")
+    classes = model._info["num_classes"]
+    if len(counts) != classes:
+        raise ValueError(f"labeled_counts has {len(counts)} entries; the model has {classes} classes")
+    if counts.size and (counts.min() < 0 or counts.max() > 2**62):
+        raise ValueError(f"labeled_counts must be in 0..2^62, got min {counts.min()} max {counts.max()}")
+    return counts.astype(np.int64)
+
+
 def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-              cap=DEFAULT_CAP, return_scores: bool = False):
+              cap=DEFAULT_CAP, return_scores: bool = False, labeled_counts=None):
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
@@ -254,6 +275,11 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     int8 embeddings (D = model.embedding_dim; 0 for power and classbalanced) plus 32 x cap bytes
     of bookkeeping (pool index, random key, margin key, predicted class, heap slot), allocated when ranking starts, plus the rule's scratch at the end
     (fdal._core.pool_select_scratch_bytes(rule, min(cap, N), D, k)).
+
+    labeled_counts (classbalanced only): how many images of each class are labeled already (one
+    integer per class of the model); each pick then goes to the predicted class with the fewest
+    labeled + picked so far, so the picks balance the whole labeled set (docs/selection.md).
+    Without it, classbalanced balances the picks alone.
 
     return_scores=True: (indices, scores), scores float64 (k,) as fdal.runtime.pick_scores defines
     them (the native ranker keeps keys, not images, so the k picks are run once more; an array pool
@@ -275,6 +301,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     seed = _check_int(seed, "seed") % 2**64
     threads = _check_threads(threads)
+    labeled_counts = _check_labeled_counts(model, strategy, labeled_counts)
     pool = _pool_array(pool)
 
     if return_scores and not isinstance(pool, np.ndarray):
@@ -289,7 +316,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         if spec.pool_level and k > cap:
             raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
 
-    ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap)
+    ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap, labeled_counts)
     for batch in _batches(pool, batch_size):
         ranker.push(_check_images(model, batch, "pool batch"))
     if ranker.seen == 0:

@@ -34,7 +34,8 @@ _ALL = (
     Strategy("probcover", False, "int64", "greedy max coverage of delta-balls of the embeddings", True, True),
     Strategy("power", False, "int64", "seeded Gumbel-top-k of 1 / (1 + margin * logits unit)", True, False),
     Strategy("classbalanced", False, "int64",
-             "round robin over predicted classes, the rarest first, power's order within each", True, False),
+             "each pick to the predicted class with the fewest (labeled_counts +) picks, power's order "
+             "within each", True, False),
 )
 
 BY_NAME = {s.name: s for s in _ALL}

@@ -5,7 +5,6 @@ line). fdal-rank keeps its documented exit codes (2 usage, 3 model, 4 pool, 5 sh
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from fdal import format as fmt
 from fdal import testing
 from fdal.cli import main
+from fdal.testing.tools import find_fdal_rank
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = ["1000000", str(2**31 - 1), str(2**31), "0", "-1"]
@@ -199,15 +199,7 @@ def test_al_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch):
 
 # --- fdal-rank ---------------------------------------------------------------------------------
 
-def _fdal_rank():
-    for candidate in (os.environ.get("FDAL_RANK"), ROOT / "build/ctest-native/csrc/tools/fdal-rank",
-                      ROOT / "build/pytest-ctest/csrc/tools/fdal-rank", shutil.which("fdal-rank")):
-        if candidate and os.access(candidate, os.X_OK) and os.path.isfile(candidate):
-            return str(candidate)
-    return None
-
-
-FDAL_RANK = _fdal_rank()
+FDAL_RANK = find_fdal_rank(ROOT)
 needs_tool = pytest.mark.skipif(FDAL_RANK is None, reason="fdal-rank not built (cmake -DFDAL_BUILD_TOOLS=ON; "
                                                           "or set FDAL_RANK)")
 

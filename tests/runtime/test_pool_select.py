@@ -38,13 +38,14 @@ def _classes(seed: int, n: int):
     return c.astype(np.int64)
 
 
-def _both(rule, e, scores, k, seed, pool_indices=None, classes=None, **params):
+def _both(rule, e, scores, k, seed, pool_indices=None, classes=None, labeled_counts=None, **params):
     emb, sc = (None, scores) if rule in ops.SCORE_RULES else (e, None)
-    want = ops.pool_select(rule, emb, sc, k, seed, pool_indices, classes, **params)
+    want = ops.pool_select(rule, emb, sc, k, seed, pool_indices, classes, labeled_counts, **params)
     assert want.dtype == np.int64 and want.shape == (k,)
     assert len(set(want.tolist())) == k and want.min() >= 0 and want.max() < len(scores if e is None else e)
     for kernels in KERNELS:
-        got = _core.pool_select(rule, emb, sc, k, seed, pool_indices, classes, kernels=kernels, **params)
+        got = _core.pool_select(rule, emb, sc, k, seed, pool_indices, classes, labeled_counts,
+                                kernels=kernels, **params)
         assert np.array_equal(got, want), (rule, kernels, got[:12], want[:12])
     return want
 
@@ -63,12 +64,16 @@ def test_cpp_equals_oracle(rule, case):
         params = {"delta": int(case * 97)}
     if rule == "power" and case % 2:
         params = {"beta": [0.0, 0.5, 3.0, 1e6, float("inf")][case % 5], "unit": [1.0, 0.01, 7.5][case % 3]}
-    classes = None
+    classes = labeled = None
     if rule == "classbalanced":
         classes = _classes(seed, len(e))
         params = {"beta": [0.0, 1.0, float("inf"), 0.5][case % 4], "unit": [1.0, 0.01, 7.5][case % 3]}
+        if case % 2:  # labeled counts: short, long or empty arrays, small or huge counts
+            rng = np.random.default_rng(seed)
+            size = int(rng.choice([0, 1, 3, 11, int(classes.max() % 50) + 1]))
+            labeled = rng.integers(0, int(rng.choice([1, 5, len(e) + 1, 2**62])), size=size, dtype=np.int64)
     try:
-        _both(rule, e, scores, k, s, pi, classes, **params)
+        _both(rule, e, scores, k, s, pi, classes, labeled, **params)
     except AssertionError as err:
         raise AssertionError(f"case seed {seed} (n={len(e)}, d={e.shape[1]}, k={k}): {err}") from None
 
@@ -219,6 +224,51 @@ def test_classbalanced_within_class_is_power_order():
         assert np.array_equal(np.bincount(classes[first], minlength=len(counts)), np.minimum(counts, 2)), case
 
 
+def test_classbalanced_labeled_counts_known_answer():
+    # As test_classbalanced_known_answer's pool (beta = inf); labeled 0: 3, 1: 0, 2: 1 images.
+    # Levels (labeled + picked): 0:3, 1:0, 2:1 -> class 1 (pos 3); then 1:1 ties 2:1, class 1 is
+    # exhausted -> class 2 (pos 5); 2:2 -> class 2 (pos 7); now 0:3 ties 2:3 and class 2 has
+    # fewer candidates (3 < 4) -> class 2 (pos 0, exhausted); then class 0 in key order.
+    scores = np.array([5, 1, 3, 0, 2, 2, 7, 4], dtype=np.int64)
+    classes = np.array([2, 0, 0, 1, 0, 2, 0, 2], dtype=np.int64)
+    inf = float("inf")
+    counts = np.array([3, 0, 1], dtype=np.int64)
+    assert _both("classbalanced", None, scores, 8, 0, None, classes, counts, beta=inf).tolist() == \
+        [3, 5, 7, 0, 1, 4, 2, 6]
+    # Counts past the last class are ignored; missing ones are 0; all-zero counts change nothing.
+    assert _both("classbalanced", None, scores, 8, 0, None, classes, np.array([3, 0, 1, 9, 9], np.int64),
+                 beta=inf).tolist() == [3, 5, 7, 0, 1, 4, 2, 6]
+    # Only class 0 given (3): classes 1 and 2 start at 0, the same picks as above.
+    assert _both("classbalanced", None, scores, 8, 0, None, classes, np.array([3], np.int64),
+                 beta=inf).tolist() == [3, 5, 7, 0, 1, 4, 2, 6]
+    # Class 2 well labeled (5): class 1's one candidate, then all of class 0, class 2 last.
+    assert _both("classbalanced", None, scores, 8, 0, None, classes, np.array([0, 0, 5], np.int64),
+                 beta=inf).tolist() == [3, 1, 4, 2, 6, 5, 7, 0]
+    plain = _both("classbalanced", None, scores, 8, 0, None, classes, beta=inf)
+    assert np.array_equal(_both("classbalanced", None, scores, 8, 0, None, classes, np.zeros(3, np.int64),
+                                beta=inf), plain)
+
+
+def test_classbalanced_labeled_counts_fill_the_rare_classes():
+    """Water-filling: the picks raise the least labeled classes first, until every class with
+    candidates left stands within one image of the others."""
+    rng = np.random.default_rng(11)
+    for case in range(20):
+        n, c = int(rng.integers(50, 400)), int(rng.integers(2, 8))
+        classes = rng.integers(0, c, size=n).astype(np.int64)
+        counts = rng.integers(0, 40, size=c).astype(np.int64)
+        k = int(rng.integers(1, n + 1))
+        picks = _both("classbalanced", None, rng.integers(-9, 9, size=n).astype(np.int64), k,
+                      int(rng.integers(0, 2**62)), None, classes, counts, beta=1.0)
+        level = counts + np.bincount(classes[picks], minlength=c)
+        left = np.bincount(classes, minlength=c) - np.bincount(classes[picks], minlength=c)
+        open_ = (left > 0) & (np.bincount(classes, minlength=c) > 0)
+        if open_.any():
+            # No class with candidates left lags behind a class that took a pick beyond its count.
+            took = np.bincount(classes[picks], minlength=c) > 0
+            assert level[open_].min() >= level[took].max() - 1, (case, counts, level, left)
+
+
 def test_classbalanced_balances_an_imbalanced_pool():
     n = 1000
     classes = np.where(np.arange(n) < 900, 0, 1 + np.arange(n) % 3).astype(np.int64)  # 90% class 0
@@ -262,6 +312,11 @@ S = np.zeros(5, dtype=np.int64)
     (lambda f: f("classbalanced", None, S, 1, 0, None, S, beta=-1.0), "beta"),
     (lambda f: f("classbalanced", None, S, 1, 0, None, S, k_nn=3), "no parameter 'k_nn'"),
     (lambda f: f("power", None, S, 1, 0, None, S), "takes no classes"),
+    (lambda f: f("power", None, S, 1, 0, None, None, S), "takes no labeled_counts"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, S - 1), "labeled_counts must be in 0..2"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, S + 2**62 + 1), "labeled_counts must be in 0..2"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, S.astype(np.int32)), "int64"),
+    (lambda f: f("classbalanced", None, S, 1, 0, None, S, S.reshape(5, 1)), "labeled_counts must"),
     (lambda f: f("kcenter", E, None, 1, 0, None, S), "takes no classes"),
 ])
 @pytest.mark.parametrize("impl", ["oracle", "native"])
@@ -278,7 +333,7 @@ def test_scratch_bytes_stated_in_header():
     assert round(mb["typiclust"], 1) == 4.6
     assert round(mb["probcover"], 1) == 9.9
     assert round(mb["power"], 1) == 0.2
-    assert round(mb["classbalanced"], 2) == 0.28
+    assert round(mb["classbalanced"], 2) == 0.32
     assert _core.POOL_RULES == RULES
 
 

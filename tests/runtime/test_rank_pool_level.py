@@ -168,3 +168,53 @@ def test_classbalanced_picks_round_robin_over_predicted_classes():
         live = [c for c in visit if counts[labels == c][0] > depth]
         assert pred[at:at + len(live)].tolist() == live, (depth, pred[at:at + len(live)], live)
         at, depth = at + len(live), depth + 1
+
+
+@pytest.mark.parametrize("path", fdal.kernel_paths())
+def test_classbalanced_labeled_counts_match_oracle(path):
+    """labeled_counts: the same picks as the oracle on every path, threads and batching; they
+    change the picks toward the least labeled predicted classes."""
+    data = model_bytes("tiny", "student")
+    spec, model = fmt.read_model(data), fdal.load(data, kernels=path)
+    pool = testing.random_images(49, 260, spec.input_shape)
+    classes = spec.layers[spec.logits_layer].weights.shape[0]
+    rng = np.random.default_rng(50)
+    for cap, k, seed in ((90, 40, 3), (500, 25, 2**64 - 1)):
+        counts = rng.integers(0, 30, size=classes).astype(np.int64)
+        want = oracle.rank(spec, pool, k, "classbalanced", seed=seed, cap=cap, labeled_counts=counts)
+        for threads, batch_size in ((1, 256), (3, 31)):
+            got = fdal.rank_pool(model, pool, k, strategy="classbalanced", seed=seed, cap=cap, threads=threads,
+                                 batch_size=batch_size, labeled_counts=counts.tolist())
+            np.testing.assert_array_equal(got, want, err_msg=f"{path} cap {cap} k {k} threads {threads}")
+    # One class labeled far ahead: no pick is predicted as that class while others have candidates.
+    plain = fdal.rank_pool(model, pool, 30, strategy="classbalanced", seed=1, cap=200)
+    pred = np.argmax(oracle.forward(spec, pool, 64)["logits_raw"], axis=1)
+    top = int(np.bincount(pred[plain]).argmax())
+    counts = np.zeros(classes, dtype=np.int64)
+    counts[top] = 10**6
+    filled = fdal.rank_pool(model, pool, 30, strategy="classbalanced", seed=1, cap=200, labeled_counts=counts)
+    assert top in pred[plain] and top not in pred[filled]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"strategy": "power", "labeled_counts": [0, 0]}, "labeled_counts is for strategy 'classbalanced' only"),
+    ({"labeled_counts": [1, 2, 3]}, "labeled_counts has 3 entries; the model has"),
+    ({"labeled_counts": "abc"}, "labeled_counts must be a 1-D sequence of integers"),
+    ({"labeled_counts": [[1]]}, "labeled_counts must be a 1-D sequence of integers"),
+    ({"labeled_counts": [0.5]}, "labeled_counts must be a 1-D sequence of integers"),
+    ({"labeled_counts": "negative"}, "labeled_counts must be in 0..2^62"),
+])
+def test_labeled_counts_bad_inputs(bad, message):
+    data = model_bytes("tiny", "student")
+    spec, model = fmt.read_model(data), fdal.load(data)
+    classes = spec.layers[spec.logits_layer].weights.shape[0]
+    bad = dict(bad)
+    if bad["labeled_counts"] == "negative":
+        bad["labeled_counts"] = [-1] + [0] * (classes - 1)
+    bad.setdefault("strategy", "classbalanced")
+    pool = testing.random_images(51, 20, spec.input_shape)
+    with pytest.raises(ValueError, match=message.replace("^", r"\^")):
+        fdal.rank_pool(model, pool, 3, **bad)
+    if bad["strategy"] == "power":  # the native ranker refuses it too
+        with pytest.raises(ValueError, match="takes no labeled counts"):
+            fdal._core.Ranker(model._native, "power", 3, 0, 1, 10, np.zeros(classes, np.int64))

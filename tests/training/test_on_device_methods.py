@@ -43,7 +43,7 @@ def _ctx(setup, mode):
     return SelectionContext(ds, labeled, models[mode], "cpu", batch_size=25), candidates
 
 
-def _device_picks(ctx, candidates, strategy, embedding, seed):
+def _device_picks(ctx, candidates, strategy, embedding, seed, labeled=False):
     """What a device given this cycle's export would pick, computed here step by step."""
     m = ctx.models
     calib = calibration_images(ctx.dataset, CALIBRATION_IMAGES, seed)
@@ -55,8 +55,11 @@ def _device_picks(ctx, candidates, strategy, embedding, seed):
     if strategy == "classbalanced":
         logits = model.forward(images)["logits_raw"].astype(np.int64)
         top = np.sort(logits, axis=1)
+        # "@labeled": the labeled set's true class counts, which a device holds as the labels it got.
+        counts = (np.bincount(np.asarray(ctx.dataset.train_y)[ctx.labeled]).astype(np.int64)
+                  if labeled else None)
         picks = pool_select("classbalanced", None, top[:, -1] - top[:, -2], BUDGET, seed, pool_indices=pool,
-                            classes=np.argmax(logits, axis=1).astype(np.int64),
+                            classes=np.argmax(logits, axis=1).astype(np.int64), labeled_counts=counts,
                             unit=float(np.float32(spec.layers[spec.logits_layer].out_scale)))
     else:
         picks = fdal.rank_pool(model, images, BUDGET, strategy=strategy, seed=seed, cap=len(pool))
@@ -64,7 +67,7 @@ def _device_picks(ctx, candidates, strategy, embedding, seed):
 
 
 @pytest.mark.parametrize("method", ["kd+typiclust", "kd+kcenter@decoder", "fdal+fdal", "ce+power",
-                                    "kd+margin", "kd+classbalanced", "ce+random"])
+                                    "kd+margin", "kd+classbalanced", "kd+classbalanced@labeled", "ce+random"])
 def test_picks_are_the_devices(setup, method):
     mode, rest = method.split("+")
     strategy, _, embedding = rest.partition("@")
@@ -72,7 +75,9 @@ def test_picks_are_the_devices(setup, method):
     picks = select(method, ctx, candidates, BUDGET, seed=SEED)
     assert picks.dtype == np.int64 and len(np.unique(picks)) == BUDGET, f"{method} (seed {SEED})"
     assert np.isin(picks, candidates).all() and not np.isin(picks, ctx.labeled).any(), f"seed {SEED}"
-    want = _device_picks(ctx, candidates, strategy, embedding or "student", SEED)
+    labeled = embedding == "labeled"
+    want = _device_picks(ctx, candidates, strategy, "student" if labeled or not embedding else embedding, SEED,
+                         labeled)
     np.testing.assert_array_equal(picks, want, err_msg=f"{method} (seed {SEED})")
 
 
@@ -95,6 +100,7 @@ def test_modes_and_teacher_needs():
     ("kd+kcenter@teacher", "unknown embedding 'teacher'"),
     ("kd+fdal", "only mode 'fdal' trains"),
     ("ce+kcenter@decoder", "needs mode 'kd' or 'fdal'"),
+    ("kd+margin@labeled", "'@labeled' (the labeled set's class counts) is for strategy 'classbalanced' only"),
     ("kdrandom", "unknown method 'kdrandom'"),
 ])
 def test_bad_method_names_are_named(bad, msg):

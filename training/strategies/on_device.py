@@ -5,7 +5,9 @@ research run measures exactly the picks a device would make.
 Runner method names: "<training mode>+<strategy>[@<embedding>]", e.g. "kd+typiclust@decoder":
 train the cycle in that mode (student_training.MODES), export with that embedding ("student",
 the default, or "decoder", which needs a mode that trains one), and pick `budget` candidates
-with the fdal.STRATEGIES strategy of that name. The candidates are all ranked (cap = their
+with the fdal.STRATEGIES strategy of that name. "@labeled" (classbalanced only) instead gives the
+rule the labeled set's class counts (labeled_counts=; a device knows the labels it was sent back),
+so that it balances the whole labeled set, not only the new picks. The candidates are all ranked (cap = their
 number) with the cycle's seed, and calibration uses the images `fdal export` would use.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from .base import check_request
 
 EMBEDDINGS = ("student", "decoder")
+LABELED = "labeled"  # the "@" suffix that hands classbalanced the labeled set's class counts
 CALIBRATION_IMAGES = 1000  # `fdal export --calibration`'s default
 
 
@@ -36,6 +39,11 @@ def check_method(name: str, modes) -> tuple:
     if strategy not in STRATEGIES:
         raise ValueError(f"method {name!r}: unknown on-device strategy {strategy!r}; "
                          f"fdal.STRATEGIES: {', '.join(STRATEGIES)}")
+    if embedding == LABELED:
+        if strategy != "classbalanced":
+            raise ValueError(f"method {name!r}: '@{LABELED}' (the labeled set's class counts) is for "
+                             f"strategy 'classbalanced' only")
+        return mode, strategy, embedding
     if embedding not in EMBEDDINGS:
         raise ValueError(f"method {name!r}: unknown embedding {embedding!r}; embeddings: {', '.join(EMBEDDINGS)}")
     if strategy == "fdal" and mode != "fdal":
@@ -66,21 +74,27 @@ def select_on_device(ctx, candidates, budget, seed, *, strategy: str, embedding:
     from fdal.training.data.runtime_images import images_nhwc
     import torch
     cand = check_request(ctx, candidates, budget)
+    labeled_counts = None
+    if embedding == LABELED:
+        y = np.asarray(ctx.dataset.train_y.cpu() if hasattr(ctx.dataset.train_y, "cpu") else ctx.dataset.train_y)
+        labeled_counts = np.bincount(y[np.asarray(ctx.labeled, dtype=np.int64)].astype(np.int64)).astype(np.int64)
+        embedding = "student"
     model, spec = export_cycle_model(ctx, embedding, seed)
     x = ctx.dataset.train_x
     order = np.argsort(cand, kind="stable")  # rank_pool's candidates come in pool-index order
     images = images_nhwc(x[torch.as_tensor(cand[order], device=x.device)])
     if strategy == "classbalanced":
-        picks = _classbalanced(model, spec, images, budget, seed, cand[order])
+        picks = _classbalanced(model, spec, images, budget, seed, cand[order], labeled_counts)
     else:
         picks = fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1)
     return cand[order][picks].astype(np.int64)
 
 
-def _classbalanced(model, spec, images, budget, seed, pool_indices):
+def _classbalanced(model, spec, images, budget, seed, pool_indices, labeled_counts=None):
     """rank_pool's classbalanced rule (native), seeded by the candidates' indices in the whole
     training pool (rank_pool seeds by position among the candidates): the runs in
-    docs/results-data were made this way, first through the numpy oracle, which this equals."""
+    docs/results-data were made this way, first through the numpy oracle, which this equals.
+    labeled_counts: the labeled set's images per class ("@labeled"), or None."""
     from fdal import _core
     from fdal.oracle.keys import keys
     logits = np.asarray(model.forward(images)["logits_raw"]).astype(np.int64)
@@ -88,4 +102,5 @@ def _classbalanced(model, spec, images, budget, seed, pool_indices):
     margin = keys({"logits_raw": logits}, "margin").astype(np.int64)
     unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
     return _core.pool_select("classbalanced", None, margin, budget, seed,
-                             pool_indices=pool_indices.astype(np.int64), classes=classes, unit=unit)
+                             pool_indices=pool_indices.astype(np.int64), classes=classes,
+                             labeled_counts=labeled_counts, unit=unit)

@@ -98,6 +98,10 @@ fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* stra
  * an embedding (the message names the fix: re-export with `fdal export`). */
 fdal_status fdal_ranker_create_cap(const fdal_model* model, const char* strategy, int64_t k,
                                    uint64_t seed, int32_t threads, int64_t cap, fdal_ranker** out);
+/* "classbalanced" only, before the first push or between pushes: the images already labeled per
+ * class (n = the model's number of classes, each 0..2^62; copied), so that finish balances the
+ * whole labeled set (water-filling, docs/selection.md) instead of only the picks. */
+fdal_status fdal_ranker_set_labeled_counts(fdal_ranker* ranker, const int64_t* counts, int64_t n);
 fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images);
 /* Writes k int64 pool indices, best first (pool-level strategies: in pick order); fails when fewer
  * than k images were pushed (pool-level: when k exceeds the number of candidates). */
@@ -200,6 +204,15 @@ fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t
 fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
                                      int64_t row_stride, const int64_t* pool_indices,
                                      const int64_t* scores, const int64_t* classes, int64_t k,
+                                     uint64_t seed, const fdal_pool_params* params, void* scratch,
+                                     size_t scratch_bytes, int64_t* picks);
+/* fdal_pool_select_classes with labeled counts ("classbalanced" only; NULL and 0 for the others or
+ * for none): labeled_counts[c] images of class c are labeled already (c >= num_labeled_counts:
+ * 0), each 0..2^62; each pick goes to the class with the fewest labeled + picked so far. */
+fdal_status fdal_pool_select_labeled(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
+                                     int64_t row_stride, const int64_t* pool_indices,
+                                     const int64_t* scores, const int64_t* classes,
+                                     const int64_t* labeled_counts, int64_t num_labeled_counts, int64_t k,
                                      uint64_t seed, const fdal_pool_params* params, void* scratch,
                                      size_t scratch_bytes, int64_t* picks);
 

@@ -58,6 +58,18 @@ def raw_shape(text: str) -> tuple:
     return dims
 
 
+def count_list(text: str) -> list:
+    """--labeled-counts 12,40,3: non-negative integers, one per class."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated non-negative integers, one per class, "
+                                         f"such as 12,40,3, got {text!r}")
+    return values
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

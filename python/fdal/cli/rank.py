@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, positive_int, raw_shape, require_file, thread_count
+from .common import add_out, add_parser, add_seed, count_list, positive_int, raw_shape, require_file, thread_count
 from .picks_out import FORMATS, LABEL_STUDIO_PREFIX, infer_format, read_exclude, write_label_studio, write_picks
 from .pools import batches_with_progress, load_pool
 
@@ -40,6 +40,9 @@ def register(sub):
     p.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy pool")
     p.add_argument("--threads", type=thread_count, default=1, help="runtime threads (default 1; same result)")
     p.add_argument("--cap", type=positive_int, default=DEFAULT_CAP, help=cap_help)
+    p.add_argument("--labeled-counts", type=count_list, default=None, metavar="N0,N1,...",
+                   help="classbalanced: how many images of each class are labeled already (one count per "
+                        "class of the model), so the picks fill the least labeled classes first")
     add_seed(p)
     add_out(p, "write the picks here instead of stdout; the format follows the extension (.csv, .jsonl, "
                ".npy; a .npy pool's .npy: its int64 indices; otherwise text, one per line)")
@@ -89,7 +92,7 @@ def run_rank(args) -> int:
     t0 = time.perf_counter()
     picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
                            strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
-                           threads=args.threads, cap=args.cap)
+                           threads=args.threads, cap=args.cap, labeled_counts=args.labeled_counts)
     seconds = time.perf_counter() - t0
     fmt = infer_format(args.format, args.out, "text")
     if fmt in ("csv", "jsonl"):  # file = the pool index; the picks are run once more for their scores
@@ -133,7 +136,8 @@ def rank_folder(args, model) -> int:
     t0 = time.perf_counter()
     try:
         picks = fdal.rank_pool(model, folder.batches(), args.k, strategy=args.strategy,
-                               batch_size=args.batch_size, seed=args.seed, threads=args.threads, cap=args.cap)
+                               batch_size=args.batch_size, seed=args.seed, threads=args.threads, cap=args.cap,
+                               labeled_counts=args.labeled_counts)
     except ValueError:
         if not folder.names and len(folder.skipped) == len(files):
             raise NoImages(f"none of the {len(files):,} image files in {args.pool} could be read") from None

@@ -123,6 +123,23 @@ def check_args(rule, embeddings, scores, k, seed, pool_indices, params, classes=
     return embeddings, scores, pool_indices, n, p
 
 
+MAX_LABELED_COUNT = 2**62  # keeps count + picks far from int64 overflow
+
+
+def check_labeled_counts(rule, labeled_counts):
+    """labeled_counts as validated int64 (or None); ValueError naming the problem."""
+    if labeled_counts is None:
+        return None
+    if rule != "classbalanced":
+        raise ValueError(f"pool rule {rule!r} takes no labeled_counts (only classbalanced does)")
+    if not isinstance(labeled_counts, np.ndarray) or labeled_counts.dtype != np.int64 or labeled_counts.ndim != 1:
+        raise ValueError("labeled_counts must be a 1-D int64 numpy array (images labeled per class)")
+    if len(labeled_counts) and (labeled_counts.min() < 0 or labeled_counts.max() > MAX_LABELED_COUNT):
+        raise ValueError(f"labeled_counts must be in 0..2^62, got min {labeled_counts.min()} "
+                         f"max {labeled_counts.max()}")
+    return labeled_counts
+
+
 # ---------------------------------------------------------------------------------------------
 # arithmetic shared by the rules
 
@@ -280,9 +297,12 @@ def power(scores, k, seed, pool_indices, beta, unit):
     return [int(i) for i in np.lexsort((pos, r, f))[:k]]
 
 
-def classbalanced(scores, classes, k, seed, pool_indices, beta, unit):
-    """Round robin over the predicted classes, the rarest first, each visit taking the class's next
-    candidate in power's order (beta = 0: random, inf: smallest key first)."""
+def classbalanced(scores, classes, k, seed, pool_indices, beta, unit, labeled_counts=None):
+    """Water-filling over the predicted classes: each pick goes to the class with the fewest
+    images so far (labeled_counts[c], 0 past its end or when None, plus the picks it has had),
+    ties to the class with fewer candidates, then the lower class; within a class, its next
+    candidate in power's order (beta = 0: random, inf: smallest key first). Without labeled
+    counts this is a round robin over the classes, the rarest first."""
     n = len(scores)
     pos = np.arange(n)
     if beta == np.inf:
@@ -292,21 +312,27 @@ def classbalanced(scores, classes, k, seed, pool_indices, beta, unit):
         order = np.lexsort((pos, r, f))
     labels, counts = np.unique(classes, return_counts=True)
     members = {int(c): [int(i) for i in order if classes[i] == c] for c in labels}
-    visit = [int(labels[j]) for j in np.lexsort((labels, counts))]  # fewest candidates first
-    picks, depth = [], 0
+    prior = np.zeros(len(labels), dtype=np.int64)
+    if labeled_counts is not None:
+        inside = labels < len(labeled_counts)
+        prior[inside] = labeled_counts[labels[inside]]
+    taken = np.zeros(len(labels), dtype=np.int64)
+    picks = []
     while len(picks) < k:
-        for c in visit:
-            if depth < len(members[c]):
-                picks.append(members[c][depth])
-                if len(picks) == k:
-                    break
-        depth += 1
+        open_ = taken < counts  # classes with candidates left
+        level = np.where(open_, prior + taken, np.iinfo(np.int64).max)
+        j = int(np.lexsort((labels, counts, level))[0])  # fewest so far, fewer candidates, lower class
+        picks.append(members[int(labels[j])][taken[j]])
+        taken[j] += 1
     return picks
 
 
-def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, classes=None, **params):
-    """k distinct candidate positions (int64, pick order) chosen by `rule` (docs/selection.md)."""
+def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, classes=None, labeled_counts=None,
+                **params):
+    """k distinct candidate positions (int64, pick order) chosen by `rule` (docs/selection.md).
+    labeled_counts (classbalanced only): int64 images already labeled per class (index = class)."""
     e, scores, pool_indices, n, p = check_args(rule, embeddings, scores, k, seed, pool_indices, params, classes)
+    labeled_counts = check_labeled_counts(rule, labeled_counts)
     k, seed = int(k), int(seed)
     if rule == "kcenter":
         picks = kcenter(e, k, seed, pool_indices)
@@ -317,5 +343,5 @@ def pool_select(rule, embeddings, scores, k, seed=0, pool_indices=None, classes=
     elif rule == "power":
         picks = power(scores, k, seed, pool_indices, p["beta"], p["unit"])
     else:
-        picks = classbalanced(scores, classes, k, seed, pool_indices, p["beta"], p["unit"])
+        picks = classbalanced(scores, classes, k, seed, pool_indices, p["beta"], p["unit"], labeled_counts)
     return np.asarray(picks, dtype=np.int64)

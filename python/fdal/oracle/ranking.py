@@ -13,18 +13,21 @@ from .pool_select import pool_select
 
 
 def rank(spec: ModelSpec, pool, k: int, strategy: str = "fdal", seed: int = 0, batch_size: int = 256,
-         cap: int = DEFAULT_CAP):
+         cap: int = DEFAULT_CAP, labeled_counts=None):
     """Indices (int64, (k,)) of the k images with the smallest keys, ascending, ties to lower index.
 
     Pool-level strategies (docs/selection.md, "Strategies"): the candidates are the `cap` images with
     the smallest random keys (strategy "random"'s order), in pool-index order; the rule picks k of
     them (power on their margin keys, unit = the logits unit) and the result is their pool indices
-    in pick order. k > the number of candidates is a ValueError.
+    in pick order. k > the number of candidates is a ValueError. labeled_counts (classbalanced
+    only): int64 images already labeled per class, as fdal.rank_pool takes them.
     """
     s = check_strategy(strategy, has_sampler=spec.score_layer >= 0)
     pool = check_images(spec, pool)
     if s.pool_level:
-        return _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap)
+        return _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap, labeled_counts)
+    if labeled_counts is not None:
+        raise ValueError(f"labeled_counts is for strategy 'classbalanced' only, not {strategy!r}")
     if not 0 <= k <= len(pool):
         raise ValueError(f"k = {k} must be in 0..{len(pool)} (the pool size)")
     chunks = []
@@ -35,7 +38,7 @@ def rank(spec: ModelSpec, pool, k: int, strategy: str = "fdal", seed: int = 0, b
     return np.argsort(all_keys, kind="stable")[:k].astype(np.int64)
 
 
-def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap):
+def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap, labeled_counts=None):
     needs_embedding = BY_NAME[strategy].needs_embedding
     if spec.embedding_layer < 0 and needs_embedding:
         raise ValueError(f"strategy {strategy!r} needs per-image embeddings, but the model has no embedding "
@@ -47,6 +50,8 @@ def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap):
     if not 1 <= k <= n_cand:
         raise ValueError(f"k={k} is larger than the number of candidates {n_cand} (pool size {len(pool)}, "
                          f"cap {cap})" if k > n_cand else f"k must be positive, got {k}")
+    if labeled_counts is not None and strategy != "classbalanced":
+        raise ValueError(f"labeled_counts is for strategy 'classbalanced' only, not {strategy!r}")
     rkeys = random_keys(len(pool), 0, seed)
     cand = np.sort(np.argsort(rkeys, kind="stable")[:n_cand]).astype(np.int64)
     margins, classes, embeddings = [], [], []
@@ -62,7 +67,8 @@ def _rank_pool_level(spec, pool, k, strategy, seed, batch_size, cap):
         picks = pool_select("power", None, margin, k, seed, pool_indices=cand, unit=unit)
     elif strategy == "classbalanced":
         picks = pool_select("classbalanced", None, margin, k, seed, pool_indices=cand,
-                            classes=np.concatenate(classes).astype(np.int64), unit=unit)
+                            classes=np.concatenate(classes).astype(np.int64), unit=unit,
+                            labeled_counts=None if labeled_counts is None else np.asarray(labeled_counts, np.int64))
     else:
         picks = pool_select(strategy, np.concatenate(embeddings), None, k, seed, pool_indices=cand)
     return cand[picks]
