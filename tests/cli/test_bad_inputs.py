@@ -159,6 +159,17 @@ def test_bench_tiles_at_most_1000_generated_images(files, monkeypatch):
 AL = ["al", "--preset", "smoke", "--methods", "random"]
 
 
+def test_al_export_hint_names_a_checkpoint_the_run_wrote(tmp_path, capsys):
+    """Without fdal among the methods, the closing hint must not name models/fdal-trial0.pt."""
+    pytest.importorskip("torch")
+    code, _, err = run(capsys, *AL, "--epochs", "1", "--out", tmp_path / "run", "--no-progress")
+    assert code == 0, err
+    hint = err.strip().splitlines()[-1]
+    assert "export with: fdal export" in hint and "fdal-trial0.pt" not in hint, hint
+    named = hint.split("fdal export ")[1].split(" --out")[0]
+    assert named.endswith("random-trial0.pt") and Path(named).is_file(), hint
+
+
 @pytest.mark.parametrize("threads", THREADS)
 def test_al_threads_out_of_range(tmp_path, capsys, threads):
     pytest.importorskip("torch")

@@ -169,7 +169,10 @@ def run_al(args) -> int:
     (out / "results.md").write_text(table)
     plot_learning_curves(results, out / "curves.png", title=f"{p.name}: {p.dataset}")
     print(table)
+    # The export hint names a checkpoint this run wrote: fdal's first trial when it ran, else any.
+    saved = sorted((out / "models").glob("*.pt"))
+    first = next((m for m in saved if m.name == "fdal-trial0.pt"), saved[0] if saved else None)
+    hint = f"; export with: fdal export {first} --out student.fdal" if first else ""
     print(f"wall-clock {time.time() - t0:.0f} s; results {out / 'results.jsonl'}, table {out / 'results.md'}, "
-          f"plot {out / 'curves.png'}; export with: fdal export {out / 'models' / 'fdal-trial0.pt'} "
-          f"--out student.fdal", file=sys.stderr)
+          f"plot {out / 'curves.png'}{hint}", file=sys.stderr)
     return 0
