@@ -39,17 +39,23 @@ def test_config_rejects_bad_values(kw, msg):
         FdalConfig(**kw)
 
 
-def test_fdal_losses_finite_and_falling_decoder_stepped(toy):
+def test_fdal_losses_finite_and_falling_decoder_stepped(toy, monkeypatch):
     ds, teacher = toy
     labeled, unlabeled = np.arange(64), np.arange(64, 150)
     teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    torch.manual_seed(SEED)  # train_cycle reseeds with `seed`; so the decoder's init is reproducible:
+    # Record the decoder's real initial weights as train_cycle builds it (not rebuilt from the seed).
+    from fdal.training import models as fmodels
+    made = []
+
+    class RecordingDecoder(fmodels.Decoder):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append({k: v.detach().clone() for k, v in self.state_dict().items()})
+
+    monkeypatch.setattr(fmodels, "Decoder", RecordingDecoder)  # train_cycle looks it up at call time
     out = train_cycle("fdal", ds, labeled, unlabeled, cfg(8, adv_start_epoch=4), seed=SEED, teacher=teacher)
-    torch.manual_seed(SEED)
-    from fdal.training.student_training import make_student
-    from fdal.training.models import Decoder
-    make_student("vgg11lite", ds)
-    decoder_init = Decoder(64, 512).state_dict()
+    assert len(made) == 1 and isinstance(out.decoder, RecordingDecoder), "train_cycle built no decoder"
+    decoder_init = made[0]
     h = out.history
     assert len(h) == 8
     for epoch in h:
