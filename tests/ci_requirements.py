@@ -7,11 +7,14 @@ the SIMD kernel paths would skip by name. CI (.ci/run) therefore sets
     FDAL_REQUIRE_TORCH=1        torch must import
     FDAL_REQUIRE_PATHS=auto     every kernel path that /proc/cpuinfo says this CPU has must be
                                 runnable (or a comma-separated list of path names)
+    FDAL_REQUIRE_MODULES=a,b    these modules must import: what the extras CI installs provide and
+                                tests importorskip (scipy.io for SVHN, PIL, sklearn, ...)
 
 and the session stops with one line naming what is missing. Unset, nothing is required.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -47,6 +50,11 @@ def problems(environ=os.environ) -> list:
             import torch  # noqa: F401
         except Exception as exc:  # an ImportError, or a broken wheel's OSError
             out.append(f"FDAL_REQUIRE_TORCH=1 but torch does not import: {type(exc).__name__}: {exc}")
+    for name in [m.strip() for m in environ.get("FDAL_REQUIRE_MODULES", "").split(",") if m.strip()]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            out.append(f"FDAL_REQUIRE_MODULES: {name} does not import: {type(exc).__name__}: {exc}")
     want = environ.get("FDAL_REQUIRE_PATHS", "")
     if want:
         import fdal

@@ -40,3 +40,10 @@ def test_torch_that_does_not_import_is_a_problem(monkeypatch):
     (line,) = problems({"FDAL_REQUIRE_TORCH": "1"})
     assert line.startswith("FDAL_REQUIRE_TORCH=1 but torch does not import: ModuleNotFoundError")
     assert problems({}) == []
+
+
+def test_a_required_module_that_does_not_import_is_a_problem(monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    (line,) = problems({"FDAL_REQUIRE_MODULES": "numpy, scipy.io"})
+    assert line.startswith("FDAL_REQUIRE_MODULES: scipy.io does not import: ModuleNotFoundError")
+    assert problems({"FDAL_REQUIRE_MODULES": "numpy"}) == []
