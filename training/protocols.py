@@ -5,7 +5,10 @@ Presets:
   paper-fig2           CIFAR-10, 1,000 + 1,000 -> 10,000, 200 epochs
   paper-fig2-cifar100  CIFAR-100, 2,000 + 2,000 -> 20,000, 200 epochs
   cpu-small            CIFAR-10, 500 + 500 -> 2,000, 15 epochs of batch 32, small teacher (4 epochs on 10,000
-                       images): meant for ~10 minutes on 2 idle CPU cores (not yet measured end to end)
+                       images): sized for a CPU (its end-to-end time is not measured)
+  cpu-research[-imbalanced|-redundant]
+                       the no-leak research protocol (teacher on a disjoint half; balanced, long-tailed or
+                       burst pools), 500 + 500 -> 2,000, 30 epochs: docs/results.md
   smoke                synthetic data, tiny everything: for tests
 Every cycle scores a random subset of `subset` unlabeled images (min with the pool size).
 """

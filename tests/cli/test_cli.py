@@ -73,6 +73,16 @@ def test_help_has_an_example(command, capsys):
     assert "example:" in out and f"fdal {command}" in out.split("example:")[1]
 
 
+def test_al_help_names_every_preset(capsys):
+    pytest.importorskip("torch")
+    from fdal.training.protocols import PRESETS
+    with pytest.raises(SystemExit):
+        main(["al", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse rewraps the description
+    missing = [name for name in PRESETS if name not in text]
+    assert not missing, f"fdal al --help does not name presets {missing}"
+
+
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "quickstart" in capsys.readouterr().out

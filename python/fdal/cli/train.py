@@ -49,7 +49,9 @@ def register(sub):
                    "Run cycles of (train student, test, select) per method and trial. Resumes an\n"
                    "interrupted run in --out; writes results.jsonl, results.md, curves.png and\n"
                    "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
-                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (~10 min on 2 CPU cores), smoke.\n"
+                   "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (CPU-sized: 500 -> 2,000\n"
+                   "labels), cpu-research, cpu-research-imbalanced, cpu-research-redundant (the no-leak research\n"
+                   "protocol and its pool shapes, docs/results.md), smoke.\n"
                    "kd_random, kd_entropy: distillation only (no sampler, no adversarial term);\n"
                    "fdal_random: FDAL's training (distillation + adversarial sampler), random choice.",
                    "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
