@@ -102,6 +102,13 @@ def rank_folder_shard(model: Model, files: Sequence[str], names: Sequence[str], 
     return part
 
 
+def random_keys_at(indices, seed) -> np.ndarray:
+    """The random strategy's uint64 keys of these pool indices (docs/quantization.md, "Ranking keys")."""
+    from .oracle.keys import GOLDEN_GAMMA, mix64
+    i1 = np.asarray(indices, dtype=np.int64).astype(np.uint64) + np.uint64(1)
+    return mix64(np.uint64(int(seed) % 2**64) + np.uint64(GOLDEN_GAMMA) * i1)  # wrapping, as in C++
+
+
 def _unreadable(path, shard) -> str:
     return (f"{path}: unreadable image file in shard {shard[0]}/{shard[1]}; a sharded ranking numbers images "
             f"by their position in the sorted file list, so every file must decode: fix or remove it")
@@ -145,9 +152,8 @@ def _rank_rows(model: Model, n: int, start: int, stop: int, load: Callable, stre
 def _candidates(model: Model, part: Part, load: Callable, cap: int, threads: int, labeled_counts) -> None:
     """The shard's min(cap, size) smallest (random key, index), as the native ranker keeps them for
     the whole pool; with each one's margin key, predicted class and (if the rule reads it) embedding."""
-    from .oracle.keys import random_keys
     rows = np.arange(part.start, part.stop, dtype=np.int64)
-    rkeys = random_keys(len(rows), part.start, part.seed)
+    rkeys = random_keys_at(rows, part.seed)
     keep = np.sort(np.lexsort((rows, rkeys))[:cap])  # pool-index order, as the ranker hands them to the rule
     rows, rkeys = rows[keep], rkeys[keep]
     spec = check_strategy(part.strategy, model.has_sampler)
