@@ -90,13 +90,14 @@ class _BatchRanker:
 
 
 def rank(dataset, model_path, k, *, strategy: str = "fdal", column: str = "image", seed=0, cap=DEFAULT_CAP,
-         labeled_counts=None, batch_size: int = 256, concurrency: int = 1, threads=1,
+         labeled_counts=None, batch_size: int = 256, concurrency: int = 1, num_cpus: float = 1, threads=1,
          return_scores: bool = False):
     """The k best rows of `dataset` (a ray.data.Dataset whose `column` holds uint8 (H, W, C) images),
     as int64 row indices, best first (pool-level: in pick order): the same as fdal.rank_pool over the
     rows stacked in dataset order. model_path: a .fdal file (read here, once). concurrency: ranking
-    actors (each loads the model once); batch_size: rows per Ray Data batch; other arguments as
-    fdal.rank_pool's. return_scores=True: (indices, float64 scores), rank_pool's scores."""
+    actors (each loads the model once), num_cpus: the CPUs each reserves (keep concurrency x num_cpus
+    below the cluster's CPUs: Ray Data's read tasks need CPUs too, or the pipeline waits forever);
+    batch_size: rows per Ray Data batch; other arguments as fdal.rank_pool's. return_scores=True: (indices, float64 scores), rank_pool's scores."""
     ray = _require_ray()
     if not isinstance(dataset, ray.data.Dataset):
         raise ValueError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
@@ -121,6 +122,8 @@ def rank(dataset, model_path, k, *, strategy: str = "fdal", column: str = "image
     batch_size, concurrency = _check_int(batch_size, "batch_size"), _check_int(concurrency, "concurrency")
     if batch_size <= 0 or concurrency <= 0:
         raise ValueError(f"batch_size and concurrency must be positive, got {batch_size} and {concurrency}")
+    if isinstance(num_cpus, bool) or not isinstance(num_cpus, (int, float)) or not num_cpus > 0:
+        raise ValueError(f"num_cpus must be a positive number, got {num_cpus!r}")
     columns = dataset.schema().names
     if column not in columns:
         raise ValueError(f"the dataset has no column {column!r}; its columns: {', '.join(columns)}")
@@ -136,7 +139,7 @@ def rank(dataset, model_path, k, *, strategy: str = "fdal", column: str = "image
     ranked = indexed.map_batches(
         _BatchRanker, fn_constructor_kwargs=dict(model_bytes=model_bytes, column=column, strategy=strategy, k=k,
                                                  seed=seed, cap=cap, threads=threads),
-        batch_size=batch_size, batch_format="numpy", concurrency=concurrency)
+        batch_size=batch_size, batch_format="numpy", concurrency=concurrency, num_cpus=num_cpus)
 
     keep = k if not spec.pool_level else cap
     held: Optional[dict] = None

@@ -51,6 +51,14 @@ def test_equals_rank_pool(setup, strategy, k):
     np.testing.assert_array_equal(got_scores, scores)
 
 
+def test_two_actors(setup):
+    # Two actors sharing the 2 CPUs (num_cpus=0.5 each leaves one for the reads): the same picks.
+    path, pool, ds = setup
+    want = fdal.rank_pool(fdal.load(path), pool, 17, strategy="margin")
+    got = fdal.ray.rank(ds, path, 17, strategy="margin", concurrency=2, num_cpus=0.5, batch_size=40)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_errors(setup):
     path, pool, ds = setup
     with pytest.raises(ValueError, match="no column 'pixels'; its columns: image, label"):
@@ -61,3 +69,5 @@ def test_errors(setup):
         fdal.ray.rank(pool, path, 3)
     with pytest.raises(ValueError, match="unknown strategy"):
         fdal.ray.rank(ds, path, 3, strategy="nope")
+    with pytest.raises(ValueError, match="num_cpus must be a positive number"):
+        fdal.ray.rank(ds, path, 3, num_cpus=0)
