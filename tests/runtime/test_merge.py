@@ -244,3 +244,16 @@ def test_fleet_cap_too_small_and_truncated_parts(model):
     assert len(merge_topk(parts, 12, per_device_cap=4).indices) == 12
     with pytest.raises(ValueError, match="rank the shards with -k 5 or more"):
         merge_topk(parts, 12, per_device_cap=5)
+
+
+@pytest.mark.parametrize("strategy", ["margin", "random", "kcenter", "power"])
+def test_more_shards_than_images(model, pool, strategy, tmp_path):
+    # 3 images in 5 shards: two shards are empty; their parts hold nothing and still count as present.
+    small = pool[:3]
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"p{i}.npz")
+        rank_shard(model, small, 2, (i, 5), strategy=strategy, seed=SEED).save(paths[-1])
+    assert sum(len(load_part(p).indices) == 0 for p in paths) == 2
+    np.testing.assert_array_equal(merge_topk(paths, 2).indices,
+                                  fdal.rank_pool(model, small, 2, strategy=strategy, seed=SEED))
