@@ -93,6 +93,17 @@ def test_image_folder_shards(d, capsys, tmp_path):
         ok(capsys, "merge", *parts, "-k", 6, "--out", tmp_path / "got.csv")
         assert (tmp_path / "got.csv").read_text() == (tmp_path / "want.csv").read_text(), strategy
         assert fdal.load_part(parts[0]).files  # parts name their files
+    # Two devices holding the same folder: equal keys tie across devices by device id, so with a cap of
+    # 2 the fleet's top 4 alternate x, y over the folder's top 2.
+    for dev in ("y", "x"):
+        ok(capsys, "rank", d / "m.fdal", folder, "-k", 3, "--strategy", "margin", "--shard", "0/1",
+           "--device-id", dev, "--out", tmp_path / f"dev-{dev}.npz")
+    top = [r["file"] for r in csv.DictReader(io.StringIO(ok(capsys, "rank", d / "m.fdal", folder, "-k", 2,
+                                                            "--strategy", "margin")))]
+    out = ok(capsys, "merge", tmp_path / "dev-y.npz", tmp_path / "dev-x.npz", "-k", 4, "--per-device-cap", 2,
+             "--format", "csv")
+    assert [(r["device"], r["file"]) for r in csv.DictReader(io.StringIO(out))] == \
+        [("x", top[0]), ("y", top[0]), ("x", top[1]), ("y", top[1])]
     # an unreadable file: a shard refuses it (indices are positions in the sorted file list)
     (folder / "img99.png").write_bytes(b"not a png")
     code, _, err = run(capsys, "rank", d / "m.fdal", folder, "-k", 3, "--shard", "2/3", "--out", tmp_path / "x.npz")
