@@ -184,8 +184,8 @@ py::array_t<std::int64_t> int64_vector(const py::object& a, const char* what);
 class PyRanker {
  public:
   PyRanker(const PyModel& model, const std::string& strategy, std::int64_t k, std::uint64_t seed,
-           std::int32_t threads, std::int64_t cap, const py::object& labeled_counts)
-      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap) {
+           std::int32_t threads, std::int64_t cap, const py::object& labeled_counts, std::int64_t start_index)
+      : model_(model.model), ranker_(*model_, fdal::parse_strategy(strategy), k, seed, threads, cap, start_index) {
     if (!labeled_counts.is_none()) {
       const py::array_t<std::int64_t> lc = int64_vector(labeled_counts, "labeled_counts");
       ranker_.set_labeled_counts(lc.data(), lc.shape(0));
@@ -210,6 +210,18 @@ class PyRanker {
     py::array_t<std::int64_t> out(py::ssize_t(best.size()));
     std::copy(best.begin(), best.end(), out.mutable_data());
     return out;
+  }
+  // finish() with each pick's encoded ranking key (rank/keys.h: order-preserving uint64), so a
+  // sharded ranking can be merged exactly (python/fdal/merge.py decodes them).
+  py::tuple finish_entries() const {
+    const std::vector<fdal::TopK::Entry> entries = ranker_.finish_entries();
+    py::array_t<std::int64_t> indices(py::ssize_t(entries.size()));
+    py::array_t<std::uint64_t> keys(py::ssize_t(entries.size()));
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      keys.mutable_data()[i] = entries[i].first;
+      indices.mutable_data()[i] = entries[i].second;
+    }
+    return py::make_tuple(indices, keys);
   }
   std::int64_t seen() const { return ranker_.seen(); }
 
@@ -387,11 +399,13 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyRanker>(m, "Ranker")
       .def(py::init<const PyModel&, const std::string&, std::int64_t, std::uint64_t, std::int32_t, std::int64_t,
-                    const py::object&>(),
+                    const py::object&, std::int64_t>(),
            py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1,
-           py::arg("cap") = fdal::Ranker::kDefaultCap, py::arg("labeled_counts") = py::none())
+           py::arg("cap") = fdal::Ranker::kDefaultCap, py::arg("labeled_counts") = py::none(),
+           py::arg("start_index") = 0)
       .def("push", &PyRanker::push, py::arg("images"))
       .def("finish", &PyRanker::finish)
+      .def("finish_entries", &PyRanker::finish_entries)
       .def_property_readonly("seen", &PyRanker::seen);
 
   m.def("profile_layers", [](const PyModel& self, const py::array& images) {

@@ -25,9 +25,12 @@ PoolRule pool_rule(Strategy s) {
 }  // namespace
 
 Ranker::Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
-               std::int32_t threads, std::int64_t cap)
-    : model_(model), strategy_(strategy), k_(k), seed_(seed), threads_(threads),
+               std::int32_t threads, std::int64_t cap, std::int64_t start_index)
+    : model_(model), strategy_(strategy), k_(k), seed_(seed), threads_(threads), start_index_(start_index),
       top_(strategy_is_pool_level(strategy) ? 1 : k) {
+  if (start_index < 0 || start_index > (std::int64_t(1) << 62)) {
+    throw std::invalid_argument("start_index must be in 0..2^62, got " + std::to_string(start_index));
+  }
   if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
   if (strategy == Strategy::Fdal && !model.has_sampler()) {
     throw std::invalid_argument(
@@ -73,7 +76,8 @@ void Ranker::push(const ImageView& images) {
                                 std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
   }
   if (strategy_ == Strategy::Random) {  // the key depends on the index only: no forward pass
-    for (std::int64_t i = 0; i < images.n; ++i) top_.push(random_key(seed_, seen_ + i), seen_ + i);
+    const std::int64_t first = start_index_ + seen_;
+    for (std::int64_t i = 0; i < images.n; ++i) top_.push(random_key(seed_, first + i), first + i);
     seen_ += images.n;
     return;
   }
@@ -91,7 +95,7 @@ void Ranker::push(const ImageView& images) {
       const std::int32_t top = heap_.front();
       bool any = false;
       for (std::int64_t i = 0; i < chunk.n && !any; ++i) {
-        const std::int64_t index = seen_ + start + i;
+        const std::int64_t index = start_index_ + seen_ + start + i;
         const std::uint64_t r = random_key(seed_, index);
         any = r < cand_rkey_[std::size_t(top)] ||
               (r == cand_rkey_[std::size_t(top)] && index < cand_index_[std::size_t(top)]);
@@ -104,7 +108,7 @@ void Ranker::push(const ImageView& images) {
     for (std::int64_t i = 0; i < chunk.n; ++i) {
       const std::int32_t* logits = logits_raw_.data() + i * classes;
       if (pool_level) {
-        const std::int64_t index = seen_ + start + i;
+        const std::int64_t index = start_index_ + seen_ + start + i;
         push_candidate(random_key(seed_, index), index, margin(logits, classes),
                        predicted_class(logits, classes), dim_ > 0 ? embedding_raw_.data() + i * dim_ : nullptr);
         continue;
@@ -116,7 +120,7 @@ void Ranker::push(const ImageView& images) {
         case Strategy::Entropy: key = encode_double(negative_entropy(logits, classes, unit)); break;
         default: break;  // random: handled above; pool-level: above
       }
-      top_.push(key, seen_ + start + i);
+      top_.push(key, start_index_ + seen_ + start + i);
     }
   }
   seen_ += images.n;

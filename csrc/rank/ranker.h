@@ -29,14 +29,16 @@ class Ranker {
   // result is identical for any thread count.
   // Pool-level strategies: cap >= 1 candidates (else std::invalid_argument), and kcenter,
   // typiclust, probcover need a model with an embedding; cap is ignored by the others.
+  // start_index >= 0: the pool index of the first pushed image (a shard of a larger pool ranks
+  // with the whole pool's indices, so random keys and ties match; else std::invalid_argument).
   static constexpr std::int64_t kDefaultCap = 10000;
   Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint64_t seed,
-         std::int32_t threads = 1, std::int64_t cap = kDefaultCap);
+         std::int32_t threads = 1, std::int64_t cap = kDefaultCap, std::int64_t start_index = 0);
   // classbalanced: the images already labeled per class (num_classes entries, each 0..2^62,
   // copied), so the picks balance the whole labeled set (rank/pool_select.h). Throws
   // std::invalid_argument for another strategy, a wrong length or a bad count.
   void set_labeled_counts(const std::int64_t* counts, std::int64_t n);
-  // The next images of the pool (indices seen() .. seen() + n - 1).
+  // The next images of the pool (indices start_index + seen() .. start_index + seen() + n - 1).
   void push(const ImageView& images);
   // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
   // when fewer than k images were pushed (pool-level: when k > the number of candidates).
@@ -44,7 +46,7 @@ class Ranker {
   // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
   // Pool-level strategies: each pick's margin key (encode_int64), in pick order.
   std::vector<TopK::Entry> finish_entries() const;
-  std::int64_t seen() const { return seen_; }
+  std::int64_t seen() const { return seen_; }  // images pushed (not counting start_index)
   Strategy strategy() const { return strategy_; }
 
  private:
@@ -55,6 +57,7 @@ class Ranker {
   std::uint64_t seed_;
   std::int32_t threads_;
   std::int64_t seen_ = 0;
+  std::int64_t start_index_ = 0;
   // One per thread and the raw outputs of one chunk, made once (empty for "random").
   std::vector<Workspace> workspaces_;
   std::vector<std::int32_t> logits_raw_, score_raw_;

@@ -38,12 +38,16 @@ class Ranker:
     cap candidates with the smallest random keys); keeps its model alive."""
 
     def __init__(self, model: Model, strategy: str, k: int, seed: int, threads: int = 1,
-                 cap: int = 10000, labeled_counts: Optional[npt.NDArray[np.int64]] = None) -> None:
-        """labeled_counts: classbalanced only, images already labeled per class (num_classes)."""
+                 cap: int = 10000, labeled_counts: Optional[npt.NDArray[np.int64]] = None,
+                 start_index: int = 0) -> None:
+        """labeled_counts: classbalanced only, images already labeled per class (num_classes).
+        start_index: the pool index of the first pushed image (a shard of a larger pool)."""
     def push(self, images: npt.NDArray[np.uint8]) -> None: ...
     def finish(self) -> npt.NDArray[np.int64]:
         """The k best pool indices, best first (pool-level: in pick order); ValueError when fewer than k
         images were pushed (pool-level: than k candidates)."""
+    def finish_entries(self) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+        """finish() and each pick's encoded key (order-preserving uint64; fdal.runtime.decode_keys)."""
     @property
     def seen(self) -> int:
         """Images pushed so far."""

@@ -10,6 +10,7 @@ their byte strides, so non-contiguous arrays and memmaps are read in place, with
 """
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 from typing import Iterable, Union
@@ -38,10 +39,17 @@ def _core():
 class Model:
     """A loaded, validated int8 model. Create with fdal.load(); immutable; safe to share."""
 
-    def __init__(self, native, source: str):
+    def __init__(self, native, source: str, sha256: str = ""):
         self._native = native
         self._source = source
+        self._sha256 = sha256
         self._info = native.info()
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the .fdal bytes this model was loaded from: names the model in shard parts,
+        so parts ranked by different models are never merged (docs/scale-out.md)."""
+        return self._sha256
 
     @property
     def info(self) -> dict:
@@ -139,7 +147,7 @@ def load(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview], *
         native = core.Model.from_bytes(data, kernels)
     except core.FormatError as exc:
         raise FormatError(str(exc)) from None
-    return Model(native, source)
+    return Model(native, source, hashlib.sha256(data).hexdigest())
 
 
 def _check_images(model: Model, images, name: str) -> np.ndarray:
@@ -257,7 +265,7 @@ def _check_labeled_counts(model: Model, strategy: str, labeled_counts):
 
 
 def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-              cap=DEFAULT_CAP, return_scores: bool = False, labeled_counts=None):
+              cap=DEFAULT_CAP, return_scores: bool = False, labeled_counts=None, start_index=0):
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
@@ -284,7 +292,25 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     return_scores=True: (indices, scores), scores float64 (k,) as fdal.runtime.pick_scores defines
     them (the native ranker keeps keys, not images, so the k picks are run once more; an array pool
     only: for an iterable pool, gather the picked images and call pick_scores).
+
+    start_index: the pool index of pool[0] (default 0). A shard of a larger pool ranked with its
+    offset in the whole pool gets the whole pool's indices, random keys and ties, so shards merge
+    exactly (fdal.merge_topk, docs/scale-out.md); the returned indices include the offset.
     """
+    picks, _ = _rank_entries(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed,
+                             threads=threads, cap=cap, labeled_counts=labeled_counts, start_index=start_index,
+                             return_scores=return_scores)
+    if return_scores:
+        seed = _check_int(seed, "seed") % 2**64
+        images = pool[picks - start_index] if isinstance(pool, np.ndarray) else _pool_array(pool)[picks - start_index]
+        return picks, pick_scores(model, images, picks, strategy=strategy, seed=seed, threads=threads)
+    return picks
+
+
+def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
+                  cap=DEFAULT_CAP, labeled_counts=None, start_index=0, return_scores: bool = False):
+    """rank_pool's checks and ranking: (int64 pool indices, uint64 encoded keys) of the picks, best
+    first; the keys as the native ranker orders them (csrc/rank/keys.h; pool-level: the margin key)."""
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
     spec = check_strategy(strategy, model.has_sampler)
@@ -302,6 +328,9 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     seed = _check_int(seed, "seed") % 2**64
     threads = _check_threads(threads)
     labeled_counts = _check_labeled_counts(model, strategy, labeled_counts)
+    start_index = _check_int(start_index, "start_index")
+    if not 0 <= start_index <= 2**62:
+        raise ValueError(f"start_index must be in 0..2^62, got {start_index}")
     pool = _pool_array(pool)
 
     if return_scores and not isinstance(pool, np.ndarray):
@@ -316,7 +345,7 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         if spec.pool_level and k > cap:
             raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
 
-    ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap, labeled_counts)
+    ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap, labeled_counts, start_index)
     for batch in _batches(pool, batch_size):
         ranker.push(_check_images(model, batch, "pool batch"))
     if ranker.seen == 0:
@@ -325,7 +354,19 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
         raise ValueError(f"k={k} is larger than the pool size {ranker.seen}")
     if spec.pool_level and k > cap:
         raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
-    picks = ranker.finish()
-    if return_scores:
-        return picks, pick_scores(model, pool[picks], picks, strategy=strategy, seed=seed, threads=threads)
-    return picks
+    return ranker.finish_entries()
+
+
+def decode_keys(encoded, strategy: str) -> np.ndarray:
+    """The native ranker's encoded uint64 keys (csrc/rank/keys.h) as the strategy's key dtype
+    (fdal.strategies key_dtype: fdal int32, margin int64, entropy float64, random uint64; pool-level:
+    the margin key, int64). Exact: these are the values the ranker compared."""
+    spec = check_strategy(strategy, True)
+    enc = np.asarray(encoded, dtype=np.uint64)
+    sign = np.uint64(1 << 63)
+    if spec.key_dtype == "uint64":  # random keys are not encoded
+        return enc.copy()
+    if spec.key_dtype == "float64":  # negative doubles were all-bits-flipped, positive ones got the sign bit
+        bits = np.where(enc & sign, enc & ~sign, ~enc)
+        return bits.view(np.float64)
+    return (enc ^ sign).view(np.int64).astype(spec.key_dtype)

@@ -25,31 +25,40 @@ def infer_format(fmt: Optional[str], out: Optional[str], default: str) -> str:
     return default
 
 
-def rows(files: Sequence[str], scores) -> List[dict]:
-    """One dict per pick, best first; rank 1 is the best."""
-    return [{"file": f, "rank": i + 1, "score": float(s)} for i, (f, s) in enumerate(zip(files, scores))]
+def rows(files: Sequence[str], scores, devices: Optional[Sequence[str]] = None) -> List[dict]:
+    """One dict per pick, best first; rank 1 is the best; with devices (fdal merge of a fleet), each
+    pick's device first."""
+    out = [{"file": f, "rank": i + 1, "score": float(s)} for i, (f, s) in enumerate(zip(files, scores))]
+    if devices is not None:
+        out = [{"device": d, **p} for d, p in zip(devices, out)]
+    return out
 
 
-def write_picks(files: Sequence[str], scores, fmt: str, out: Optional[str]) -> None:
-    """Write the picks in `fmt` to `out` (stdout when None; npy needs a file)."""
-    picks = rows(files, scores)
+def write_picks(files: Sequence[str], scores, fmt: str, out: Optional[str],
+                devices: Optional[Sequence[str]] = None) -> None:
+    """Write the picks in `fmt` to `out` (stdout when None; npy needs a file). devices: a device
+    column before file (text: device and file separated by a tab)."""
+    picks = rows(files, scores, devices)
+    columns = (["device"] if devices is not None else []) + ["file", "rank", "score"]
     if fmt == "npy":
         if not out:
             raise ValueError("--format npy needs --out FILE.npy")
         width = max([len(p["file"]) for p in picks] + [1])
-        arr = np.array([(p["file"], p["rank"], p["score"]) for p in picks],
-                       dtype=[("file", f"U{width}"), ("rank", np.int64), ("score", np.float64)])
+        dtype = [("file", f"U{width}"), ("rank", np.int64), ("score", np.float64)]
+        if devices is not None:
+            dtype.insert(0, ("device", f"U{max([len(p['device']) for p in picks] + [1])}"))
+        arr = np.array([tuple(p[c] for c in columns) for p in picks], dtype=dtype)
         np.save(out, arr)  # a structured array: np.load(out)["file"], no pickle needed
         return
     buf = io.StringIO()
     if fmt == "csv":
-        w = csv.DictWriter(buf, fieldnames=["file", "rank", "score"], lineterminator="\n")
+        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         w.writerows({**p, "score": repr(p["score"])} for p in picks)
     elif fmt == "jsonl":
         buf.write("".join(json.dumps(p) + "\n" for p in picks))
     elif fmt == "text":
-        buf.write("".join(f"{p['file']}\n" for p in picks))
+        buf.write("".join((f"{p['device']}\t" if devices is not None else "") + f"{p['file']}\n" for p in picks))
     else:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if out:

@@ -59,6 +59,13 @@ def register(sub):
                         "local files, relative to LOCAL_FILES_DOCUMENT_ROOT)")
     p.add_argument("--decode-workers", type=positive_int, default=1,
                    help="threads decoding image files (default 1; same order and result)")
+    p.add_argument("--shard", default=None, metavar="I/M",
+                   help="rank only shard I of M (counted from 0: rows floor(I*N/M) .. floor((I+1)*N/M)-1 of "
+                        "the pool, or of a folder's sorted files) into a part file --out PART.npz, keeping "
+                        "the whole pool's indices; `fdal merge` merges the parts exactly (docs/scale-out.md)")
+    p.add_argument("--device-id", default=None, metavar="NAME",
+                   help="with --shard: the device whose pool this is, so `fdal merge` can merge parts of "
+                        "several devices' pools (indices are then per device)")
     p.set_defaults(func=run_rank)
 
     b = add_parser(sub, "bench", "measure how fast a model ranks images on this machine",
@@ -81,6 +88,8 @@ def run_rank(args) -> int:
     import fdal
     from fdal.image_folder import is_image_source
     from fdal.runtime import pick_scores
+    if args.shard is not None or args.device_id is not None:
+        return rank_shard(args)
     require_file(args.model, "model")
     model = fdal.load(args.model)
     if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
@@ -155,6 +164,49 @@ def rank_folder(args, model) -> int:
         n = len(folder.names)
         print(f"ranked {n:,} images in {seconds:.2f} s ({n / seconds:,.0f} images/s, decoding included); "
               f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def rank_shard(args) -> int:
+    """`fdal rank ... --shard I/M --out PART.npz`: one shard's ranking as a part file (fdal.part)."""
+    import fdal
+    from fdal.image_folder import is_image_source, list_images, relative_name, require_pillow
+    from fdal.shard import parse_shard, rank_folder_shard, shard_range
+    if args.shard is None:
+        raise ValueError("--device-id names the device of a part file: use it with --shard I/M "
+                         "(--shard 0/1 for a whole pool)")
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
+    if args.device_id is not None and (not args.device_id.strip() or not args.device_id.isprintable()):
+        raise ValueError(f"--device-id must be a non-empty printable name, got {args.device_id!r}")
+    if not args.out or not args.out.lower().endswith(".npz"):
+        raise ValueError("--shard writes a part file for `fdal merge`: give --out PART.npz")
+    for flag, value in (("--format", args.format), ("--exclude", args.exclude), ("--label-studio", args.label_studio)):
+        if value:
+            raise ValueError(f"{flag} does not apply with --shard (a part file is written; `fdal merge` "
+                             f"writes the picks)")
+    require_file(args.model, "model")
+    model = fdal.load(args.model)
+    options = dict(strategy=args.strategy, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
+                   cap=args.cap, labeled_counts=args.labeled_counts, device_id=args.device_id)
+    t0 = time.perf_counter()
+    if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
+        require_pillow()
+        files = list_images(args.pool)
+        names = [relative_name(f, args.pool) for f in files]
+        part = rank_folder_shard(model, files, names, args.k, shard, decode_workers=args.decode_workers, **options)
+    else:
+        pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
+        part = fdal.rank_shard(model, pool, args.k, shard, **options)
+    seconds = time.perf_counter() - t0
+    part.save(args.out)
+    start, stop = shard_range(part.pool_size, *shard)
+    what = "candidates" if part.pool_level else "picks"
+    rows = f"rows {start}..{stop - 1}" if stop > start else "no rows"
+    print(f"ranked shard {shard[0]}/{shard[1]} ({rows} of {part.pool_size:,}) in {seconds:.2f} s; "
+          f"wrote {len(part.indices)} {what} ({args.strategy}) to {args.out}", file=sys.stderr)
     return 0
 
 
