@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from .common import (add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, positive_int, require_dir,
-                     require_file, torch_setup)
+from .common import (add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, job_count, positive_int,
+                     require_dir, require_file, torch_setup)
 
 DATASET_CHOICES = ("cifar10", "cifar100", "svhn", "folder", "synthetic")
 
@@ -64,6 +64,9 @@ def register(sub):
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
                    help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
+    a.add_argument("--jobs", type=job_count, default=1,
+                   help="run the (method, trial) pairs in this many worker processes, each with --threads torch "
+                        "threads (default 1); with --device cuda and several GPUs, worker i uses cuda:(i mod GPUs)")
     add_data_dir(a, "dataset folder (not needed for the smoke preset)")
     add_out(a, "output folder (resumed if it holds a run of the same protocol)", required=True)
     a.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True, help="continue a run in --out (default on; --no-resume starts over)")
@@ -165,7 +168,8 @@ def run_al(args) -> int:
                                 f"(same --out)")
     t0 = time.time()
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
-                           teacher_path=args.teacher, progress=args.progress)
+                           teacher_path=args.teacher, progress=args.progress, jobs=args.jobs,
+                           threads=args.threads or 1)
     out = Path(args.out)
     table = group_report(results, f"{p.name} ({p.dataset})", budgets=p.budgets(), image="curves.png", level=1)
     (out / "results.md").write_text(table)
