@@ -11,10 +11,11 @@ first; `export` and `compare` are the functions (their modules are `int8_export`
 Nothing heavy runs at import: matplotlib, tqdm and the datasets load when used.
 """
 from . import (analysis, checkpoint, data, determinism, export_graph, int8_export, models, parallel, parity, plots,
-               protocols, report, results, runner, strategies, student_training, teacher)
+               protocols, report, results, runner, strategies, student_training, teacher,
+               teacher_ddp)
 from .int8_export import export
 from .parity import compare
 
 __all__ = ["analysis", "checkpoint", "compare", "data", "determinism", "export", "export_graph", "int8_export",
            "models", "parallel", "parity", "plots", "protocols", "report", "results", "runner", "strategies",
-           "student_training", "teacher"]
+           "student_training", "teacher", "teacher_ddp"]
