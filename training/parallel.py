@@ -17,6 +17,9 @@ a process that holds torch threads or a CUDA context); this file only says what 
   interrupted. Records of other (method, trial) pairs already in the file are kept, first.
 - Each worker uses `threads` torch threads (default 1): CPU training is deterministic for a seed at
   a fixed thread count, so the records equal a sequential run's at that thread count.
+- Interrupted (Ctrl-C, or any error in the parent or a job): workers ignore SIGINT; the parent
+  tells them to stop, each finishes and saves the cycle it is in (so Ctrl-C waits up to one cycle)
+  and starts no other pair; then results.jsonl is rewritten as above and the error propagates.
 - Devices: worker slot i (0..N-1, fixed per process) trains on worker_device(device, i, count).
 """
 from __future__ import annotations
@@ -40,8 +43,13 @@ def worker_device(device: str, slot: int, cuda_count: int) -> str:
     return device
 
 
-def _init_worker(slots, device: str, threads: int) -> None:
+def _init_worker(slots, stop, device: str, threads: int) -> None:
+    import signal
     import torch
+    # Ctrl-C reaches the whole process group: the parent alone handles it, by setting `stop`, which
+    # each job reads between cycles, so a worker ends on a saved cycle and takes no further pair.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker["stop"] = stop.is_set
     torch.set_num_threads(threads)
     slot = slots.get()  # each process takes one slot for its lifetime
     count = torch.cuda.device_count() if device.startswith("cuda") else 0
@@ -74,7 +82,7 @@ def _run_job(p, method: str, trial: int, state: dict, data_dir, out: str, teache
     from fdal.training.strategies import needs_teacher
     dataset, teacher = _loaded(p, data_dir, teacher_file)
     run_pair(p, method, trial, state, dataset, teacher if needs_teacher(method) else None,
-             _worker["device"], Path(out))
+             _worker["device"], Path(out), stop=_worker["stop"])
     return state
 
 
@@ -86,12 +94,12 @@ def run_pairs(p, states: dict, data_dir, out: Path, device: str, teacher_file, j
     try:
         if pending:
             ctx = multiprocessing.get_context("spawn")
-            slots = ctx.Queue()
+            slots, stop = ctx.Queue(), ctx.Event()
             workers = min(jobs, len(pending))
             for i in range(workers):
                 slots.put(i)
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                                        initargs=(slots, device, threads)) as pool:
+                                                        initargs=(slots, stop, device, threads)) as pool:
                 futures = {pool.submit(_run_job, p, m, t, states[m, t], data_dir, str(out), teacher_file): (m, t)
                            for m, t in pending}
                 try:
@@ -104,7 +112,8 @@ def run_pairs(p, states: dict, data_dir, out: Path, device: str, teacher_file, j
                             bar.set_postfix_str(f"{m} t{t} n={last['n_labeled']} acc={100 * last['accuracy']:.1f}%")
                             bar.update(states[m, t]["next_cycle"] - done_before)
                 except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)  # queued pairs dropped; running ones reach a checkpoint
+                    stop.set()  # running pairs end after their current cycle; queued ones do not start
+                    pool.shutdown(wait=True, cancel_futures=True)
                     raise
     finally:
         # Interrupted or not: the checkpoints say which cycles finished; the file lists exactly those.

@@ -13,6 +13,8 @@ Files in the output directory:
                                  to export.
     results.md, curves.png       written by the command line after the run
 
+`--jobs N` (run_protocol(jobs=N)) runs the (method, trial) pairs in N processes: parallel.py.
+
 Determinism: cycle c of trial t trains with seed (seed + t) * 1000 + c (the same initialization
 for every method), so on CPU a resumed run reproduces an uninterrupted one exactly.
 """
@@ -225,10 +227,11 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
 
 
 def run_pair(p: Protocol, method: str, trial: int, state: dict, dataset, teacher, device, out: Path,
-             progress=False, on_record=None) -> None:
+             progress=False, on_record=None, stop=None) -> None:
     """Run the remaining cycles of one (method, trial) pair, saving its models and checkpoint after
-    each cycle; on_record(rec) is called once the cycle is saved."""
-    while state["next_cycle"] < p.cycles:
+    each cycle; on_record(rec) is called once the cycle is saved. stop(): asked before each cycle,
+    True ends the pair there (a --jobs run being interrupted)."""
+    while state["next_cycle"] < p.cycles and not (stop is not None and stop()):
         rec, models = run_cycle(p, method, trial, state, dataset, teacher, device, progress)
         save_checkpoint(out / "models" / f"{method}-trial{trial}.pt", models,
                         student_arch=p.train.student_arch, num_classes=dataset.num_classes,
