@@ -38,6 +38,16 @@ def test_bad_nproc_is_one_line(tmp_path, capsys, argv, message):
     assert not (tmp_path / "t.pt").exists()
 
 
+def test_more_cuda_ranks_than_gpus_is_one_line(tmp_path, capsys, monkeypatch):
+    from fdal.cli import main
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a 1-GPU machine, as far as the check sees
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert main(["train-teacher", "--dataset", "synthetic", "--device", "cuda", "--nproc", "2",
+                 "--out", str(tmp_path / "t.pt")]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "fdal: error: --nproc 2: CUDA ranks need one GPU each and this machine has 1"
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "two"])
 def test_nproc_must_be_positive(capsys, value):
     from fdal.cli import main

@@ -114,6 +114,10 @@ def run_train_teacher(args) -> int:
     from fdal.training import teacher as fteacher
     from fdal.training import teacher_ddp as fteacher_ddp
     fteacher_ddp.check(args.nproc, args.batch_size)  # before loading any data
+    if args.nproc > 1 and device.startswith("cuda") and args.nproc > torch.cuda.device_count():
+        # nccl runs one rank per GPU; two ranks on one GPU fail deep inside nccl
+        raise ValueError(f"--nproc {args.nproc}: CUDA ranks need one GPU each and this machine has "
+                         f"{torch.cuda.device_count()}")
     if args.dataset != "synthetic":
         if args.data_dir is None:
             raise ValueError(f"--data-dir is required for dataset {args.dataset}")
