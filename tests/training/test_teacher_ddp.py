@@ -27,14 +27,12 @@ def test_two_gloo_processes_train_a_loadable_teacher(tmp_path):
     assert 0.4 <= model.meta["test_acc"] <= 1.0, history  # chance is 0.25; one process reaches 0.64
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--nproc", "3", "--batch-size", "64"], "--batch-size 64 does not split evenly over 3 processes; use a multiple of 3"),
-])
-def test_bad_nproc_is_one_line(tmp_path, capsys, argv, message):
+def test_a_batch_that_does_not_split_is_one_line(tmp_path, capsys):
     from fdal.cli import main
     assert main(["train-teacher", "--dataset", "synthetic", "--arch", "small", "--out", str(tmp_path / "t.pt"),
-                 "--device", "cpu", *argv]) == 1
-    assert capsys.readouterr().err.strip() == f"fdal: error: {message}"
+                 "--device", "cpu", "--nproc", "3", "--batch-size", "64"]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "fdal: error: --batch-size 64 does not split evenly over 3 processes; use a multiple of 3"
     assert not (tmp_path / "t.pt").exists()
 
 

@@ -53,12 +53,13 @@ MAX_JOBS = 256
 
 def job_count(text: str) -> int:
     """--jobs: an integer in 1..MAX_JOBS worker processes."""
+    expected = f"expected a number of worker processes in 1..{MAX_JOBS}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of worker processes in 1..{MAX_JOBS}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
     if not 1 <= value <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"expected a number of worker processes in 1..{MAX_JOBS}, got {value}")
+        raise argparse.ArgumentTypeError(f"{expected}, got {value}")
     return value
 
 
