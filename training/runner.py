@@ -13,6 +13,8 @@ Files in the output directory:
                                  to export.
     results.md, curves.png       written by the command line after the run
 
+`--jobs N` (run_protocol(jobs=N)) runs the (method, trial) pairs in N processes: parallel.py.
+
 Determinism: cycle c of trial t trains with seed (seed + t) * 1000 + c (the same initialization
 for every method), so on CPU a resumed run reproduces an uninterrupted one exactly.
 """
@@ -151,9 +153,13 @@ def run_cycle(p: Protocol, method: str, trial: int, state: dict, dataset, teache
 
 
 def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", trials: int = 1,
-                 device="cpu", resume: bool = True, teacher_path=None, progress: bool = True) -> list:
+                 device="cpu", resume: bool = True, teacher_path=None, progress: bool = True, jobs: int = 1,
+                 threads: int = 1) -> list:
     """Run `methods` (names or a comma-separated string) for `trials` trials; returns every result
-    record of these methods and trials (resumed ones included), in run order."""
+    record of these methods and trials (resumed ones included), in run order.
+
+    jobs > 1: the (method, trial) pairs run in that many worker processes with `threads` torch
+    threads each (parallel.py); the records are the same as with jobs=1."""
     p = get_protocol(preset_or_config)
     methods = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else list(methods)
     if not methods:
@@ -162,6 +168,8 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
         training_mode(m)  # raises ValueError naming the unknown method
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
+    if jobs < 1 or threads < 1:
+        raise ValueError(f"jobs and threads must be >= 1, got {jobs}, {threads}")
     out = Path(out_dir)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(exist_ok=True)
@@ -198,23 +206,39 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
         done = sum(s["next_cycle"] for s in states.values())
         bar = tqdm(total=len(states) * p.cycles, initial=done, desc=p.name, unit="cycle")
     try:
-        for trial in range(trials):
-            for m in methods:
-                state = states[m, trial]
-                while state["next_cycle"] < p.cycles:
-                    rec, models = run_cycle(p, m, trial, state, dataset, teacher, device, progress)
-                    save_checkpoint(out / "models" / f"{m}-trial{trial}.pt", models,
-                                    student_arch=p.train.student_arch, num_classes=dataset.num_classes,
-                                    n_labeled=rec["n_labeled"], cycle=rec["cycle"], accuracy=rec["accuracy"])
-                    _write_json_atomic(out / "checkpoints" / f"{m}-trial{trial}.json", state)
-                    append_result(results_path, rec)
-                    if bar is not None:
-                        bar.set_postfix_str(f"{m} t{trial} n={rec['n_labeled']} acc={100 * rec['accuracy']:.1f}%")
-                        bar.update(1)
+        if jobs > 1:
+            from fdal.training.parallel import run_pairs
+            teacher_file = None if teacher is None else Path(teacher_path) if teacher_path is not None else \
+                out / "teacher.pt"
+            run_pairs(p, states, data_dir, out, device, teacher_file, jobs, threads, bar)
+        else:
+            for trial in range(trials):
+                for m in methods:
+                    def record(rec, m=m, trial=trial):
+                        append_result(results_path, rec)
+                        if bar is not None:
+                            bar.set_postfix_str(f"{m} t{trial} n={rec['n_labeled']} acc={100 * rec['accuracy']:.1f}%")
+                            bar.update(1)
+                    run_pair(p, m, trial, states[m, trial], dataset, teacher, device, out, progress, record)
     finally:
         if bar is not None:
             bar.close()
     return [r for trial in range(trials) for m in methods for r in states[m, trial]["results"]]
+
+
+def run_pair(p: Protocol, method: str, trial: int, state: dict, dataset, teacher, device, out: Path,
+             progress=False, on_record=None, stop=None) -> None:
+    """Run the remaining cycles of one (method, trial) pair, saving its models and checkpoint after
+    each cycle; on_record(rec) is called once the cycle is saved. stop(): asked before each cycle,
+    True ends the pair there (a --jobs run being interrupted)."""
+    while state["next_cycle"] < p.cycles and not (stop is not None and stop()):
+        rec, models = run_cycle(p, method, trial, state, dataset, teacher, device, progress)
+        save_checkpoint(out / "models" / f"{method}-trial{trial}.pt", models,
+                        student_arch=p.train.student_arch, num_classes=dataset.num_classes,
+                        n_labeled=rec["n_labeled"], cycle=rec["cycle"], accuracy=rec["accuracy"])
+        _write_json_atomic(out / "checkpoints" / f"{method}-trial{trial}.json", state)
+        if on_record is not None:
+            on_record(rec)
 
 
 def _sync_results(path: Path, records: list) -> None:

@@ -62,26 +62,13 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
     data = dataset.to(device)
     model = Teacher(dataset.num_classes, arch, mean=dataset.mean, std=dataset.std).to(device)
     n = dataset.train_x.shape[0]
-    model.recipe = {
-        "arch": arch, "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
-        "optimizer": "SGD nesterov", "momentum": momentum, "weight_decay": weight_decay,
-        "weight_decay_on": "conv and linear weights (not BatchNorm, not biases)",
-        "label_smoothing": label_smoothing, "augment": "random crop (zero padding 4) + horizontal flip",
-        "bf16": amp, "seed": seed, "dataset": dataset.name, "train_images": int(n),
-        "labels": labels or f"all {n} training labels of {dataset.name}", "logit_scale": model.logit_scale}
+    model.recipe = _recipe(dataset, model, arch, epochs, batch_size, lr, schedule, momentum, weight_decay,
+                           label_smoothing, amp, seed, labels)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    decay, no_decay = _param_groups(model)
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": weight_decay},
-                           {"params": no_decay, "weight_decay": 0.0}],
-                          lr=lr, momentum=momentum, nesterov=True)
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
-    if schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15,
-                                                    div_factor=10.0, final_div_factor=100.0)
-    else:
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    opt, sched = _optimizer(model, lr, momentum, weight_decay, schedule, total)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     gen = torch.Generator(device=device).manual_seed(seed)
     history = []
@@ -164,9 +151,35 @@ def describe(model) -> str:
     if not recipe:
         return f"{model.arch} teacher, logit scale {model.logit_scale:g}, training recipe not recorded"
     keys = ("epochs", "batch_size", "lr", "schedule", "optimizer", "momentum", "weight_decay",
-            "label_smoothing", "augment", "seed", "train_images", "labels")
+            "label_smoothing", "augment", "seed", "train_images", "labels", "processes")
     return (f"{recipe['arch']} teacher, logit scale {model.logit_scale:g}; "
             + ", ".join(f"{k} {recipe[k]}" for k in keys if k in recipe))
+
+
+def _recipe(dataset, model, arch, epochs, batch_size, lr, schedule, momentum, weight_decay, label_smoothing,
+            amp, seed, labels) -> dict:
+    n = int(dataset.train_x.shape[0])
+    return {
+        "arch": arch, "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
+        "optimizer": "SGD nesterov", "momentum": momentum, "weight_decay": weight_decay,
+        "weight_decay_on": "conv and linear weights (not BatchNorm, not biases)",
+        "label_smoothing": label_smoothing, "augment": "random crop (zero padding 4) + horizontal flip",
+        "bf16": amp, "seed": seed, "dataset": dataset.name, "train_images": n,
+        "labels": labels or f"all {n} training labels of {dataset.name}", "logit_scale": model.logit_scale}
+
+
+def _optimizer(model, lr, momentum, weight_decay, schedule, total_steps):
+    """SGD nesterov (no decay on BatchNorm and biases) and the per-step learning-rate schedule."""
+    decay, no_decay = _param_groups(model)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=lr, momentum=momentum, nesterov=True)
+    if schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.15,
+                                                    div_factor=10.0, final_div_factor=100.0)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return opt, sched
 
 
 def _param_groups(model):

@@ -47,6 +47,22 @@ def thread_count(text: str) -> int:
     return value
 
 
+# More worker processes than this is a typo (each loads torch and the dataset): --jobs refuses it.
+MAX_JOBS = 256
+
+
+def job_count(text: str) -> int:
+    """--jobs: an integer in 1..MAX_JOBS worker processes."""
+    expected = f"expected a number of worker processes in 1..{MAX_JOBS}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"{expected}, got {value}")
+    return value
+
+
 def raw_shape(text: str) -> tuple:
     """--raw HxWxC: the shape of each image of a raw pool."""
     try:

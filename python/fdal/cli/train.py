@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from .common import (add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, positive_int, require_dir,
-                     require_file, torch_setup)
+from .common import (add_data_dir, add_device, add_out, add_parser, add_seed, add_threads, job_count, positive_int,
+                     require_dir, require_file, torch_setup)
 
 DATASET_CHOICES = ("cifar10", "cifar100", "svhn", "folder", "synthetic")
 
@@ -27,8 +27,12 @@ def register(sub):
     p.set_defaults(func=run_prepare_data)
 
     t = add_parser(sub, "train-teacher", "train the teacher network used for distillation",
-                   "Train a VGG19-style (or small) teacher and save it for `fdal al --teacher`.",
-                   "fdal train-teacher --dataset cifar10 --data-dir data --arch vgg19 --epochs 60 --out teacher.pt")
+                   "Train a VGG19-style (or small) teacher and save it for `fdal al --teacher`.\n"
+                   "--nproc N: N processes with DistributedDataParallel (gloo on CPU, nccl on CUDA), the global\n"
+                   "batch --batch-size split over them; the same as\n"
+                   "  torchrun --nproc-per-node N -m fdal.cli train-teacher ... (without --nproc).",
+                   "fdal train-teacher --dataset cifar10 --data-dir data --arch vgg19 --epochs 60 --out teacher.pt\n"
+                   "  fdal train-teacher --dataset cifar10 --data-dir data --nproc 4 --out teacher.pt")
     t.add_argument("--dataset", default="cifar10", choices=DATASET_CHOICES)
     add_data_dir(t)
     t.add_argument("--arch", default="vgg19", choices=["vgg19", "small"])
@@ -39,6 +43,8 @@ def register(sub):
                    help="learning-rate schedule (default onecycle: 15%% warm-up, then cosine)")
     t.add_argument("--download", action="store_true",
                    help="fetch the official archive into --data-dir when its files are missing")
+    t.add_argument("--nproc", type=positive_int, default=1,
+                   help="train on this many processes with DistributedDataParallel (default 1); on CUDA one per GPU")
     add_out(t, "checkpoint path (default teacher.pt)", default="teacher.pt")
     add_seed(t)
     add_device(t)
@@ -64,6 +70,9 @@ def register(sub):
     a.add_argument("--dataset", default=None, choices=DATASET_CHOICES[:-1],
                    help="run the preset's protocol on another dataset (e.g. svhn, folder)")
     a.add_argument("--trials", type=positive_int, default=1)
+    a.add_argument("--jobs", type=job_count, default=1,
+                   help="run the (method, trial) pairs in this many worker processes, each with --threads torch "
+                        "threads (default 1); with --device cuda and several GPUs, worker i uses cuda:(i mod GPUs)")
     add_data_dir(a, "dataset folder (not needed for the smoke preset)")
     add_out(a, "output folder (resumed if it holds a run of the same protocol)", required=True)
     a.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True, help="continue a run in --out (default on; --no-resume starts over)")
@@ -103,23 +112,53 @@ def run_train_teacher(args) -> int:
     torch, device = torch_setup(args)
     from fdal.training import data as fdata
     from fdal.training import teacher as fteacher
+    from fdal.training import teacher_ddp as fteacher_ddp
+    fteacher_ddp.check(args.nproc, args.batch_size)  # before loading any data
+    if args.nproc > 1 and device.startswith("cuda") and args.nproc > torch.cuda.device_count():
+        # nccl runs one rank per GPU; two ranks on one GPU fail deep inside nccl
+        raise ValueError(f"--nproc {args.nproc}: CUDA ranks need one GPU each and this machine has "
+                         f"{torch.cuda.device_count()}")
     if args.dataset != "synthetic":
         if args.data_dir is None:
             raise ValueError(f"--data-dir is required for dataset {args.dataset}")
         if not args.download:
             _check_data_dir(args.data_dir)
     ds = fdata.load_dataset(args.dataset, args.data_dir, download=args.download)
+    recipe = dict(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                  seed=args.seed)
+    meta = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed}
+    if fteacher_ddp.under_torchrun() or args.nproc > 1:
+        import os
+        threads = args.threads or 1  # per process: N processes share the machine's cores
+        if fteacher_ddp.under_torchrun():
+            if args.nproc > 1:
+                raise ValueError("--nproc: under torchrun each process is one rank already; "
+                                 "drop --nproc (torchrun's --nproc-per-node sets the count)")
+            rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            fteacher_ddp.check(world, args.batch_size)
+            fteacher_ddp.run_rank(rank, world, "env://", ds, args.out, device, threads, meta,
+                                  local_rank=int(os.environ["LOCAL_RANK"]), **recipe)
+            if rank != 0:
+                return 0
+        else:
+            fteacher_ddp.launch(ds, args.nproc, args.out, device, threads, meta, **recipe)
+        model = fteacher.load_teacher(args.out)
+        _print_teacher(args, ds, model, model.meta["test_acc"], model.meta["minutes"])
+        return 0
     t0 = time.perf_counter()
-    model, history = fteacher.train_teacher(ds, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                                            lr=args.lr, schedule=args.schedule, device=device, seed=args.seed)
+    model, history = fteacher.train_teacher(ds, device=device, **recipe)
     minutes = (time.perf_counter() - t0) / 60
     acc = history[-1].get("test_acc")
-    fteacher.save_teacher(model, args.out, {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-                                            "test_acc": acc, "minutes": minutes, "history": history})
+    fteacher.save_teacher(model, args.out, {**meta, "test_acc": acc, "minutes": minutes, "history": history})
+    _print_teacher(args, ds, model, acc, minutes)
+    return 0
+
+
+def _print_teacher(args, ds, model, acc, minutes) -> None:
+    from fdal.training import teacher as fteacher
     acc_text = f"test accuracy {100 * acc:.2f}%" if acc is not None else "no test split"
     print(f"{args.arch} teacher on {ds.name}: {acc_text} after {args.epochs} epochs ({minutes:.1f} min); "
           f"saved {args.out}\nrecipe: {fteacher.describe(model)}")
-    return 0
 
 
 def _check_teacher_file(path: str) -> None:
@@ -165,7 +204,8 @@ def run_al(args) -> int:
                                 f"(same --out)")
     t0 = time.time()
     results = run_protocol(p, args.methods, args.data_dir, args.out, args.trials, device, resume=args.resume,
-                           teacher_path=args.teacher, progress=args.progress)
+                           teacher_path=args.teacher, progress=args.progress, jobs=args.jobs,
+                           threads=args.threads or 1)
     out = Path(args.out)
     table = group_report(results, f"{p.name} ({p.dataset})", budgets=p.budgets(), image="curves.png", level=1)
     (out / "results.md").write_text(table)
