@@ -35,7 +35,11 @@ struct fdal_workspace {
 
 namespace {
 
+#if defined(FDAL_NO_THREADS)
+std::string last_error;  // bare metal: one thread, and no thread pointer for thread_local
+#else
 thread_local std::string last_error;
+#endif
 
 template <typename F>
 fdal_status guarded(F&& body) {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <cstdio>
 
 #include "format/crc32.h"
 #include "format/format_error.h"
@@ -73,10 +73,10 @@ void check_crc(const Bytes& b, std::size_t size) {
   const std::uint32_t stored = b.read<std::uint32_t>(size - kCrcBytes);
   const std::uint32_t actual = crc32(b.at(0), size - kCrcBytes);
   if (stored != actual) {
-    std::ostringstream s;
-    s << "CRC mismatch: stored 0x" << std::hex << stored << ", computed 0x" << actual
-      << " (corrupted file)";
-    fail(s.str());
+    char message[80];
+    std::snprintf(message, sizeof(message), "CRC mismatch: stored 0x%lx, computed 0x%lx (corrupted file)",
+                  static_cast<unsigned long>(stored), static_cast<unsigned long>(actual));
+    fail(message);
   }
 }
 
