@@ -74,7 +74,7 @@ check() {  # check STRATEGY [CMAKE_ARG...]: x86 picks == firmware picks under qe
     echo "mcu_tests: $name: the Cortex-M7 picks differ from x86 (diff above: < x86, > cortex-m7)" >&2
     exit 1
   fi
-  echo "== mcu: $name: $K picks identical to x86 ($(( $(date +%s) - t0 )) s)"
+  echo "== mcu: $name: $K picks identical to x86 ($(( $(date +%s) - t0 )) s, $BUILD)"
   sed 's/^/   /' "$WORK/$strategy.err"
 }
 
@@ -110,7 +110,14 @@ expect_failure "typiclust in 512 KiB" 7 "out of memory" -DFDAL_MCU_STRATEGY=typi
 head -c 1000 "$MODEL" >"$WORK/truncated.fdal"
 expect_failure "a truncated model" 3 "truncated or padded file" -DFDAL_MCU_MODEL="$PWD/$WORK/truncated.fdal"
 expect_failure "a 16x16x3 pool" 5 "as the model expects" -DFDAL_MCU_POOL="$PWD/csrc/tests/golden/pool.npy"
+# A single-precision FPU (fpv5-sp-d16, as on STM32F74x): the float64 keys of entropy and power run
+# in libgcc's software floating point; a build directory of its own (the FPU sets the first flags).
+BUILD=build/mcu-sp
+check entropy -DFDAL_MCU_FPU=fpv5-sp-d16
+check power -DFDAL_MCU_FPU=fpv5-sp-d16
+BUILD=build/mcu
 configure margin  # the default build, for the sizes (docs/deploy-mcu.md)
 cmake --build "$BUILD" -j "$JOBS" >/dev/null
+arm-none-eabi-size "$BUILD/csrc/mcu/fdal-mcu.elf"
 arm-none-eabi-size -A "$BUILD/csrc/mcu/fdal-mcu.elf" | grep -E '^(section|\.text|\.fdal|\.ARM|\.init|\.data|\.bss)'
 echo "== mcu tests: all passed ($(( $(date +%s) - start )) s)"

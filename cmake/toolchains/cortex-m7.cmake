@@ -12,10 +12,17 @@ set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
 set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
 # try_compile cannot link an executable without a startup file and a linker script.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-# Hard-float ABI on the M7's FPv5 double-precision unit: the float64 ranking keys run in hardware
-# (IEEE-754 like every other CPU; the library builds with -ffp-contract=off, so no fused ops).
+# Hard-float ABI. fpv5-d16: the double-precision FPU of most M7 parts (STM32F76x/H7, i.MX RT):
+# the float64 ranking keys run in hardware. fpv5-sp-d16: single precision only (STM32F74x/F75x):
+# doubles run in libgcc's software floating point. Both are IEEE-754 round-to-nearest, like every
+# other CPU, and the library builds with -ffp-contract=off (no fused ops): the same keys either way.
+# Read on the first configure of a build directory only (it sets the initial compiler flags).
+set(FDAL_MCU_FPU "fpv5-d16" CACHE STRING "Cortex-M7 FPU: fpv5-d16 or fpv5-sp-d16")
+if(NOT FDAL_MCU_FPU MATCHES "^fpv5-(sp-)?d16$")
+  message(FATAL_ERROR "FDAL_MCU_FPU='${FDAL_MCU_FPU}': expected fpv5-d16 or fpv5-sp-d16")
+endif()
 # Sections per function and object so that --gc-sections drops what the firmware never calls.
-set(fdal_m7_flags "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -ffunction-sections -fdata-sections")
+set(fdal_m7_flags "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=${FDAL_MCU_FPU} -ffunction-sections -fdata-sections")
 set(CMAKE_C_FLAGS_INIT "${fdal_m7_flags}")
 set(CMAKE_CXX_FLAGS_INIT "${fdal_m7_flags}")
 set(CMAKE_ASM_FLAGS_INIT "${fdal_m7_flags}")

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <malloc.h>  // newlib's mallinfo: bytes in use, for the memory report
+
 #include "fdal/fdal.h"
 #include "memory_usage.h"
 #include "npy_header.h"
@@ -80,6 +82,7 @@ int run() {
       fdal_mcu_model, std::size_t(fdal_mcu_model_end - fdal_mcu_model), FDAL_MCU_KERNELS, &model);
   if (loaded == FDAL_ERR_FORMAT) return die(kExitModel, "model", fdal_last_error());
   if (loaded != FDAL_OK) return die_status(loaded, "model");
+  const std::size_t heap_model = std::size_t(mallinfo().uordblks);
   fdal_model_info info;
   if (const fdal_status got = fdal_model_get_info(model, &info); got != FDAL_OK) return die_status(got, "model");
   fdal_images images;
@@ -97,6 +100,7 @@ int run() {
   fdal_ranker* ranker = nullptr;
   const fdal_status created = fdal_ranker_create_cap(model, FDAL_MCU_STRATEGY, k, FDAL_MCU_SEED, 1, cap, &ranker);
   if (created != FDAL_OK) return die_status(created, "ranker " FDAL_MCU_STRATEGY);
+  const std::size_t heap_ranker = std::size_t(mallinfo().uordblks) - heap_model;
   // The pool is in flash already: one push reads it in place (the ranker runs it in chunks).
   static std::int64_t chosen[FDAL_MCU_K];
   if (const fdal_status pushed = fdal_ranker_push(ranker, &images); pushed != FDAL_OK) return die_status(pushed, "ranking");
@@ -104,16 +108,18 @@ int run() {
   for (std::int64_t i = 0; i < k; ++i) std::printf("%lld\n", (long long)chosen[i]);
   std::fflush(stdout);
 
-  fdal_ranker_free(ranker);
-  fdal_model_free(model);
   std::fprintf(stderr, "fdal-mcu: ranked %lld images of %dx%dx%d with %s, k %lld, kernels %s\n",
                (long long)images.n, int(info.input_h), int(info.input_w), int(info.input_c), FDAL_MCU_STRATEGY,
                (long long)k, info.kernels);
   std::fprintf(stderr, "fdal-mcu: model arena %lld bytes, weights %lld bytes\n", (long long)info.arena_bytes,
                (long long)info.weight_bytes);
+  std::fprintf(stderr, "fdal-mcu: heap in use: %lu bytes after loading the model, %lu more for the ranker\n", (unsigned long)heap_model,
+               (unsigned long)heap_ranker);
   std::fprintf(stderr, "fdal-mcu: heap high-water %lu of %lu bytes, stack high-water %lu of %lu bytes\n",
                (unsigned long)fdal_mcu_heap_high_water(), (unsigned long)fdal_mcu_heap_size(),
                (unsigned long)fdal_mcu_stack_high_water(), (unsigned long)fdal_mcu_stack_size());
+  fdal_ranker_free(ranker);
+  fdal_model_free(model);
   return kExitOk;
 }
 
