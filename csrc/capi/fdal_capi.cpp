@@ -180,6 +180,17 @@ fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const 
   });
 }
 
+fdal_status fdal_model_load_memory_in_place(const void* data, size_t size, const char* kernels, fdal_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    require(kernels != nullptr, "kernels is NULL");
+    *out = nullptr;
+    auto handle = std::make_unique<fdal_model>();
+    handle->model = fdal::load_model_in_place(data, size, kernels);
+    *out = handle.release();
+  });
+}
+
 const char* fdal_kernel_paths(void) {
   static const std::string joined = [] {
     std::string s;

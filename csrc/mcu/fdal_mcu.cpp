@@ -1,7 +1,8 @@
-// fdal-mcu: the firmware's main. Loads the model embedded in flash, ranks the embedded .npy pool
-// with the strategy, k, seed, cap and kernel path chosen at build time, and prints the k chosen pool indices,
-// best first, one per line on stdout, as fdal-rank prints them; then the memory it used on stderr,
-// each line starting "fdal-mcu:". Only the public C API (fdal/fdal.h) ranks.
+// fdal-mcu: the firmware's main. Loads the model embedded in flash in place (no copy in RAM),
+// ranks the embedded .npy pool with the strategy, k, seed, cap and kernel path chosen at build
+// time, and prints the k chosen pool indices, best first, one per line on stdout, as fdal-rank
+// prints them; then the memory it used on stderr, each line starting "fdal-mcu:". Only the public
+// C API (fdal/fdal.h) ranks.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -78,7 +79,8 @@ int open_pool(const fdal_model_info& info, fdal_images* images) {
 
 int run() {
   fdal_model* model = nullptr;
-  const fdal_status loaded = fdal_model_load_memory_kernels(
+  // In place: the weights stay in flash, where the linker put them 64-byte aligned (embed.S.in).
+  const fdal_status loaded = fdal_model_load_memory_in_place(
       fdal_mcu_model, std::size_t(fdal_mcu_model_end - fdal_mcu_model), FDAL_MCU_KERNELS, &model);
   if (loaded == FDAL_ERR_FORMAT) return die(kExitModel, "model", fdal_last_error());
   if (loaded != FDAL_OK) return die_status(loaded, "model");
