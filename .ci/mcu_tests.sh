@@ -38,7 +38,8 @@ fdal quickstart --fast --seed 0 --threads 1 --out "$WORK/quickstart" >"$WORK/qui
   tail -20 "$WORK/quickstart.log" >&2; echo "mcu_tests: fdal quickstart --fast failed" >&2; exit 1; }
 MODEL=$WORK/quickstart/student.fdal
 POOL=$WORK/quickstart/unlabeled_pool.npy
-fdal info "$MODEL" | head -4
+fdal info "$MODEL" >"$WORK/info.txt"  # to a file: `| head` would end it with SIGPIPE under pipefail
+head -4 "$WORK/info.txt"
 
 native=build/ctest-native/csrc/tools/fdal-rank
 configure() {  # configure STRATEGY [CMAKE_ARG...]: the firmware for one strategy
