@@ -48,7 +48,7 @@ configure() {  # configure STRATEGY [CMAKE_ARG...]: the firmware for one strateg
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchains/cortex-m7.cmake" \
     -DFDAL_MCU_MODEL="$PWD/$MODEL" -DFDAL_MCU_POOL="$PWD/$POOL" -DFDAL_MCU_K=$K \
-    -DFDAL_MCU_STRATEGY="$strategy" -DFDAL_MCU_KERNELS=auto -DFDAL_MCU_STACK_BYTES=65536 -DFDAL_MCU_RAM_KB=512 \
+    -DFDAL_MCU_STRATEGY="$strategy" -DFDAL_MCU_KERNELS=auto -DFDAL_MCU_STACK_BYTES=16384 -DFDAL_MCU_RAM_KB=512 \
     "$@" >/dev/null
 }
 
@@ -100,8 +100,8 @@ echo "== mcu: libfdal.a + firmware for cortex-m7 ($BUILD)"
 for strategy in fdal margin entropy random power classbalanced kcenter typiclust; do
   check "$strategy"
 done
-# The reference kernels too (direct loops: a 16 KiB stack is enough for them).
-check margin -DFDAL_MCU_KERNELS=reference -DFDAL_MCU_STACK_BYTES=16384
+# The reference kernels too (direct loops: an 8 KiB stack is enough for them).
+check margin -DFDAL_MCU_KERNELS=reference -DFDAL_MCU_STACK_BYTES=8192
 # probcover needs more than 512 KiB for 280 candidates: bit-exact with 4 MiB (all of the board's
 # SSRAM 2&3). Too little RAM is a clear out-of-memory error, not a crash: kcenter in 128 KiB.
 check probcover -DFDAL_MCU_RAM_KB=4096

@@ -65,7 +65,7 @@ class Model {
   const KernelTable* kernels = nullptr;
   AlignedBuffer packed;            // the kernel path's packed weights (model/pack_weights.h)
   std::int64_t packed_bytes = 0;   // bytes of `packed` (0 on the reference path)
-  std::int64_t scratch_bytes = 0;  // per-workspace scratch the packed kernels need
+  std::int64_t scratch_bytes = 0;  // per-workspace scratch the packed kernels (and portable conv2d) need
   std::int32_t tile_images = 1;    // images run layer by layer together (tile kernels: > 1)
 
   bool has_sampler() const { return score_layer >= 0; }
