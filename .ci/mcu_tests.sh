@@ -106,6 +106,8 @@ check margin -DFDAL_MCU_KERNELS=reference -DFDAL_MCU_STACK_BYTES=8192
 # SSRAM 2&3). Too little RAM is a clear out-of-memory error, not a crash: kcenter in 128 KiB.
 check probcover -DFDAL_MCU_RAM_KB=4096
 expect_failure "kcenter in 128 KiB" 7 "out of memory" -DFDAL_MCU_STRATEGY=kcenter -DFDAL_MCU_RAM_KB=128
+# Too small a stack (the portable kernels use about 11 KiB) is caught after the ranking, no picks.
+expect_failure "a 4 KiB stack" 7 "stack overflow" -DFDAL_MCU_STACK_BYTES=4096
 # A truncated model (exit 3) and a pool of another image shape, the 16x16x3 golden pool (exit 5),
 # as fdal-rank.
 head -c 1000 "$MODEL" >"$WORK/truncated.fdal"

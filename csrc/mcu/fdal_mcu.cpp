@@ -107,6 +107,13 @@ int run() {
   static std::int64_t chosen[FDAL_MCU_K];
   if (const fdal_status pushed = fdal_ranker_push(ranker, &images); pushed != FDAL_OK) return die_status(pushed, "ranking");
   if (const fdal_status done = fdal_ranker_finish(ranker, chosen, k); done != FDAL_OK) return die_status(done, "ranking");
+  // No MPU guard: a stack that ran past its limit wrote into free heap (stack_paint.c sees it
+  // there), or worse; no pick can be trusted.
+  if (fdal_mcu_stack_high_water() > fdal_mcu_stack_size()) {
+    std::fprintf(stderr, "fdal-mcu: stack overflow: the ranking used more than the %lu-byte stack (raise FDAL_MCU_STACK_BYTES)\n",
+                 (unsigned long)fdal_mcu_stack_size());
+    return kExitRuntime;
+  }
   for (std::int64_t i = 0; i < k; ++i) std::printf("%lld\n", (long long)chosen[i]);
   std::fflush(stdout);
 

@@ -9,8 +9,9 @@
 extern "C" {
 #endif
 
-void fdal_mcu_paint_stack(void);        /* at reset, before anything else runs on the stack */
-size_t fdal_mcu_stack_high_water(void); /* bytes of stack ever used since the paint */
+void fdal_mcu_paint_stack(void);        /* at reset, before the heap or much stack is used */
+size_t fdal_mcu_stack_high_water(void); /* bytes of stack ever used since the paint; over
+                                           fdal_mcu_stack_size(): it overflowed into free heap */
 size_t fdal_mcu_stack_size(void);
 size_t fdal_mcu_heap_high_water(void);  /* bytes the heap took from the linker's free RAM */
 size_t fdal_mcu_heap_size(void);
