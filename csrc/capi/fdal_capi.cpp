@@ -35,7 +35,11 @@ struct fdal_workspace {
 
 namespace {
 
+#if defined(FDAL_NO_THREADS)
+std::string last_error;  // bare metal: one thread, and no thread pointer for thread_local
+#else
 thread_local std::string last_error;
+#endif
 
 template <typename F>
 fdal_status guarded(F&& body) {
@@ -172,6 +176,17 @@ fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const 
     *out = nullptr;
     auto handle = std::make_unique<fdal_model>();
     handle->model = fdal::load_model(data, size, kernels);
+    *out = handle.release();
+  });
+}
+
+fdal_status fdal_model_load_memory_in_place(const void* data, size_t size, const char* kernels, fdal_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    require(kernels != nullptr, "kernels is NULL");
+    *out = nullptr;
+    auto handle = std::make_unique<fdal_model>();
+    handle->model = fdal::load_model_in_place(data, size, kernels);
     *out = handle.release();
   });
 }

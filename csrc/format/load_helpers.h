@@ -3,9 +3,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
-#include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "format/format_error.h"
 
@@ -24,11 +25,17 @@ inline constexpr std::int64_t kMaxEmbeddingValues = 4096;
 
 [[noreturn]] inline void fail(const std::string& message) { throw FormatError(message); }
 
+// What `std::ostream << +v` printed (+ prints u8/i8 as numbers; floats as %g), without iostreams:
+// their locales would be most of a microcontroller firmware's flash (docs/deploy-mcu.md).
 template <typename T>
 std::string str(T v) {
-  std::ostringstream s;
-  s << +v;  // + prints u8/i8 as numbers
-  return s.str();
+  if constexpr (std::is_floating_point_v<T>) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", double(v));
+    return text;
+  } else {
+    return std::to_string(+v);
+  }
 }
 
 inline std::uint32_t float_bits(float f) {

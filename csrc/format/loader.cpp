@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <stdexcept>
 
 #include "format/crc32.h"
 #include "format/format_error.h"
@@ -73,10 +75,10 @@ void check_crc(const Bytes& b, std::size_t size) {
   const std::uint32_t stored = b.read<std::uint32_t>(size - kCrcBytes);
   const std::uint32_t actual = crc32(b.at(0), size - kCrcBytes);
   if (stored != actual) {
-    std::ostringstream s;
-    s << "CRC mismatch: stored 0x" << std::hex << stored << ", computed 0x" << actual
-      << " (corrupted file)";
-    fail(s.str());
+    char message[80];
+    std::snprintf(message, sizeof(message), "CRC mismatch: stored 0x%lx, computed 0x%lx (corrupted file)",
+                  static_cast<unsigned long>(stored), static_cast<unsigned long>(actual));
+    fail(message);
   }
 }
 
@@ -264,18 +266,24 @@ const char* op_name(Op op) {
   return name != nullptr ? name : "unknown";
 }
 
-std::unique_ptr<const Model> load_model(const void* data, std::size_t size, const std::string& kernels) {
+namespace {
+
+// The checks before any byte is kept: host, buffer, then size, magic and version (check_identity).
+void check_buffer(const void* data, std::size_t size) {
   if (!is_little_endian()) fail("this reader needs a little-endian host");
   if (data == nullptr && size > 0) fail("null buffer");
   if (size > 0xFFFFFFFFu) fail("buffer of " + str(size) + " bytes is larger than any .fdal file (4 GiB)");
   static const std::uint8_t empty = 0;
   check_identity(size == 0 ? &empty : static_cast<const std::uint8_t*>(data), size);
+}
 
-  auto model = std::make_unique<Model>();
+// Every other rule, on `bytes` (64-byte aligned: the model's copy or the caller's buffer), which
+// the Model's arrays then point into.
+std::unique_ptr<const Model> load_checked(std::unique_ptr<Model> model, const std::uint8_t* bytes, std::size_t size,
+                                          const std::string& kernels) {
   Model& m = *model;
-  m.file = AlignedBuffer(size);
-  std::memcpy(m.file.data(), data, size);
-  const Bytes b(m.file.data(), size);
+  m.file_size = std::int64_t(size);
+  const Bytes b(bytes, size);
   check_crc(b, size);
 
   const Header h = read_header(b, size);
@@ -307,6 +315,28 @@ std::unique_ptr<const Model> load_model(const void* data, std::size_t size, cons
   m.kernels = &kernel_table_by_name(kernels);
   pack_weights(m);
   return model;
+}
+
+}  // namespace
+
+std::unique_ptr<const Model> load_model(const void* data, std::size_t size, const std::string& kernels) {
+  check_buffer(data, size);
+  auto model = std::make_unique<Model>();
+  model->file = AlignedBuffer(size);
+  std::memcpy(model->file.data(), data, size);
+  const std::uint8_t* bytes = model->file.data();
+  return load_checked(std::move(model), bytes, size, kernels);
+}
+
+std::unique_ptr<const Model> load_model_in_place(const void* data, std::size_t size, const std::string& kernels) {
+  // 64 bytes, as the copy: the format aligns every array to 64 from the start of the file.
+  const std::uintptr_t misalignment = reinterpret_cast<std::uintptr_t>(data) % AlignedBuffer::kAlignment;
+  if (misalignment != 0) {
+    throw std::invalid_argument("an in-place model must start at a 64-byte aligned address; this one is " +
+                                std::to_string(misalignment) + " bytes past one (align it, or load with a copy)");
+  }
+  check_buffer(data, size);
+  return load_checked(std::make_unique<Model>(), static_cast<const std::uint8_t*>(data), size, kernels);
 }
 
 std::unique_ptr<const Model> load_model_file(const std::string& path, const std::string& kernels) {

@@ -15,12 +15,14 @@ namespace fdal {
 struct KernelTable {
   const char* name;  // a name of kernels/kernel_paths.cpp's list
   // The layout the conv / fc kernels read from QuantWeights::packed (model/pack_weights.cpp
-  // prepares it at load). PackKind::None: they read the plain weights and ignore `scratch`.
+  // prepares it at load). PackKind::None: they read the plain weights; only a conv2d_s8 with a
+  // conv2d_s8_scratch_bytes reads `scratch`.
   PackSpec pack;
   void (*input_lookup_u8)(const std::uint8_t* pixels, std::int64_t stride_h,
                           std::int64_t stride_w, std::int64_t stride_c, const TensorShape& shape,
                           const std::int8_t* lut, std::int8_t* out);
-  // scratch: Model::scratch_bytes from the Workspace, for the re-laid-out activations.
+  // scratch: Model::scratch_bytes from the Workspace, for the re-laid-out activations (and the
+  // portable conv2d's int16 buffers).
   void (*conv2d_s8)(const OpParams&, const QuantWeights&, const std::int8_t* in, std::int8_t* out,
                     std::uint8_t* scratch);
   void (*fully_connected_s8)(const OpParams&, const QuantWeights&, const std::int8_t* in,
@@ -43,6 +45,10 @@ struct KernelTable {
   void (*fully_connected_s8_s32_tile)(const OpParams&, const QuantWeights&, const std::int8_t* in,
                                       std::int8_t* out, std::int64_t stride, std::int32_t n,
                                       std::uint8_t* scratch);
+
+  // Bytes of scratch conv2d_s8 needs for one layer when it reads the plain weights
+  // (PackKind::None: model/pack_weights.cpp sizes Model::scratch_bytes with it); null: none.
+  std::int64_t (*conv2d_s8_scratch_bytes)(const OpParams&);
 };
 
 // The signature of the conv / fully connected slots (int8 and int32 outputs).

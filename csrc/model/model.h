@@ -47,7 +47,8 @@ struct Layer {
 class Model {
  public:
   // Fields are filled by the loader; after load the model is never modified.
-  AlignedBuffer file;  // the validated file, 64-byte aligned
+  AlignedBuffer file;  // the validated file, 64-byte aligned (empty when loaded in place)
+  std::int64_t file_size = 0;  // bytes of the file, copied or in place
   std::uint16_t version_major = 0, version_minor = 0;
   TensorShape input_shape;
   std::int32_t num_classes = 0;
@@ -64,7 +65,7 @@ class Model {
   const KernelTable* kernels = nullptr;
   AlignedBuffer packed;            // the kernel path's packed weights (model/pack_weights.h)
   std::int64_t packed_bytes = 0;   // bytes of `packed` (0 on the reference path)
-  std::int64_t scratch_bytes = 0;  // per-workspace scratch the packed kernels need
+  std::int64_t scratch_bytes = 0;  // per-workspace scratch the packed kernels (and portable conv2d) need
   std::int32_t tile_images = 1;    // images run layer by layer together (tile kernels: > 1)
 
   bool has_sampler() const { return score_layer >= 0; }
@@ -73,7 +74,7 @@ class Model {
   std::int64_t embedding_dim() const {
     return has_embedding() ? layers[std::size_t(embedding_layer)].params.out.elements() : 0;
   }
-  std::int64_t file_bytes() const { return std::int64_t(file.size()); }
+  std::int64_t file_bytes() const { return file_size; }
   std::int64_t arena_bytes() const { return plan.arena_bytes; }
 };
 

@@ -50,7 +50,14 @@ void pack_weights(Model& m) {
   m.packed_bytes = 0;
   m.scratch_bytes = 0;
   m.tile_images = 1;
-  if (spec.kind == PackKind::None) return;
+  if (spec.kind == PackKind::None) {
+    // Plain weights: only a conv2d with buffers of its own (portable) needs scratch.
+    if (m.kernels->conv2d_s8_scratch_bytes == nullptr) return;
+    for (const Layer& L : m.layers) {
+      if (L.op == Op::Conv2D) m.scratch_bytes = std::max(m.scratch_bytes, m.kernels->conv2d_s8_scratch_bytes(L.params));
+    }
+    return;
+  }
   const std::int64_t cg = pack_group(spec.kind), esize = pack_elem_bytes(spec.kind);
 
   std::vector<LayerPlan> plans(m.layers.size());

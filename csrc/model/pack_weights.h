@@ -6,7 +6,8 @@
 
 namespace fdal {
 
-// Uses model.kernels->pack; a path that reads the plain weights (reference, portable) packs nothing.
+// Uses model.kernels->pack; a path that reads the plain weights (reference, portable) packs nothing
+// (portable: scratch for its conv2d buffers, kernels->conv2d_s8_scratch_bytes).
 void pack_weights(Model& model);
 
 }  // namespace fdal

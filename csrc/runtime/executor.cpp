@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#if !defined(FDAL_NO_THREADS)
 #include <thread>
+#endif
 #include <vector>
 #include <stdexcept>
 #include <string>
@@ -177,6 +179,10 @@ void forward_raw_threads(const Model& model, const ImageView& images, std::int32
     }
   };
   if (used == 1) return run_slice(0);
+#if defined(FDAL_NO_THREADS)
+  // A build without threads (bare metal): the slices run in turn, with the same results.
+  for (std::int64_t t = 0; t < used; ++t) run_slice(t);
+#else
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(used));
   for (std::int64_t t = 0; t < used; ++t) {
@@ -192,6 +198,7 @@ void forward_raw_threads(const Model& model, const ImageView& images, std::int32
   for (const std::exception_ptr& e : errors) {
     if (e) std::rethrow_exception(e);
   }
+#endif
 }
 
 void logits_from_raw(const Model& model, const std::int32_t* raw, std::int64_t n, float* logits) {

@@ -20,7 +20,8 @@ void forward_raw(const Model& model, const ImageView& images, Workspace& workspa
 
 // forward_raw over `threads` threads (contiguous slices of images, a Workspace each: taken from
 // *workspaces when it holds one per thread, else allocated for this call); the results are
-// identical for any thread count. threads < 1: std::invalid_argument.
+// identical for any thread count. threads < 1: std::invalid_argument. Built with FDAL_NO_THREADS
+// (bare metal), the slices run one after another.
 void forward_raw_threads(const Model& model, const ImageView& images, std::int32_t threads,
                          std::int32_t* logits_raw, std::int32_t* score_raw,
                          std::vector<Workspace>* workspaces = nullptr, std::int8_t* embedding_q = nullptr);

@@ -16,7 +16,8 @@ class Workspace {
         scratch_(std::size_t(model.scratch_bytes)) {}
   std::int8_t* arena() { return reinterpret_cast<std::int8_t*>(arena_.data()); }
   std::size_t bytes() const { return arena_.size(); }
-  // The optimized kernels' re-laid-out activations (Model::scratch_bytes; empty on reference).
+  // The optimized kernels' re-laid-out activations and portable conv2d's buffers
+  // (Model::scratch_bytes; empty on reference).
   std::uint8_t* scratch() { return scratch_.data(); }
   std::size_t scratch_bytes() const { return scratch_.size(); }
 

@@ -1,6 +1,7 @@
 // The loader through the C API: a valid file loads with the right info; truncated files, a bad
 // CRC, a bad magic and a future version are rejected with FDAL_ERR_FORMAT and a message that
-// names the rule (docs/format.md: size, magic and version are checked before the CRC).
+// names the rule (docs/format.md: size, magic and version are checked before the CRC); a model
+// loaded in place runs as the copied one.
 //   test_loader GOLDEN_DIR
 #include <cstdint>
 #include <cstring>
@@ -69,6 +70,48 @@ int main(int argc, char** argv) {
   model = nullptr;
   CHECK_EQ(fdal_model_load_file(path.c_str(), &model), FDAL_OK);
   fdal_model_free(model);
+
+  // In place (a model in flash): the same results as the copy, from a 64-byte aligned buffer;
+  // a misaligned buffer is an argument error, a damaged one a format error as with the copy.
+  {
+    Bytes storage(valid.size() + 128);
+    const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(storage.data());
+    std::uint8_t* aligned = storage.data() + (64 - at % 64) % 64;
+    std::memcpy(aligned, valid.data(), valid.size());
+    fdal_model* copied = nullptr;
+    fdal_model* in_place = nullptr;
+    CHECK_EQ(fdal_model_load_memory(valid.data(), valid.size(), &copied), FDAL_OK);
+    CHECK_EQ(fdal_model_load_memory_in_place(aligned, valid.size(), "auto", &in_place), FDAL_OK);
+    if (copied != nullptr && in_place != nullptr) {
+      fdal_model_info info;
+      CHECK_EQ(fdal_model_get_info(in_place, &info), FDAL_OK);
+      CHECK_EQ(info.file_bytes, std::int64_t(valid.size()));
+      const std::int64_t n = 4, image = std::int64_t(info.input_h) * info.input_w * info.input_c;
+      Bytes pixels(std::size_t(n * image));
+      for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::uint8_t(i * 37 + 11);
+      const fdal_images images{pixels.data(), n, info.input_h, info.input_w, info.input_c,
+                               image, std::int64_t(info.input_w) * info.input_c, info.input_c, 1};
+      std::vector<std::int32_t> logits_a(std::size_t(n * info.num_classes)), logits_b(logits_a.size());
+      std::vector<std::int32_t> score_a(static_cast<std::size_t>(n)), score_b(score_a.size());
+      CHECK_EQ(fdal_forward(copied, &images, logits_a.data(), score_a.data(), nullptr, nullptr), FDAL_OK);
+      CHECK_EQ(fdal_forward(in_place, &images, logits_b.data(), score_b.data(), nullptr, nullptr), FDAL_OK);
+      CHECK(logits_a == logits_b);
+      CHECK(score_a == score_b);
+    }
+    fdal_model_free(copied);
+    fdal_model_free(in_place);
+
+    model = reinterpret_cast<fdal_model*>(0x1);
+    std::memmove(aligned + 1, aligned, valid.size());
+    CHECK_EQ(fdal_model_load_memory_in_place(aligned + 1, valid.size(), "auto", &model), FDAL_ERR_INVALID_ARGUMENT);
+    CHECK(model == nullptr);
+    CHECK_CONTAINS(fdal_last_error(), "64-byte aligned");
+    std::memmove(aligned, aligned + 1, valid.size());
+    aligned[valid.size() - 10] ^= 0x01;
+    CHECK_EQ(fdal_model_load_memory_in_place(aligned, valid.size(), "auto", &model), FDAL_ERR_FORMAT);
+    CHECK_CONTAINS(fdal_last_error(), "CRC mismatch");
+    CHECK_EQ(fdal_model_load_memory_in_place(aligned, valid.size(), "auto", nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  }
 
   // A format 2.0 file (with an embedding) loads next to the 1.0 ones.
   model = nullptr;

@@ -63,6 +63,13 @@ fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int
 fdal_status fdal_model_load_memory_kernels(const void* data, size_t size, const char* kernels,
                                            fdal_model** out);
 
+/* fdal_model_load_memory_kernels without the copy (for a model in a microcontroller's flash: saves
+ * `size` bytes of RAM): the model reads its weights from `data`, which must start at a 64-byte
+ * aligned address (else FDAL_ERR_INVALID_ARGUMENT) and stay valid and unchanged until
+ * fdal_model_free. Every rule of the format is checked, as by fdal_model_load_memory. */
+fdal_status fdal_model_load_memory_in_place(const void* data, size_t size, const char* kernels,
+                                            fdal_model** out);
+
 /* Kernel paths this build and CPU can run, best first, as one comma-separated string
  * (e.g. "avx512vnni,avx2,reference"); valid for the life of the process. */
 const char* fdal_kernel_paths(void);

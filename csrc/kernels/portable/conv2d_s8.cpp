@@ -15,7 +15,7 @@ using reference::requantize;  // the one rounding rule (docs/quantization.md)
 namespace {
 
 // Why this shape: every output value is one dot product of an OHWI weight row with the
-// receptive field, in int16 on the stack, padded with zeros to whole blocks of 16 taps: the
+// receptive field, in int16 in the scratch, padded with zeros to whole blocks of 16 taps: the
 // weights once per block of output channels (amortized over all pixels), the field once per
 // pixel, two pixels per pass over a weight row. In NHWC the kw*in_c taps of a kernel row are
 // contiguous, so per output row the kh input rows it reads are converted once to
@@ -24,11 +24,37 @@ namespace {
 // past its kernel row; the next row's copy overwrites the excess, and past the last row it meets
 // zero weights. The dot of whole blocks has no scalar tail and compilers turn it into
 // multiply-add-pairs (pmaddwd, smlal) at the default target. The int32 sums are exact
-// (docs/quantization.md), so the order does not change the result. Stack: about 56 KiB.
+// (docs/quantization.md), so the order does not change the result. The buffers live in the
+// workspace's scratch, sized per layer at load (a microcontroller's stack is small).
 constexpr std::int32_t kBlock = 16;
 constexpr std::int32_t kMaxTaps = 2048;       // receptive field (int16)
 constexpr std::int32_t kBandValues = 8192;    // kh padded input rows (int16)
 constexpr std::int32_t kWeightTaps = 16384;   // weights of one block of output channels (int16)
+
+// The int16 buffers of one layer, in values; zero when it runs reference::conv2d_s8.
+struct Buffers {
+  std::int32_t field = 0;    // per pixel of a pair
+  std::int32_t band = 0;     // kh padded input rows
+  std::int32_t weights = 0;  // one block of output channels
+  std::int32_t oc_block = 0;
+};
+
+std::int64_t round16(std::int64_t values) { return (values + 7) / 8 * 8; }  // int16 values -> 16 bytes
+
+Buffers buffers_of(const OpParams& p) {
+  const std::int32_t in_c = p.in.c, kh = p.kernel_h, row = p.kernel_w * in_c;
+  const std::int32_t row_pad = (row + kBlock - 1) / kBlock * kBlock;
+  const std::int32_t taps = kh * row, padded = (taps + kBlock - 1) / kBlock * kBlock;
+  // A band row: the padded input row plus slack for the last window's whole-block copy.
+  const std::int64_t band_w64 = std::int64_t(p.pad_left + p.in.w + p.pad_right) * in_c + row_pad;
+  Buffers b;
+  if ((kh - 1) * row + row_pad > kMaxTaps || padded > kMaxTaps || kh * band_w64 > kBandValues) return b;
+  b.field = std::max((kh - 1) * row + row_pad, padded);  // the last row's copy may run past `padded`
+  b.band = std::int32_t(kh * band_w64);
+  b.oc_block = std::min(p.out.c, kWeightTaps / padded);
+  b.weights = b.oc_block * padded;
+  return b;
+}
 
 // Two outputs at once (two fields, one weight row): each weight block is loaded once.
 void dot_blocks2(const std::int16_t* w, const std::int16_t* a, const std::int16_t* b,
@@ -46,25 +72,31 @@ void dot_blocks2(const std::int16_t* w, const std::int16_t* a, const std::int16_
 
 }  // namespace
 
+std::int64_t conv2d_s8_scratch_bytes(const OpParams& p) {
+  const Buffers b = buffers_of(p);
+  if (b.field == 0) return 0;
+  return 2 * (2 * round16(b.field) + round16(b.band) + round16(b.weights));
+}
+
 void conv2d_s8(const OpParams& params, const QuantWeights& quant, const std::int8_t* in,
-               std::int8_t* out) {
+               std::int8_t* out, std::uint8_t* scratch) {
   // Local copies: int8 stores may alias anything, so fields behind a reference would be
   // reloaded after every output byte; locals whose address is not taken are not.
   const OpParams p = params;
   const QuantWeights q = quant;
+  const Buffers b = buffers_of(p);
+  if (b.field == 0) return reference::conv2d_s8(p, q, in, out);  // the direct loops need no buffers
   const std::int32_t in_c = p.in.c, kh = p.kernel_h, row = p.kernel_w * in_c;
   const std::int32_t row_pad = (row + kBlock - 1) / kBlock * kBlock;
   const std::int32_t taps = kh * row, padded = (taps + kBlock - 1) / kBlock * kBlock;
-  // A band row: the padded input row plus slack for the last window's whole-block copy.
-  const std::int64_t band_w64 = std::int64_t(p.pad_left + p.in.w + p.pad_right) * in_c + row_pad;
-  if ((kh - 1) * row + row_pad > kMaxTaps || padded > kMaxTaps || kh * band_w64 > kBandValues) {
-    return reference::conv2d_s8(p, q, in, out);  // the direct loops need no buffers
-  }
-  const std::int32_t band_w = std::int32_t(band_w64), valid = p.in.w * in_c;
-  alignas(16) std::int16_t field[2][kMaxTaps] = {};  // past the last row's copy: 0
-  alignas(16) std::int16_t band[kBandValues];
-  alignas(16) std::int16_t weights[kWeightTaps];
-  const std::int32_t oc_block = std::min(p.out.c, kWeightTaps / padded);
+  const std::int32_t band_w = b.band / kh, valid = p.in.w * in_c;
+  // scratch: field[0], field[1], band, weights (int16, each 16-byte aligned).
+  std::int16_t* const field[2] = {reinterpret_cast<std::int16_t*>(scratch),
+                                  reinterpret_cast<std::int16_t*>(scratch) + round16(b.field)};
+  std::int16_t* const band = field[1] + round16(b.field);
+  std::int16_t* const weights = band + round16(b.band);
+  for (std::int32_t i = 0; i < b.field; ++i) field[0][i] = field[1][i] = 0;  // past the last row's copy: 0
+  const std::int32_t oc_block = b.oc_block;
   for (std::int32_t oc0 = 0; oc0 < p.out.c; oc0 += oc_block) {
     const std::int32_t oc_n = std::min(oc_block, p.out.c - oc0);
     for (std::int32_t oc = 0; oc < oc_n; ++oc) {
