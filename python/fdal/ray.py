@@ -22,7 +22,8 @@ import numpy as np
 
 from .merge import merge_topk
 from .part import Part
-from .runtime import _check_int, _check_labeled_counts, _check_threads, _rank_entries, decode_keys, load
+from .runtime import (_check_int, _check_labeled_counts, _check_rank_args, _check_threads, _rank_entries,
+                      decode_keys, load)
 from .shard import random_keys_at
 from .strategies import DEFAULT_CAP, check_strategy
 
@@ -105,15 +106,7 @@ def rank(dataset, model_path, k, *, strategy: str = "fdal", column: str = "image
     model = load(path)  # validates the file here, not in every worker
     with open(path, "rb") as f:
         model_bytes = f.read()
-    spec = check_strategy(strategy, model.has_sampler)
-    if spec.needs_embedding:
-        model.require_embedding(strategy)
-    k = _check_int(k, "k")
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
-    cap = _check_int(cap, "cap")
-    if cap <= 0:
-        raise ValueError(f"cap must be positive, got {cap}")
+    spec, k, cap = _check_rank_args(model, strategy, k, cap)
     if spec.pool_level and k > cap:
         raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
     seed = _check_int(seed, "seed") % 2**64

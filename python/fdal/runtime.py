@@ -307,10 +307,9 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     return picks
 
 
-def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-                  cap=DEFAULT_CAP, labeled_counts=None, start_index=0, return_scores: bool = False):
-    """rank_pool's checks and ranking: (int64 pool indices, uint64 encoded keys) of the picks, best
-    first; the keys as the native ranker orders them (csrc/rank/keys.h; pool-level: the margin key)."""
+def _check_rank_args(model, strategy, k, cap):
+    """The checks every ranking entry point shares (rank_pool, fdal.rank_shard, fdal.ray.rank):
+    (the Strategy, k, cap) validated; ValueError naming the problem."""
     if not isinstance(model, Model):
         raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
     spec = check_strategy(strategy, model.has_sampler)
@@ -322,6 +321,14 @@ def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=2
     k = _check_int(k, "k")
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
+    return spec, k, cap
+
+
+def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
+                  cap=DEFAULT_CAP, labeled_counts=None, start_index=0, return_scores: bool = False):
+    """rank_pool's checks and ranking: (int64 pool indices, uint64 encoded keys) of the picks, best
+    first; the keys as the native ranker orders them (csrc/rank/keys.h; pool-level: the margin key)."""
+    spec, k, cap = _check_rank_args(model, strategy, k, cap)
     batch_size = _check_int(batch_size, "batch_size")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")

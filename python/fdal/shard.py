@@ -20,7 +20,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .part import Part
-from .runtime import Model, _check_int, _check_labeled_counts, _check_threads, _rank_entries, decode_keys
+from .runtime import (Model, _check_int, _check_labeled_counts, _check_rank_args, _check_threads, _rank_entries,
+                      decode_keys)
 from .strategies import DEFAULT_CAP, check_strategy
 
 _SHARD = re.compile(r"^\s*(-?\d+)\s*/\s*(-?\d+)\s*$")
@@ -116,18 +117,8 @@ def _unreadable(path, shard) -> str:
 
 def _rank_rows(model: Model, n: int, start: int, stop: int, load: Callable, stream: Callable, k, *, shard,
                strategy, seed, batch_size, threads, cap, labeled_counts, device_id) -> Part:
-    if not isinstance(model, Model):
-        raise ValueError(f"model must be an fdal.Model (from fdal.load), got {type(model).__name__}")
-    spec = check_strategy(strategy, model.has_sampler)
-    if spec.needs_embedding:
-        model.require_embedding(strategy)
-    k = _check_int(k, "k")
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
+    spec, k, cap = _check_rank_args(model, strategy, k, cap)
     seed = _check_int(seed, "seed") % 2**64
-    cap = _check_int(cap, "cap")
-    if cap <= 0:
-        raise ValueError(f"cap must be positive, got {cap}")
     if spec.pool_level and k > cap:
         raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
     threads = _check_threads(threads)
