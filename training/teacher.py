@@ -82,14 +82,7 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
         correct = torch.zeros((), device=device, dtype=torch.int64)
         for step in range(steps_per_epoch):
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = _layout(pixels_to_unit_float(augment(data.train_x[idx], gen)), device)
-            yb = data.train_y[idx]
-            with _autocast(device, amp):
-                logits = model(xb)[1]
-                loss = criterion(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, logits, yb = _train_step(model, data, idx, gen, device, amp, criterion, opt)
             sched.step()
             loss_sum += loss.detach() * idx.shape[0]   # stays on device: no sync per step
             correct += (logits.argmax(1) == yb).sum()
@@ -188,6 +181,21 @@ def _param_groups(model):
     for p in model.parameters():
         (decay if p.dim() > 1 else no_decay).append(p)
     return decay, no_decay
+
+
+def _train_step(model, data, idx, gen, device, amp, criterion, opt):
+    """One optimizer step of the teacher recipe on the pool images `idx` (augmented with `gen`);
+    the single-process loop and each DDP rank (where `model` is the DDP wrapper, whose backward
+    all-reduces the gradients) run this same step. Returns (loss, logits, labels)."""
+    xb = _layout(pixels_to_unit_float(augment(data.train_x[idx], gen)), device)
+    yb = data.train_y[idx]
+    with _autocast(device, amp):
+        logits = model(xb)[1]
+        loss = criterion(logits.float(), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits, yb
 
 
 def _autocast(device, enabled):

@@ -28,8 +28,7 @@ import time
 import torch
 from torch import nn
 
-from .data import augment, pixels_to_unit_float
-from .teacher import _autocast, _layout, _optimizer, _recipe, evaluate, resolve_device, save_teacher
+from .teacher import _optimizer, _recipe, _train_step, evaluate, resolve_device, save_teacher
 
 
 def under_torchrun() -> bool:
@@ -126,14 +125,8 @@ def train_teacher_ddp(dataset, rank, world, arch="vgg19", epochs=60, batch_size=
         sums = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, images
         for step in range(steps_per_epoch):
             idx = perm[step * local_batch:(step + 1) * local_batch]
-            xb = _layout(pixels_to_unit_float(augment(data.train_x[idx], gen)), device)
-            yb = data.train_y[idx]
-            with _autocast(device, amp):
-                logits = ddp(xb)[1]
-                loss = criterion(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # DDP all-reduces (averages) the gradients here
-            opt.step()
+            # DDP all-reduces (averages) the gradients in the step's backward
+            loss, logits, yb = _train_step(ddp, data, idx, gen, device, amp, criterion, opt)
             sched.step()
             sums += torch.stack([loss.detach().double() * idx.shape[0], (logits.argmax(1) == yb).sum().double(),
                                  torch.tensor(float(idx.shape[0]), device=device, dtype=torch.float64)])
