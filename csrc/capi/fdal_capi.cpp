@@ -118,28 +118,23 @@ void forward_checked(const fdal::Model& m, const fdal::ImageView& view, std::int
 fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
   fdal_rank_key key{};
   key.order = order;
-  switch (strategy) {
-    case fdal::Strategy::Fdal:
+  switch (fdal::strategy_info(strategy).key) {  // pool-level: each pick's margin key (fdal.h)
+    case fdal::KeyType::Int32:
       key.type = FDAL_KEY_INT32;
       key.value.i32 = std::int32_t(fdal::decode_int64(order));
       break;
-    case fdal::Strategy::Margin:
-    case fdal::Strategy::KCenter:  // pool-level: each pick's margin key (fdal.h)
-    case fdal::Strategy::TypiClust:
-    case fdal::Strategy::ProbCover:
-    case fdal::Strategy::Power:
-    case fdal::Strategy::ClassBalanced:
+    case fdal::KeyType::Int64:
       key.type = FDAL_KEY_INT64;
       key.value.i64 = fdal::decode_int64(order);
       break;
-    case fdal::Strategy::Entropy: {
+    case fdal::KeyType::Float64: {
       key.type = FDAL_KEY_FLOAT64;
       const double v = fdal::decode_double(order);
       // The encoding merges -0.0 and +0.0; -H is -0.0 whenever H is zero (H = +0.0 then).
       key.value.f64 = v == 0.0 ? -0.0 : v;
       break;
     }
-    case fdal::Strategy::Random:
+    case fdal::KeyType::UInt64:
       key.type = FDAL_KEY_UINT64;
       key.value.u64 = order;
       break;
@@ -313,7 +308,7 @@ fdal_status fdal_forward_ws_embedding(fdal_workspace* workspace, const fdal_imag
 int32_t fdal_strategy_count(void) { return fdal::kNumStrategies; }
 
 const char* fdal_strategy_name(int32_t index) {
-  return index >= 0 && index < fdal::kNumStrategies ? fdal::kStrategyNames[index] : nullptr;
+  return index >= 0 && index < fdal::kNumStrategies ? fdal::kStrategyTable[index].name : nullptr;
 }
 
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,

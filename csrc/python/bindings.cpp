@@ -236,6 +236,7 @@ const char* const kPoolParamNames[] = {"min_cluster_size", "k_nn", "max_cells", 
 
 bool rule_has_param(fdal::PoolRule rule, const std::string& name) {
   switch (rule) {
+    case fdal::PoolRule::None:
     case fdal::PoolRule::KCenter: return false;
     case fdal::PoolRule::TypiClust: return name == "min_cluster_size" || name == "k_nn" || name == "max_cells";
     case fdal::PoolRule::ProbCover: return name == "k_nn" || name == "delta";
@@ -450,8 +451,17 @@ PYBIND11_MODULE(_core, m) {
   for (const char* name : fdal::kPoolRuleNames) pool_rules.append(name);
   m.attr("POOL_RULES") = py::tuple(pool_rules);
 
-  py::list strategies;
-  for (const char* name : fdal::kStrategyNames) strategies.append(name);
+  // The C++ strategy table (rank/strategy_table.h), row by row: (name, needs_sampler,
+  // needs_embedding, pool rule or None, key dtype); fdal.strategies is checked against it.
+  py::list strategies, table;
+  for (const fdal::StrategyInfo& s : fdal::kStrategyTable) {
+    strategies.append(s.name);
+    const py::object rule = s.rule == fdal::PoolRule::None ? py::object(py::none())
+                                                            : py::object(py::str(fdal::kPoolRuleNames[int(s.rule)]));
+    table.append(py::make_tuple(s.name, s.needs_sampler, s.needs_embedding, rule,
+                                fdal::kKeyTypeNames[int(s.key)]));
+  }
   m.attr("STRATEGIES") = py::tuple(strategies);
+  m.attr("STRATEGY_TABLE") = py::tuple(table);
   m.attr("DEFAULT_CAP") = fdal::Ranker::kDefaultCap;  // fdal.strategies.DEFAULT_CAP (checked by a test)
 }

@@ -8,23 +8,6 @@
 
 namespace fdal {
 
-// The one C++ list of strategy names, in Strategy's order (python/fdal/strategies.py is the Python
-// one; tests/test_strategy_lists.py checks they agree).
-const char* const kStrategyNames[kNumStrategies] = {"fdal",      "margin",    "entropy",
-                                                     "random",    "kcenter",   "typiclust",
-                                                     "probcover", "power",     "classbalanced"};
-
-Strategy parse_strategy(const std::string& name) {
-  for (int i = 0; i < kNumStrategies; ++i) {
-    if (name == kStrategyNames[i]) return static_cast<Strategy>(i);
-  }
-  std::string known;
-  for (int i = 0; i < kNumStrategies; ++i) known += std::string(i ? ", " : "") + kStrategyNames[i];
-  throw std::invalid_argument("unknown strategy '" + name + "'; known strategies: " + known);
-}
-
-const char* strategy_name(Strategy s) { return kStrategyNames[static_cast<int>(s)]; }
-
 std::uint64_t encode_int64(std::int64_t v) {
   return static_cast<std::uint64_t>(v) ^ (std::uint64_t(1) << 63);
 }

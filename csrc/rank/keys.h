@@ -2,30 +2,8 @@
 // Each key is encoded as an order-preserving uint64 so one top-k structure serves every strategy.
 #pragma once
 #include <cstdint>
-#include <string>
 
 namespace fdal {
-
-// Per-image strategies rank by a key each; pool-level ones (KCenter .. ClassBalanced) run a rule of
-// rank/pool_select.h on the ranker's seeded candidates (docs/selection.md, "Strategies").
-enum class Strategy {
-  Fdal, Margin, Entropy, Random, KCenter, TypiClust, ProbCover, Power, ClassBalanced
-};
-
-constexpr int kNumStrategies = 9;
-// Indexed by Strategy; defined in keys.cpp, the one place the names are written in C++.
-extern const char* const kStrategyNames[kNumStrategies];
-
-// Throws std::invalid_argument naming the known strategies.
-Strategy parse_strategy(const std::string& name);
-const char* strategy_name(Strategy s);
-// kcenter, typiclust, probcover, power, classbalanced: chosen by a pool-level rule, not by a
-// per-image key.
-inline bool strategy_is_pool_level(Strategy s) { return static_cast<int>(s) >= static_cast<int>(Strategy::KCenter); }
-// kcenter, typiclust, probcover: need the model's int8 embedding.
-inline bool strategy_needs_embedding(Strategy s) {
-  return strategy_is_pool_level(s) && s != Strategy::Power && s != Strategy::ClassBalanced;
-}
 
 // Order-preserving encodings: a < b  <=>  encode(a) < encode(b).
 std::uint64_t encode_int64(std::int64_t v);

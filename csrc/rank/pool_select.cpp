@@ -81,6 +81,7 @@ PoolKernels pool_dot_kernel(const char* name) {
 namespace pool_detail {
 
 void check_shape(PoolRule rule, std::int64_t n, std::int64_t d, std::int64_t k, const PoolParams& p) {
+  require(int(rule) >= 0 && int(rule) < kNumPoolRules, "not a pool rule");
   require(n >= 1, "the candidate set is empty (n = " + std::to_string(n) + ")");
   require(n <= kPoolMaxCandidates, "too many candidates (n = " + std::to_string(n) + ")");
   if (!pool_rule_takes_scores(rule)) {
@@ -235,7 +236,8 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
     case PoolRule::ProbCover:
       probcover(dist, b, n, k, params, picks);
       break;
-    case PoolRule::Power:
+    case PoolRule::None:  // rejected by check_shape
+    case PoolRule::Power:  // ran above
     case PoolRule::ClassBalanced:
       break;
   }

@@ -46,12 +46,13 @@
 
 namespace fdal {
 
-enum class PoolRule { KCenter, TypiClust, ProbCover, Power, ClassBalanced };
+// None: not a rule (a per-image strategy's row in rank/strategy_table.h); never selects.
+enum class PoolRule { None = -1, KCenter, TypiClust, ProbCover, Power, ClassBalanced };
 constexpr int kNumPoolRules = 5;
 // "kcenter", "typiclust", "probcover", "power", "classbalanced"
 extern const char* const kPoolRuleNames[kNumPoolRules];
 // power and classbalanced rank per-image keys (scores) and read no embedding.
-inline bool pool_rule_takes_scores(PoolRule r) { return r == PoolRule::Power || r == PoolRule::ClassBalanced; }
+constexpr bool pool_rule_takes_scores(PoolRule r) { return r == PoolRule::Power || r == PoolRule::ClassBalanced; }
 constexpr std::int64_t kPoolMaxDim = 65536;
 constexpr std::int64_t kPoolMaxCandidates = 2147483647;  // positions are int32 inside
 constexpr std::int64_t kPoolMaxLabeledCount = std::int64_t(1) << 62;  // count + picks cannot overflow

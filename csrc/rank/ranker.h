@@ -3,8 +3,8 @@
 // into batches (keys use the global pool index). One Ranker per thread; the Model is shared.
 // Pool-level strategies (kcenter, typiclust, probcover, power, classbalanced; docs/selection.md)
 // keep the `cap` images with the smallest random_key(seed, index) (the "random" order, so the
-// candidate set does not depend on batching or threads), with their int8 embeddings (cap x D bytes, allocated here at
-// creation), margin keys and predicted classes (argmax of the logits, int32); finish() runs the
+// candidate set does not depend on batching or threads) in a CandidateStore (rank/candidate_store.h:
+// int8 embeddings, margin keys, predicted classes, allocated at creation); finish() runs the
 // rule (rank/pool_select.h, default PoolParams, power's and classbalanced's unit = the logits
 // unit) on the candidates ordered by pool index (its scratch, pool_select_scratch_bytes for n =
 // candidates, and for classbalanced the classes widened to int64, are allocated there) and
@@ -15,8 +15,10 @@
 
 #include "kernels/kernel_params.h"
 #include "model/model.h"
+#include "rank/candidate_store.h"
 #include "rank/keys.h"
 #include "rank/pool_select.h"
+#include "rank/strategy_table.h"
 #include "rank/top_k.h"
 #include "runtime/workspace.h"
 
@@ -63,22 +65,8 @@ class Ranker {
   std::vector<std::int32_t> logits_raw_, score_raw_;
   std::vector<std::int8_t> embedding_raw_;  // one chunk's embeddings (kcenter, typiclust, probcover)
   TopK top_;
-  // Pool-level candidates: slot s holds pool index cand_index_[s], its random key, margin key,
-  // predicted class and (embedding strategies) embedding row s of cand_embedding_ (dim_ bytes).
-  // heap_ is a max-heap of slots under (random key, pool index): its top is the first candidate to
-  // drop. finish() permutes the slots into pool-index order in place (relabelling heap_), so it
-  // stays valid for more pushes.
-  void push_candidate(std::uint64_t rkey, std::int64_t index, std::int64_t margin_key, std::int32_t cls,
-                      const std::int8_t* row);
-  bool slot_less(std::int32_t a, std::int32_t b) const;
-  void sift_down(std::size_t pos);
-  void sift_up(std::size_t pos);
-  std::int64_t cap_ = 0, dim_ = 0;
-  mutable std::vector<std::int8_t> cand_embedding_;
-  mutable std::vector<std::uint64_t> cand_rkey_;
-  mutable std::vector<std::int64_t> cand_index_, cand_margin_;
-  mutable std::vector<std::int32_t> cand_class_;
-  mutable std::vector<std::int32_t> heap_;
+  // Pool-level: the candidates (rank/candidate_store.h); finish() sorts them by pool index in place.
+  mutable CandidateStore candidates_;
   std::vector<std::int64_t> labeled_counts_;  // classbalanced: set_labeled_counts, else empty
 };
 

@@ -9,7 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 STRATEGIES: Tuple[str, ...]
-"""The ranking strategies the C++ ranker knows (kStrategyNames), in its order."""
+"""The ranking strategies the C++ ranker knows (kStrategyTable), in its order."""
+STRATEGY_TABLE: Tuple[Tuple[str, bool, bool, Optional[str], str], ...]
+"""csrc/rank/strategy_table.h row by row: (name, needs_sampler, needs_embedding, pool rule or None,
+key dtype); fdal.strategies holds the same rows (tests/runtime/test_strategy_lists.py)."""
 DEFAULT_CAP: int
 """Candidates of a pool-level ranker by default (Ranker::kDefaultCap; fdal.strategies.DEFAULT_CAP)."""
 

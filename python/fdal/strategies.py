@@ -1,9 +1,10 @@
 """The ranking strategies of fdal.rank_pool, the oracle and `fdal rank`: the one Python list of
 their names and of what each needs (keys defined in docs/quantization.md, "Ranking keys").
 
-csrc/rank/keys.cpp's kStrategyNames is the C++ list (exported as fdal._core.STRATEGIES);
-tests/runtime/test_strategy_lists.py checks that it, this module and the C++ test lists agree. Adding a
-strategy means adding it here and to kStrategyNames, then its key in the oracle and in C++.
+csrc/rank/strategy_table.h's kStrategyTable is the C++ table (exported as fdal._core.STRATEGY_TABLE);
+tests/runtime/test_strategy_lists.py checks that it and this module agree flag by flag, and that the C++
+test lists name every strategy. Adding a strategy means a row here and in kStrategyTable, then its key
+(or rule) in the oracle and in C++.
 Pool-level strategies (kcenter, typiclust, probcover, power, classbalanced) pick by a rule of fdal.oracle.pool_select
 over at most `cap` seeded candidates (docs/selection.md, "Strategies").
 Pure Python: importable without numpy's extension or the native runtime.
@@ -22,6 +23,11 @@ class Strategy(NamedTuple):
     pool_level: bool = False       # picks by a rule over the seeded candidates (docs/selection.md)
     needs_embedding: bool = False  # the rule reads the model's int8 embedding (format 2.0)
 
+    @property
+    def pool_rule(self):
+        """The rule of fdal._core.pool_select that picks (a pool-level strategy's own name), or None."""
+        return self.name if self.pool_level else None
+
 
 _ALL = (
     Strategy("fdal", True, "int32", "lowest sampler score (pre-sigmoid): the most unlabeled-like images"),
@@ -39,7 +45,7 @@ _ALL = (
 )
 
 BY_NAME = {s.name: s for s in _ALL}
-STRATEGIES = tuple(BY_NAME)  # in kStrategyNames' order
+STRATEGIES = tuple(BY_NAME)  # in kStrategyTable's order (csrc/rank/strategy_table.h)
 # Derived from the one list: the strategies that rank by a per-image key, and the pool-level ones.
 PER_IMAGE_STRATEGIES = tuple(s.name for s in _ALL if not s.pool_level)
 POOL_STRATEGIES = tuple(s.name for s in _ALL if s.pool_level)

@@ -1,7 +1,7 @@
 """One list of ranking strategies per language, and every other list checked against it.
 
-python/fdal/strategies.py is the Python list, csrc/rank/keys.cpp's kStrategyNames the C++ one
-(fdal._core.STRATEGIES). The CMake test lists cannot import either, so they are parsed here:
+python/fdal/strategies.py is the Python table, csrc/rank/strategy_table.h's kStrategyTable the C++
+one (fdal._core.STRATEGY_TABLE: name, needs_sampler, needs_embedding, pool rule, key dtype). The CMake test lists cannot import either, so they are parsed here:
 adding a strategy to one list and not to the others fails this file.
 """
 import re
@@ -20,6 +20,15 @@ CSRC_TESTS = ROOT / "csrc" / "tests"
 def test_python_list_equals_the_cpp_list():
     from fdal import _core
     assert strategies.STRATEGIES == tuple(_core.STRATEGIES)
+
+
+def test_python_table_equals_the_cpp_table_flag_by_flag():
+    from fdal import _core
+    python_rows = [(s.name, s.needs_sampler, s.needs_embedding, s.pool_rule, s.key_dtype)
+                   for s in strategies.BY_NAME.values()]
+    assert python_rows == [tuple(row) for row in _core.STRATEGY_TABLE]
+    # The rules the table names are the rules fdal._core.pool_select runs.
+    assert {row[3] for row in _core.STRATEGY_TABLE} - {None} == set(_core.POOL_RULES)
 
 
 def test_every_python_user_reads_the_one_list():
