@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--d", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--kernels", default="auto", help="pool dot kernel: auto, scalar or avx2")
+    ap.add_argument("--kernels", default="auto", help="kernel path of the pool dot products: auto or a name of fdal.kernel_paths()")
     args = ap.parse_args()
 
     rng = np.random.default_rng(0)

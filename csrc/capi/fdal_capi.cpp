@@ -430,7 +430,7 @@ extern "C" fdal_status fdal_pool_select_labeled(const char* rule, const int8_t* 
     c.labeled_counts = labeled_counts;
     c.num_labeled_counts = num_labeled_counts;
     fdal::pool_select(fdal::parse_pool_rule(rule), c, k, seed, pool_params(params), picks, scratch,
-                      scratch_bytes, "auto");
+                      scratch_bytes);
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "kernels/kernel_params.h"
 #include "kernels/packed_layout.h"
+#include "kernels/pool_dot.h"
 
 namespace fdal {
 
@@ -49,6 +50,10 @@ struct KernelTable {
   // Bytes of scratch conv2d_s8 needs for one layer when it reads the plain weights
   // (PackKind::None: model/pack_weights.cpp sizes Model::scratch_bytes with it); null: none.
   std::int64_t (*conv2d_s8_scratch_bytes)(const OpParams&);
+
+  // The pool selection rules' dot products (kernels/pool_dot.h), not a layer's kernels.
+  PoolDotS8Fn pool_dot_s8;
+  PoolDotS16Fn pool_dot_s16;
 };
 
 // The signature of the conv / fully connected slots (int8 and int32 outputs).

@@ -301,6 +301,9 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
                                          const py::kwargs& kwargs) {
   const fdal::PoolRule rule = fdal::parse_pool_rule(name);
   const fdal::PoolParams params = pool_params(rule, kwargs);
+  // The dot products come from a kernel table, chosen as fdal.load chooses one ("auto": FDAL_KERNELS,
+  // else the best path this CPU runs); every path gives the same picks.
+  const fdal::KernelTable& table = fdal::kernel_table_by_name(kernels);
   fdal::PoolCandidates c;
   py::array_t<std::int8_t, py::array::c_style> emb;
   py::array_t<std::int64_t> sc, pi, cl, lc;
@@ -366,7 +369,7 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
   std::int64_t* picks = out.mutable_data();
   {
     py::gil_scoped_release release;
-    fdal::pool_select(rule, c, k, seed, params, picks, nullptr, 0, kernels.c_str());
+    fdal::pool_select(rule, c, k, seed, params, picks, nullptr, 0, &table);
   }
   return out;
 }

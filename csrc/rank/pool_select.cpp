@@ -11,8 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "kernels/cpu_features.h"
-#include "rank/pool_dot.h"
+#include "kernels/kernel_table.h"
 #include "rank/pool_select_detail.h"
 
 namespace fdal {
@@ -26,56 +25,6 @@ PoolRule parse_pool_rule(const std::string& name) {
   }
   throw std::invalid_argument("unknown pool rule '" + name +
                               "'; known rules: kcenter, typiclust, probcover, power, classbalanced");
-}
-
-namespace {
-
-// The reference: out[a * nb + b] = plain sum over the depth, row pointers from row_a and row_b.
-template <typename T, typename RowA, typename RowB>
-void dot_loops(std::int32_t na, std::int32_t nb, std::int64_t stride, RowA row_a, RowB row_b,
-               std::int32_t* out) {
-  for (std::int32_t a = 0; a < na; ++a) {
-    const T* x = row_a(a);
-    for (std::int32_t b = 0; b < nb; ++b) {
-      const T* y = row_b(b);
-      std::int32_t s = 0;
-      for (std::int64_t t = 0; t < stride; ++t) s += std::int32_t(x[t]) * std::int32_t(y[t]);
-      out[std::int64_t(a) * nb + b] = s;
-    }
-  }
-}
-
-}  // namespace
-
-void pool_dot_scalar(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
-                     std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
-  dot_loops<std::int8_t>(na, nb, stride, [&](std::int32_t a) { return rows + std::int64_t(ia[a]) * stride; },
-                         [&](std::int32_t b) { return rows + std::int64_t(ib[b]) * stride; }, out);
-}
-
-void pool_dot16_scalar(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
-                       std::int32_t nb, std::int64_t stride, std::int32_t* out) {
-  dot_loops<std::int16_t>(na, nb, stride, [&](std::int32_t a) { return a16 + std::int64_t(a) * stride; },
-                          [&](std::int32_t b) { return b16 + std::int64_t(b) * stride; }, out);
-}
-
-PoolKernels pool_dot_kernel(const char* name) {
-  const std::string n = name ? name : "auto";
-#ifdef FDAL_POOL_AVX2
-  const bool avx2 = cpu_features().avx2;
-#else
-  const bool avx2 = false;
-#endif
-  if (n == "scalar") return {&pool_dot_scalar, &pool_dot16_scalar};
-  if (n == "avx2" || n == "auto") {
-#ifdef FDAL_POOL_AVX2
-    if (avx2) return {&x86::pool_dot_avx2, &x86::pool_dot16_avx2};
-#endif
-    if (n == "auto") return {&pool_dot_scalar, &pool_dot16_scalar};
-    throw std::invalid_argument(std::string("pool kernel 'avx2' cannot run here (") +
-                                (avx2 ? "CPU" : "build") + " lacks AVX2)");
-  }
-  throw std::invalid_argument("unknown pool kernel '" + n + "'; known: auto, scalar, avx2");
 }
 
 namespace pool_detail {
@@ -162,10 +111,10 @@ std::size_t pool_select_scratch_bytes(PoolRule rule, std::int64_t n, std::int64_
 
 void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::uint64_t seed,
                  const PoolParams& params, std::int64_t* picks, void* scratch,
-                 std::size_t scratch_bytes, const char* kernels) {
+                 std::size_t scratch_bytes, const KernelTable* kernels) {
   const std::size_t need = pool_select_scratch_bytes(rule, c.n, c.d, k, params);
   require(picks != nullptr, "picks is NULL");
-  const PoolKernels kern = pool_dot_kernel(kernels);
+  const KernelTable& kern = kernels != nullptr ? *kernels : select_kernel_table();
   const std::string quoted = std::string("pool rule '") + kPoolRuleNames[int(rule)] + "'";
   if (pool_rule_takes_scores(rule)) {
     require(c.scores != nullptr, quoted + " needs scores (int64 keys, smaller = more informative)");
@@ -225,7 +174,7 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
     b.norms[i] = norm;
     b.pos[i] = std::int32_t(i);
   }
-  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.dot, kern.dot16};
+  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.pool_dot_s8, kern.pool_dot_s16};
   switch (rule) {
     case PoolRule::KCenter:
       kcenter_seeds(dist, b, n, k, c.pool_index, seed, picks, nullptr);

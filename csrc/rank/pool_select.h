@@ -46,6 +46,8 @@
 
 namespace fdal {
 
+struct KernelTable;  // kernels/kernel_table.h
+
 // None: not a rule (a per-image strategy's row in rank/strategy_table.h); never selects.
 enum class PoolRule { None = -1, KCenter, TypiClust, ProbCover, Power, ClassBalanced };
 constexpr int kNumPoolRules = 5;
@@ -87,10 +89,12 @@ std::size_t pool_select_scratch_bytes(PoolRule rule, std::int64_t n, std::int64_
                                       const PoolParams& params);
 
 // Writes k positions to picks. scratch: pool_select_scratch_bytes(...) bytes, any alignment
-// (null: allocated here, once). kernels: "auto", "scalar" or "avx2" (same result).
+// (null: allocated here, once). kernels: the table whose pool_dot slots compute the distances
+// (every table gives the same picks); null: select_kernel_table() (FDAL_KERNELS, else the best
+// path this CPU runs).
 // std::invalid_argument for any bad argument (message names it).
 void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::uint64_t seed,
                  const PoolParams& params, std::int64_t* picks, void* scratch = nullptr,
-                 std::size_t scratch_bytes = 0, const char* kernels = "auto");
+                 std::size_t scratch_bytes = 0, const KernelTable* kernels = nullptr);
 
 }  // namespace fdal

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "rank/pool_dot.h"
+#include "kernels/pool_dot.h"
 #include "rank/pool_select.h"
 
 namespace fdal {
@@ -93,8 +93,8 @@ struct Dist {
   const std::int32_t* norms;
   std::int32_t* tile;
   std::int16_t* wide;
-  PoolDotFn dot;
-  PoolDot16Fn dot16;
+  PoolDotS8Fn dot;     // the kernel table's pool_dot_s8
+  PoolDotS16Fn dot16;  // and pool_dot_s16
 
   // Rows list[0 .. cnt) as contiguous int16 rows at out.
   void widen(const std::int32_t* list, std::int32_t cnt, std::int16_t* out) const {

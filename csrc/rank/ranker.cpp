@@ -141,7 +141,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
       c.row_stride = candidates_.dim();
     }
     std::vector<std::int64_t> picks(static_cast<std::size_t>(k_));
-    pool_select(rule, c, k_, seed_, params, picks.data());
+    pool_select(rule, c, k_, seed_, params, picks.data(), nullptr, 0, model_.kernels);
     std::vector<TopK::Entry> entries;
     entries.reserve(picks.size());
     for (std::int64_t p : picks) {

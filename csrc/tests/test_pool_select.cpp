@@ -1,5 +1,5 @@
 // Pool selection through the C API (fdal_pool_select) and the C++ kernels: known answers, the
-// scalar and AVX2 dot kernels agree, a caller's scratch gives the same picks, errors are
+// pool_dot slots of every kernel path this CPU runs agree, a caller's scratch gives the same picks, errors are
 // FDAL_ERR_INVALID_ARGUMENT. Bit-exactness to the numpy oracle: tests/runtime/test_pool_select.py.
 #include <cmath>
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "fdal/fdal.h"
-#include "kernels/cpu_features.h"
+#include "kernels/kernel_paths.h"
 #include "rank/keys.h"
 #include "rank/pool_select.h"
 
@@ -99,13 +99,12 @@ void test_kernels_and_scratch_agree() {
       c.row_stride = stride;
       const std::size_t kk = std::size_t(k);
       std::vector<std::int64_t> a(kk), b(kk), cpi(kk);
-      fdal::pool_select(r, c, k, 7, fdal::PoolParams(), a.data(), nullptr, 0, "scalar");
-      if (fdal::cpu_features().avx2) {
-        try {
-          fdal::pool_select(r, c, k, 7, fdal::PoolParams(), b.data(), nullptr, 0, "avx2");
-          CHECK(a == b);
-        } catch (const std::invalid_argument&) {  // a build without the AVX2 file
-        }
+      fdal::pool_select(r, c, k, 7, fdal::PoolParams(), a.data(), nullptr, 0, &fdal::reference_kernel_table());
+      for (const fdal::KernelPath& path : fdal::kernel_paths_of_this_build()) {
+        if (!path.runs_here()) continue;
+        fdal::pool_select(r, c, k, 7, fdal::PoolParams(), b.data(), nullptr, 0, &path.table());
+        CHECK(a == b);
+        if (a != b) std::fprintf(stderr, "  path %s rule %s trial %d\n", path.name, rule, trial);
       }
       size_t bytes = 0;
       CHECK_EQ(fdal_pool_select_scratch_bytes(rule, n, d, k, nullptr, &bytes), FDAL_OK);

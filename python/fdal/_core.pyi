@@ -79,8 +79,9 @@ def pool_select(rule: str, embeddings: Optional[npt.NDArray[np.int8]],
     "classbalanced"); scores int64 (n,), smaller = more informative ("power", "classbalanced"
     only); pool_indices int64 (n,) seed the random keys (default: the positions); classes int64
     (n,) >= 0, the predicted classes ("classbalanced" only); labeled_counts int64, images already
-    labeled per class (index = class, 0 past the end; "classbalanced" only); kernels "auto", "scalar" or "avx2"
-    (same result). params: typiclust min_cluster_size=5, k_nn=20, max_cells=500; probcover
+    labeled per class (index = class, 0 past the end; "classbalanced" only); kernels: the kernel path
+    whose pool_dot slots compute the distances, as fdal.load's ("auto" or a name of fdal.kernel_paths();
+    same result). params: typiclust min_cluster_size=5, k_nn=20, max_cells=500; probcover
     k_nn=20, delta=-1 (from the data); power and classbalanced beta=1.0 (inf: top-k), unit=1.0.
     ValueError for any bad argument."""
 

@@ -1,15 +1,17 @@
-"""Pool-level selection rules (docs/selection.md): the C++ rules (every dot-product kernel) equal
+"""Pool-level selection rules (docs/selection.md): the C++ rules (the pool_dot slots of every kernel
+path this CPU runs, fdal.kernel_paths()) equal
 the numpy oracle bit for bit on seeded awkward cases, known answers, and clear errors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import fdal
 from fdal import _core
 from fdal.oracle import random_keys
 from fdal.oracle import pool_select as ops
 
-KERNELS = ("scalar",) + (("avx2",) if "avx2" in _core.kernel_paths() else ())
+KERNELS = fdal.kernel_paths()
 RULES = ops.POOL_RULES
 
 

@@ -103,9 +103,12 @@ void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
 
 // Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_dotprod_kernel_table() {
-  static const KernelTable table =
-      packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
-                          &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod);
+  static const KernelTable table = [] {
+    KernelTable t = packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
+                                        &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod);
+    t.pool_dot_s8 = &arm::pool_dot_s8_dotprod;
+    return t;
+  }();
   return table;
 }
 

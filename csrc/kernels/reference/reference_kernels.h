@@ -22,6 +22,10 @@ void avg_pool_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
 void relu_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
 void upsample_nearest_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
 void copy_s8(const OpParams& p, const std::int8_t* in, std::int8_t* out);
+void pool_dot_s8(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia, std::int32_t na,
+                 const std::int32_t* ib, std::int32_t nb, std::int32_t* out);
+void pool_dot_s16(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16, std::int32_t nb,
+                  std::int64_t stride, std::int32_t* out);
 
 }  // namespace reference
 }  // namespace fdal

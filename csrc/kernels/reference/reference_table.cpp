@@ -19,6 +19,8 @@ const KernelTable& reference_kernel_table() {
     t.relu_s8 = &reference::relu_s8;
     t.upsample_nearest_s8 = &reference::upsample_nearest_s8;
     t.copy_s8 = &reference::copy_s8;
+    t.pool_dot_s8 = &reference::pool_dot_s8;
+    t.pool_dot_s16 = &reference::pool_dot_s16;
     t.tile_images = 1;  // no tile kernels
     t.fully_connected_s8_tile = nullptr;
     t.fully_connected_s8_s32_tile = nullptr;

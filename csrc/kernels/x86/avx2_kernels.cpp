@@ -330,6 +330,8 @@ const KernelTable& avx2_kernel_table() {
     KernelTable t = packed_kernel_table("avx2", PackSpec{PackKind::Pair16, kLanes, 0}, &conv2d_s8_avx2,
                                         &fully_connected_s8_avx2, &fully_connected_s8_s32_avx2);
     t.max_pool_s8 = &x86::max_pool_s8_avx2;
+    t.pool_dot_s8 = &x86::pool_dot_s8_avx2;
+    t.pool_dot_s16 = &x86::pool_dot_s16_avx2;
     t.tile_images = 8;
     t.fully_connected_s8_tile = &fully_connected_s8_tile_avx2;
     t.fully_connected_s8_s32_tile = &fully_connected_s8_s32_tile_avx2;

@@ -319,6 +319,8 @@ const KernelTable& avx512vnni_kernel_table() {
     KernelTable t = packed_kernel_table("avx512vnni", PackSpec{PackKind::Dot4, kLanes, 128}, &conv2d_s8_vnni,
                                         &fully_connected_s8_vnni, &fully_connected_s8_s32_vnni);
     t.max_pool_s8 = &x86::max_pool_s8_avx2;
+    t.pool_dot_s8 = &x86::pool_dot_s8_avx2;
+    t.pool_dot_s16 = &x86::pool_dot_s16_avx2;
     t.tile_images = 8;
     t.fully_connected_s8_tile = &fully_connected_s8_tile_vnni;
     t.fully_connected_s8_s32_tile = &fully_connected_s8_s32_tile_vnni;

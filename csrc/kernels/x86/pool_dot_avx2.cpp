@@ -1,11 +1,11 @@
 // AVX2 int8 dot products for the pool selection rules (compiled with -mavx2, this file only;
-// called only when cpu_features().avx2). Tiles of 2 x 4 rows: per 16 values of depth, 6 loads
+// the avx2 and avx512vnni tables' pool_dot slots, run only where cpu_features().avx2). Tiles of 2 x 4 rows: per 16 values of depth, 6 loads
 // (int8 rows widened to int16 by vpmovsxbw; int16 blocks as they are) and 8 vpmaddwd (two products of at most 2^14 each per int32 lane:
 // no saturation), 8 int32 adds.
-// Bit-exact to pool_dot_scalar: integer sums do not depend on their order.
+// Bit-exact to reference::pool_dot_s8 / pool_dot_s16: integer sums do not depend on their order.
 #include <immintrin.h>
 
-#include "rank/pool_dot.h"
+#include "kernels/x86/x86_kernels.h"
 
 namespace fdal {
 namespace x86 {
@@ -69,14 +69,14 @@ void tiles(std::int32_t na, std::int32_t nb, std::int64_t stride, RowA row_a, Ro
 
 }  // namespace
 
-void pool_dot_avx2(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
-                   std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
+void pool_dot_s8_avx2(const std::int8_t* rows, std::int64_t stride, const std::int32_t* ia,
+                      std::int32_t na, const std::int32_t* ib, std::int32_t nb, std::int32_t* out) {
   tiles<std::int8_t>(na, nb, stride, [&](std::int32_t a) { return rows + std::int64_t(ia[a]) * stride; },
                      [&](std::int32_t b) { return rows + std::int64_t(ib[b]) * stride; }, out);
 }
 
-void pool_dot16_avx2(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
-                     std::int32_t nb, std::int64_t stride, std::int32_t* out) {
+void pool_dot_s16_avx2(const std::int16_t* a16, std::int32_t na, const std::int16_t* b16,
+                       std::int32_t nb, std::int64_t stride, std::int32_t* out) {
   tiles<std::int16_t>(na, nb, stride, [&](std::int32_t a) { return a16 + std::int64_t(a) * stride; },
                       [&](std::int32_t b) { return b16 + std::int64_t(b) * stride; }, out);
 }
