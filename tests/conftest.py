@@ -76,3 +76,40 @@ def narrow_vae():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(models, "VAE", functools.partial(models.VAE, width=8))
         yield 8
+
+
+class _CountingCore:
+    """fdal._core with every Ranker recorded (its `forwarded` counts the images the native ranker
+    ran) and every Python-level Model.forward counted: proves that a ranking runs each image once."""
+
+    def __init__(self, core):
+        self._core = core
+        self.rankers = []
+        self.python_forwards = 0
+
+    def __getattr__(self, name):
+        return getattr(self._core, name)
+
+    def Ranker(self, *args):
+        ranker = self._core.Ranker(*args)
+        self.rankers.append(ranker)
+        return ranker
+
+    @property
+    def forwarded(self) -> int:
+        return sum(r.forwarded for r in self.rankers)
+
+
+@pytest.fixture
+def counting_core(monkeypatch):
+    from fdal import _core, runtime
+    counting = _CountingCore(_core)
+    monkeypatch.setattr(runtime, "_core", lambda: counting)
+    original = fdal.Model.forward
+
+    def forward(self, *args, **kwargs):
+        counting.python_forwards += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(fdal.Model, "forward", forward)
+    return counting

@@ -191,12 +191,22 @@ class PyRanker {
       ranker_.set_labeled_counts(lc.data(), lc.shape(0));
     }
   }
-  void push(const py::array& images) {
+  // pool_indices: None (the next indices after start_index) or int64 (n,), strictly ascending.
+  void push(const py::array& images, const py::object& pool_indices) {
     const fdal::ImageView view = image_view(images);
+    py::array_t<std::int64_t> indices;
+    if (!pool_indices.is_none()) {
+      indices = int64_vector(pool_indices, "pool_indices");
+      if (indices.shape(0) != view.n) {
+        throw std::invalid_argument("pool_indices has " + std::to_string(indices.shape(0)) + " entries for " +
+                                    std::to_string(view.n) + " images");
+      }
+    }
     for (std::int64_t begin = 0; begin < view.n; begin += kSignalChunk) {
       {
         py::gil_scoped_release release;
-        ranker_.push(sub_view(view, begin, std::min<std::int64_t>(kSignalChunk, view.n - begin)));
+        ranker_.push(sub_view(view, begin, std::min<std::int64_t>(kSignalChunk, view.n - begin)),
+                     pool_indices.is_none() ? nullptr : indices.data() + begin);
       }
       raise_pending_signals();
     }
@@ -223,7 +233,34 @@ class PyRanker {
     }
     return py::make_tuple(indices, keys);
   }
+  // Pool-level: the candidates in pool-index order as numpy arrays, what a shard part stores.
+  py::dict finish_candidates() const {
+    const fdal::CandidateStore& c = ranker_.finish_candidates();
+    const py::ssize_t n = py::ssize_t(c.size()), dim = py::ssize_t(c.dim());
+    py::array_t<std::int64_t> indices(n), margins(n), classes(n);
+    py::array_t<std::uint64_t> rkeys(n);
+    for (py::ssize_t i = 0; i < n; ++i) {
+      indices.mutable_data()[i] = c.indices()[i];
+      rkeys.mutable_data()[i] = c.random_keys()[i];
+      margins.mutable_data()[i] = c.margin_keys()[i];
+      classes.mutable_data()[i] = c.classes()[i];
+    }
+    py::dict out;
+    out["indices"] = indices;
+    out["random_keys"] = rkeys;
+    out["margin_keys"] = margins;
+    out["classes"] = classes;
+    if (dim > 0) {
+      py::array_t<std::int8_t> embeddings({n, dim});
+      if (n > 0) std::copy(c.embeddings(), c.embeddings() + n * dim, embeddings.mutable_data());
+      out["embeddings"] = embeddings;
+    } else {
+      out["embeddings"] = py::none();
+    }
+    return out;
+  }
   std::int64_t seen() const { return ranker_.seen(); }
+  std::int64_t forwarded() const { return ranker_.forwarded(); }
 
  private:
   ModelPtr model_;
@@ -407,10 +444,20 @@ PYBIND11_MODULE(_core, m) {
            py::arg("model"), py::arg("strategy"), py::arg("k"), py::arg("seed"), py::arg("threads") = 1,
            py::arg("cap") = fdal::Ranker::kDefaultCap, py::arg("labeled_counts") = py::none(),
            py::arg("start_index") = 0)
-      .def("push", &PyRanker::push, py::arg("images"))
+      .def("push", &PyRanker::push, py::arg("images"), py::arg("pool_indices") = py::none())
       .def("finish", &PyRanker::finish)
       .def("finish_entries", &PyRanker::finish_entries)
-      .def_property_readonly("seen", &PyRanker::seen);
+      .def("finish_candidates", &PyRanker::finish_candidates)
+      .def_property_readonly("seen", &PyRanker::seen)
+      .def_property_readonly("forwarded", &PyRanker::forwarded);
+
+  m.def("random_keys", [](const py::object& pool_indices, std::uint64_t seed) {
+    const py::array_t<std::int64_t> idx = int64_vector(pool_indices, "pool_indices");
+    py::array_t<std::uint64_t> out(idx.shape(0));
+    for (py::ssize_t i = 0; i < idx.shape(0); ++i) out.mutable_data()[i] = fdal::random_key(seed, idx.data()[i]);
+    return out;
+  }, py::arg("pool_indices"), py::arg("seed"),
+     "The random strategy's uint64 key of each pool index (rank/keys.h random_key; wrapping arithmetic).");
 
   m.def("profile_layers", [](const PyModel& self, const py::array& images) {
     const fdal::Model& model = *self.model;

@@ -46,7 +46,7 @@ Ranker::Ranker(const Model& model, Strategy strategy, std::int64_t k, std::uint6
   score_raw_.resize(std::size_t(kChunk * threads));
 }
 
-void Ranker::push(const ImageView& images) {
+void Ranker::push(const ImageView& images, const std::int64_t* pool_indices) {
   const TensorShape& s = model_.input_shape;
   if (images.h != s.h || images.w != s.w || images.c != s.c) {
     throw std::invalid_argument("batch images have shape (" + std::to_string(images.h) + ", " +
@@ -54,9 +54,22 @@ void Ranker::push(const ImageView& images) {
                                 ") but the model expects (" + std::to_string(s.h) + ", " +
                                 std::to_string(s.w) + ", " + std::to_string(s.c) + ")");
   }
+  const std::int64_t base = start_index_ + seen_;
+  auto index_of = [&](std::int64_t i) { return pool_indices != nullptr ? pool_indices[i] : base + i; };
+  std::int64_t last = last_index_;
+  for (std::int64_t i = 0; i < images.n; ++i) {  // explicit indices: every one; implicit: the first
+    const std::int64_t index = index_of(i);
+    if (index <= last || index > (std::int64_t(1) << 62)) {
+      throw std::invalid_argument("pool index " + std::to_string(index) + " of pushed image " + std::to_string(i) +
+                                  " must be in 0..2^62 and above the previous one (" + std::to_string(last) +
+                                  "): pool indices ascend strictly");
+    }
+    last = index;
+    if (pool_indices == nullptr) break;
+  }
+  if (images.n > 0) last_index_ = index_of(images.n - 1);
   if (strategy_ == Strategy::Random) {  // the key depends on the index only: no forward pass
-    const std::int64_t first = start_index_ + seen_;
-    for (std::int64_t i = 0; i < images.n; ++i) top_.push(random_key(seed_, first + i), first + i);
+    for (std::int64_t i = 0; i < images.n; ++i) top_.push(random_key(seed_, index_of(i)), index_of(i));
     seen_ += images.n;
     return;
   }
@@ -73,7 +86,7 @@ void Ranker::push(const ImageView& images) {
       // kept candidate only improves while the chunk is pushed).
       bool any = false;
       for (std::int64_t i = 0; i < chunk.n && !any; ++i) {
-        const std::int64_t index = start_index_ + seen_ + start + i;
+        const std::int64_t index = index_of(start + i);
         any = candidates_.admits(random_key(seed_, index), index);
       }
       if (!any) continue;
@@ -82,10 +95,11 @@ void Ranker::push(const ImageView& images) {
     std::int32_t* score_out = model_.has_sampler() && !pool_level ? score_raw_.data() : nullptr;
     std::int8_t* embedding_out = dim > 0 ? embedding_raw_.data() : nullptr;
     forward_raw_threads(model_, chunk, threads_, logits_raw_.data(), score_out, &workspaces_, embedding_out);
+    forwarded_ += chunk.n;
     for (std::int64_t i = 0; i < chunk.n; ++i) {
       const std::int32_t* logits = logits_raw_.data() + i * classes;
       if (pool_level) {
-        const std::int64_t index = start_index_ + seen_ + start + i;
+        const std::int64_t index = index_of(start + i);
         candidates_.push(random_key(seed_, index), index, margin(logits, classes),
                          predicted_class(logits, classes), dim > 0 ? embedding_raw_.data() + i * dim : nullptr);
         continue;
@@ -103,10 +117,19 @@ void Ranker::push(const ImageView& images) {
         case Strategy::ClassBalanced:
           break;
       }
-      top_.push(key, start_index_ + seen_ + start + i);
+      top_.push(key, index_of(start + i));
     }
   }
   seen_ += images.n;
+}
+
+const CandidateStore& Ranker::finish_candidates() const {
+  if (!strategy_is_pool_level(strategy_)) {
+    throw std::invalid_argument(std::string("strategy '") + strategy_name(strategy_) +
+                                "' ranks by a per-image key and keeps no candidates (pool-level strategies do)");
+  }
+  candidates_.sort_by_index();
+  return candidates_;
 }
 
 std::vector<TopK::Entry> Ranker::finish_entries() const {
@@ -118,7 +141,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
                                   std::to_string(n) + " (pool size " + std::to_string(seen_) + ", cap " +
                                   std::to_string(candidates_.cap()) + ")");
     }
-    candidates_.sort_by_index();
+    finish_candidates();  // pool-index order: the rule's candidate positions
 
     PoolParams params;
     params.unit = double(model_.layers[std::size_t(model_.logits_layer)].out_scale);

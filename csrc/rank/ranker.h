@@ -40,15 +40,23 @@ class Ranker {
   // copied), so the picks balance the whole labeled set (rank/pool_select.h). Throws
   // std::invalid_argument for another strategy, a wrong length or a bad count.
   void set_labeled_counts(const std::int64_t* counts, std::int64_t n);
-  // The next images of the pool (indices start_index + seen() .. start_index + seen() + n - 1).
-  void push(const ImageView& images);
+  // The next images of the pool. pool_indices: each image's pool index (n entries, 0..2^62), or
+  // null: start_index + seen() .. start_index + seen() + n - 1. Indices ascend strictly over all
+  // pushes (a caller that picked its rows ahead, such as a shard's candidates, passes them in
+  // order); std::invalid_argument otherwise, before anything is ranked.
+  void push(const ImageView& images, const std::int64_t* pool_indices = nullptr);
   // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
   // when fewer than k images were pushed (pool-level: when k > the number of candidates).
   std::vector<std::int64_t> finish() const;
   // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
   // Pool-level strategies: each pick's margin key (encode_int64), in pick order.
   std::vector<TopK::Entry> finish_entries() const;
+  // Pool-level strategies: the candidates kept so far, in ascending pool-index order (pool index,
+  // random key, margin key, predicted class, embedding row): what a shard part stores and what
+  // the rule reads. Valid until the next push; std::invalid_argument for a per-image strategy.
+  const CandidateStore& finish_candidates() const;
   std::int64_t seen() const { return seen_; }  // images pushed (not counting start_index)
+  std::int64_t forwarded() const { return forwarded_; }  // images run through the model
   Strategy strategy() const { return strategy_; }
 
  private:
@@ -59,7 +67,9 @@ class Ranker {
   std::uint64_t seed_;
   std::int32_t threads_;
   std::int64_t seen_ = 0;
+  std::int64_t forwarded_ = 0;
   std::int64_t start_index_ = 0;
+  std::int64_t last_index_ = -1;  // the last pushed image's pool index
   // One per thread and the raw outputs of one chunk, made once (empty for "random").
   std::vector<Workspace> workspaces_;
   std::vector<std::int32_t> logits_raw_, score_raw_;

@@ -45,15 +45,28 @@ class Ranker:
                  start_index: int = 0) -> None:
         """labeled_counts: classbalanced only, images already labeled per class (num_classes).
         start_index: the pool index of the first pushed image (a shard of a larger pool)."""
-    def push(self, images: npt.NDArray[np.uint8]) -> None: ...
+    def push(self, images: npt.NDArray[np.uint8],
+             pool_indices: Optional[npt.NDArray[np.int64]] = None) -> None:
+        """pool_indices: each image's pool index (int64, strictly ascending over all pushes); None:
+        start_index + seen onwards."""
     def finish(self) -> npt.NDArray[np.int64]:
         """The k best pool indices, best first (pool-level: in pick order); ValueError when fewer than k
         images were pushed (pool-level: than k candidates)."""
     def finish_entries(self) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
         """finish() and each pick's encoded key (order-preserving uint64; fdal.runtime.decode_keys)."""
+    def finish_candidates(self) -> Dict[str, Any]:
+        """Pool-level strategies: the candidates kept, in pool-index order: indices int64, random_keys
+        uint64, margin_keys int64, classes int64 (predicted), embeddings int8 (n, D) or None (rules
+        without one). ValueError for a per-image strategy."""
     @property
     def seen(self) -> int:
         """Images pushed so far."""
+    @property
+    def forwarded(self) -> int:
+        """Images run through the model so far (pool-level: only chunks holding a candidate)."""
+
+def random_keys(pool_indices: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.uint64]:
+    """The random strategy's uint64 key of each pool index (docs/quantization.md, "Ranking keys")."""
 
 def profile_layers(model: Model, images: npt.NDArray[np.uint8]) -> List[float]:
     """Seconds spent in the input lookup and in each layer over the images (benchmarks only)."""

@@ -23,8 +23,7 @@ import numpy as np
 from .merge import merge_topk
 from .part import Part
 from .runtime import (_check_int, _check_labeled_counts, _check_rank_args, _check_threads, _rank_entries,
-                      decode_keys, load)
-from .shard import random_keys_at
+                      candidate_rows, decode_keys, load, rank_candidates)
 from .strategies import DEFAULT_CAP, check_strategy
 
 INDEX = "__fdal_index"  # the column of global row indices zipped onto the dataset
@@ -71,22 +70,14 @@ class _BatchRanker:
         return {"index": index[best], "key": keys[best]}
 
     def _candidates(self, images: np.ndarray, rows: np.ndarray) -> dict:
-        rkeys = random_keys_at(rows, self.seed)
-        keep = np.sort(np.lexsort((rows, rkeys))[:self.cap])
-        out = {"index": rows[keep], "rkey": rkeys[keep]}
-        if len(keep):
-            fwd = self.model.forward(images[keep], threads=self.threads)
-            logits = fwd["logits_raw"].astype(np.int64)
-            top = np.sort(logits, axis=1)
-            out["margin"] = top[:, -1] - top[:, -2]
-            out["class"] = np.argmax(logits, axis=1).astype(np.int64)  # lowest class on ties, as the ranker
-            if self.spec.needs_embedding:
-                out["embedding"] = fwd["embedding_q"]
-        else:
-            out["margin"] = np.zeros(0, np.int64)
-            out["class"] = np.zeros(0, np.int64)
-            if self.spec.needs_embedding:
-                out["embedding"] = np.zeros((0, self.model.embedding_dim), np.int8)
+        # rows ascend (sorted in __call__): a kept row's image is at its position in rows.
+        keep = candidate_rows(rows, self.seed, self.cap)
+        found = rank_candidates(self.model, keep, lambda r: images[np.searchsorted(rows, r)], strategy=self.strategy,
+                                seed=self.seed, cap=self.cap, threads=self.threads)
+        out = {"index": found["indices"], "rkey": found["random_keys"], "margin": found["margin_keys"],
+               "class": found["classes"]}
+        if self.spec.needs_embedding:
+            out["embedding"] = found["embeddings"]
         return out
 
 

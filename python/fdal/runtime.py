@@ -5,6 +5,10 @@
     idx = fdal.rank_pool(model, pool, k=1000)    # int64 (k,), most informative first
     idx, scores = fdal.rank_pool(model, pool, k=1000, return_scores=True)   # + float64 ranking keys
 
+The native ranker (csrc/rank/ranker.h) is the only place where images become keys and candidates:
+every entry point here (rank_pool, fdal.rank_shard, fdal.ray.rank, `fdal rank`) reads its keys and
+candidates from it and never runs the picks through the model again.
+
 Arguments are checked here (ValueError naming the problem); images are handed to C++ through
 their byte strides, so non-contiguous arrays and memmaps are read in place, without a copy.
 """
@@ -219,30 +223,6 @@ def _batches(pool, batch_size: int) -> Iterable[np.ndarray]:
             yield part[start:start + batch_size]
 
 
-def pick_scores(model: Model, images, indices, *, strategy: str = "fdal", seed=0, threads=1) -> np.ndarray:
-    """The score of each pick: `images` are the picked images (uint8 (k, H, W, C)) and `indices` their
-    pool indices (random's key depends on them). Scores are the strategy's ranking keys
-    (docs/quantization.md, "Ranking keys"; smaller ranks first, so scores ascend for per-image rules):
-    fdal: the sampler's int32 score; margin: top-1 minus top-2 int32 logit; entropy: minus the
-    entropy; random: the uint64 random key, as float64. Pool-level strategies pick by a rule, not a
-    key: their score is the margin key of each pick (reported, not what ordered the picks).
-    float64 (k,), the same values fdal.oracle.keys gives."""
-    from .oracle.keys import GOLDEN_GAMMA, keys, mix64
-    check_strategy(strategy, model.has_sampler)
-    indices = np.asarray(indices, dtype=np.int64)
-    images = _check_images(model, images, "images")
-    if len(images) != len(indices):
-        raise ValueError(f"{len(images)} images but {len(indices)} indices")
-    if strategy == "random":
-        z = np.uint64(_check_int(seed, "seed") % 2**64) + np.uint64(GOLDEN_GAMMA) * (indices.astype(np.uint64) + np.uint64(1))
-        return mix64(z).astype(np.float64)
-    if not len(images):
-        return np.zeros(0, dtype=np.float64)
-    out = model.forward(images, threads=threads)
-    unit = model._info["layers"][model._info["logits_layer"]]["out_scale"]
-    return np.asarray(keys(out, strategy, unit=unit), dtype=np.float64)
-
-
 def _check_labeled_counts(model: Model, strategy: str, labeled_counts):
     """labeled_counts as int64 (num_classes,), or None; ValueError naming the problem."""
     if labeled_counts is None:
@@ -265,7 +245,8 @@ def _check_labeled_counts(model: Model, strategy: str, labeled_counts):
 
 
 def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-              cap=DEFAULT_CAP, return_scores: bool = False, labeled_counts=None, start_index=0):
+              cap=DEFAULT_CAP, return_scores: bool = False, labeled_counts=None, start_index=0,
+              pool_indices=None):
     """The k most informative images of `pool`, best first (int64 pool indices, shape (k,)).
 
     pool: uint8 (N, H, W, C) array (any strides, np.memmap) or an iterable of such batches; the pool
@@ -289,22 +270,36 @@ def rank_pool(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, 
     labeled + picked so far, so the picks balance the whole labeled set (docs/selection.md).
     Without it, classbalanced balances the picks alone.
 
-    return_scores=True: (indices, scores), scores float64 (k,) as fdal.runtime.pick_scores defines
-    them (the native ranker keeps keys, not images, so the k picks are run once more; an array pool
-    only: for an iterable pool, gather the picked images and call pick_scores).
+    return_scores=True: (indices, scores), scores float64 (k,): the keys the native ranker compared
+    (docs/quantization.md, "Ranking keys"; smaller ranks first, so scores ascend for per-image rules):
+    fdal: the sampler's int32 score; margin: top-1 minus top-2 int32 logit; entropy: minus the
+    entropy; random: the uint64 random key, as float64. Pool-level strategies pick by a rule, not a
+    key: their score is the margin key of each pick (reported, not what ordered the picks). Nothing
+    is run twice, so any pool (array or iterable) works.
 
     start_index: the pool index of pool[0] (default 0). A shard of a larger pool ranked with its
     offset in the whole pool gets the whole pool's indices, random keys and ties, so shards merge
     exactly (fdal.merge_topk, docs/scale-out.md); the returned indices include the offset.
+    pool_indices: instead of start_index, each image's pool index (int64, strictly ascending, one
+    per image of an array pool), e.g. a subset of a larger pool ranked with its indices there: random
+    keys, ties and the returned indices are these.
     """
-    picks, _ = _rank_entries(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed,
-                             threads=threads, cap=cap, labeled_counts=labeled_counts, start_index=start_index,
-                             return_scores=return_scores)
+    picks, encoded = _rank_entries(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed,
+                                   threads=threads, cap=cap, labeled_counts=labeled_counts, start_index=start_index,
+                                   pool_indices=pool_indices)
     if return_scores:
-        seed = _check_int(seed, "seed") % 2**64
-        images = pool[picks - start_index] if isinstance(pool, np.ndarray) else _pool_array(pool)[picks - start_index]
-        return picks, pick_scores(model, images, picks, strategy=strategy, seed=seed, threads=threads)
+        return picks, scores_of_keys(encoded, strategy)
     return picks
+
+
+def scores_of_keys(encoded, strategy: str) -> np.ndarray:
+    """rank_pool's float64 scores from the native ranker's encoded keys (decode_keys as float64).
+    The encoding merges -0.0 and +0.0; -H is -0.0 whenever the entropy H is zero (as the C API's
+    fdal_rank_key)."""
+    scores = decode_keys(encoded, strategy).astype(np.float64)
+    if check_strategy(strategy, True).key_dtype == "float64":
+        scores[scores == 0.0] = -0.0
+    return scores
 
 
 def _check_rank_args(model, strategy, k, cap):
@@ -325,7 +320,7 @@ def _check_rank_args(model, strategy, k, cap):
 
 
 def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,
-                  cap=DEFAULT_CAP, labeled_counts=None, start_index=0, return_scores: bool = False):
+                  cap=DEFAULT_CAP, labeled_counts=None, start_index=0, pool_indices=None):
     """rank_pool's checks and ranking: (int64 pool indices, uint64 encoded keys) of the picks, best
     first; the keys as the native ranker orders them (csrc/rank/keys.h; pool-level: the margin key)."""
     spec, k, cap = _check_rank_args(model, strategy, k, cap)
@@ -339,10 +334,9 @@ def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=2
     if not 0 <= start_index <= 2**62:
         raise ValueError(f"start_index must be in 0..2^62, got {start_index}")
     pool = _pool_array(pool)
+    if pool_indices is not None:
+        pool_indices = _check_pool_indices(pool, pool_indices, start_index)
 
-    if return_scores and not isinstance(pool, np.ndarray):
-        raise ValueError("return_scores=True needs an array pool; for an iterable pool call "
-                         "fdal.runtime.pick_scores on the picked images")
     if isinstance(pool, np.ndarray):
         pool = _check_images(model, pool, "pool")
         if len(pool) == 0:
@@ -353,8 +347,11 @@ def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=2
             raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
 
     ranker = _core().Ranker(model._native, strategy, k, seed, threads, cap, labeled_counts, start_index)
+    pushed = 0
     for batch in _batches(pool, batch_size):
-        ranker.push(_check_images(model, batch, "pool batch"))
+        rows = None if pool_indices is None else pool_indices[pushed:pushed + len(batch)]
+        ranker.push(_check_images(model, batch, "pool batch"), rows)
+        pushed += len(batch)
     if ranker.seen == 0:
         raise ValueError("pool is empty")
     if k > ranker.seen:
@@ -362,6 +359,44 @@ def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=2
     if spec.pool_level and k > cap:
         raise ValueError(f"k={k} is larger than the number of candidates {cap} (cap={cap})")
     return ranker.finish_entries()
+
+
+def _check_pool_indices(pool, pool_indices, start_index: int) -> np.ndarray:
+    """pool_indices as int64, one per image of an array pool, strictly ascending, in 0..2^62."""
+    if start_index != 0:
+        raise ValueError("pass either start_index or pool_indices, not both")
+    if not isinstance(pool, np.ndarray):
+        raise ValueError("pool_indices needs an array pool (one index per image)")
+    indices = np.asarray(pool_indices)
+    if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
+        raise ValueError(f"pool_indices must be a 1-D sequence of integers, got shape {indices.shape} "
+                         f"dtype {indices.dtype}")
+    if len(indices) != len(pool):
+        raise ValueError(f"pool_indices has {len(indices)} entries for {len(pool)} pool images")
+    if indices.size and (indices.min() < 0 or indices.max() > 2**62 or np.any(np.diff(indices) <= 0)):
+        raise ValueError("pool_indices must be strictly ascending, in 0..2^62")
+    return indices.astype(np.int64)
+
+
+def rank_candidates(model: Model, rows, load, *, strategy: str, seed: int, cap: int, threads: int = 1,
+                    batch: int = 256) -> dict:
+    """The candidates of a pool-level strategy among pool rows `rows` (int64, ascending, at most cap
+    of them: chosen by random key before any image is read, see candidate_rows), as the native
+    ranker keeps them: {"indices", "random_keys", "margin_keys", "classes", "embeddings" (None for
+    rules without one)}, pool-index order. load(rows) -> uint8 images of those rows; only these rows
+    are read and run, `batch` at a time. Arguments already checked by the caller."""
+    ranker = _core().Ranker(model._native, strategy, 1, seed, threads, cap, None, 0)
+    for b in range(0, len(rows), batch):
+        ranker.push(_check_images(model, load(rows[b:b + batch]), "candidate images"), rows[b:b + batch])
+    return ranker.finish_candidates()
+
+
+def candidate_rows(rows, seed: int, cap: int) -> np.ndarray:
+    """Of the pool rows `rows` (int64), the at most `cap` with the smallest (random key, index), in
+    ascending order: the ranker's candidates among them, known before any image is read."""
+    rows = np.asarray(rows, dtype=np.int64)
+    keys = _core().random_keys(rows, seed)
+    return np.sort(rows[np.lexsort((rows, keys))[:cap]])
 
 
 def decode_keys(encoded, strategy: str) -> np.ndarray:

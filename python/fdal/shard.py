@@ -21,8 +21,8 @@ import numpy as np
 
 from .part import Part
 from .runtime import (Model, _check_int, _check_labeled_counts, _check_rank_args, _check_threads, _rank_entries,
-                      decode_keys)
-from .strategies import DEFAULT_CAP, check_strategy
+                      candidate_rows, decode_keys, rank_candidates)
+from .strategies import DEFAULT_CAP
 
 _SHARD = re.compile(r"^\s*(-?\d+)\s*/\s*(-?\d+)\s*$")
 FORWARD_BATCH = 256  # candidate images run per forward call (bounds the memory of a pool-level shard)
@@ -103,13 +103,6 @@ def rank_folder_shard(model: Model, files: Sequence[str], names: Sequence[str], 
     return part
 
 
-def random_keys_at(indices, seed) -> np.ndarray:
-    """The random strategy's uint64 keys of these pool indices (docs/quantization.md, "Ranking keys")."""
-    from .oracle.keys import GOLDEN_GAMMA, mix64
-    i1 = np.asarray(indices, dtype=np.int64).astype(np.uint64) + np.uint64(1)
-    return mix64(np.uint64(int(seed) % 2**64) + np.uint64(GOLDEN_GAMMA) * i1)  # wrapping, as in C++
-
-
 def _unreadable(path, shard) -> str:
     return (f"{path}: unreadable image file in shard {shard[0]}/{shard[1]}; a sharded ranking numbers images "
             f"by their position in the sorted file list, so every file must decode: fix or remove it")
@@ -142,25 +135,13 @@ def _rank_rows(model: Model, n: int, start: int, stop: int, load: Callable, stre
 
 def _candidates(model: Model, part: Part, load: Callable, cap: int, threads: int, labeled_counts) -> None:
     """The shard's min(cap, size) smallest (random key, index), as the native ranker keeps them for
-    the whole pool; with each one's margin key, predicted class and (if the rule reads it) embedding."""
-    rows = np.arange(part.start, part.stop, dtype=np.int64)
-    rkeys = random_keys_at(rows, part.seed)
-    keep = np.sort(np.lexsort((rows, rkeys))[:cap])  # pool-index order, as the ranker hands them to the rule
-    rows, rkeys = rows[keep], rkeys[keep]
-    spec = check_strategy(part.strategy, model.has_sampler)
-    margins = np.zeros(len(rows), np.int64)
-    classes = np.zeros(len(rows), np.int64)
-    embeddings = np.zeros((len(rows), model.embedding_dim), np.int8) if spec.needs_embedding else None
-    for b in range(0, len(rows), FORWARD_BATCH):
-        out = model.forward(load(rows[b:b + FORWARD_BATCH]), threads=threads)
-        logits = out["logits_raw"].astype(np.int64)
-        top = np.sort(logits, axis=1)
-        margins[b:b + FORWARD_BATCH] = top[:, -1] - top[:, -2]
-        classes[b:b + FORWARD_BATCH] = np.argmax(logits, axis=1)  # the lowest class on ties, as the ranker
-        if embeddings is not None:
-            embeddings[b:b + FORWARD_BATCH] = out["embedding_q"]
-    part.indices, part.keys = rows, rkeys
-    part.margins, part.classes, part.embeddings = margins, classes, embeddings
+    the whole pool; with each one's margin key, predicted class and (if the rule reads it) embedding,
+    from the native ranker (only these rows are decoded and run)."""
+    rows = candidate_rows(np.arange(part.start, part.stop, dtype=np.int64), part.seed, cap)
+    found = rank_candidates(model, rows, load, strategy=part.strategy, seed=part.seed, cap=cap, threads=threads,
+                            batch=FORWARD_BATCH)
+    part.indices, part.keys = found["indices"], found["random_keys"]
+    part.margins, part.classes, part.embeddings = found["margin_keys"], found["classes"], found["embeddings"]
     part.cap = cap
     part.unit = float(model.info["layers"][model.info["logits_layer"]]["out_scale"])
     part.labeled_counts = labeled_counts

@@ -10,7 +10,8 @@ import fdal
 from fdal import format as fmt
 from fdal import testing
 from fdal.oracle.keys import random_keys
-from fdal.runtime import _rank_entries, decode_keys, pick_scores
+from fdal.runtime import _rank_entries, decode_keys
+from fdal.testing.scores import pick_scores
 from fdal.strategies import PER_IMAGE_STRATEGIES
 
 SEED = 1818
@@ -67,3 +68,61 @@ def test_model_digest(model):
     data = fmt.write_model(testing.random_model(SEED, "tiny", n_calibration=32, input_shape=(8, 8, 3)))
     import hashlib
     assert fdal.load(data).sha256 == hashlib.sha256(data).hexdigest() == model.sha256
+
+
+def _scattered(n, seed):
+    """n strictly ascending pool indices spread over a larger pool (gaps of 1..40)."""
+    return np.cumsum(np.random.default_rng(seed).integers(1, 41, size=n)).astype(np.int64)
+
+
+@pytest.mark.parametrize("strategy", ["random", "margin", "power", "classbalanced"])
+def test_pool_indices_seed_and_name_the_picks(model, pool, strategy):
+    # A subset of a larger pool ranked with its indices there: random keys, the rule's seeds and
+    # the returned indices are the given ones. Ground truth: the oracle keys of those indices, or
+    # pool_select over the oracle's margin keys seeded by those indices (the path training's
+    # on-device classbalanced took before rank_pool had pool_indices).
+    from fdal import oracle
+    from fdal.oracle.keys import keys, random_keys as oracle_random_keys
+    spec = testing.random_model(SEED, "tiny", n_calibration=32, input_shape=(8, 8, 3))
+    idx = _scattered(len(pool), SEED)
+    got = fdal.rank_pool(model, pool, 9, strategy=strategy, seed=SEED, pool_indices=idx, batch_size=37, cap=len(pool))
+    if strategy == "random":
+        rk = oracle_random_keys(int(idx.max()) + 1, 0, SEED)[idx]
+        want = idx[np.lexsort((idx, rk))[:9]]
+    else:
+        out = oracle.forward(spec, pool)
+        margin = np.asarray(keys(out, "margin"), dtype=np.int64)
+        if strategy == "margin":
+            want = idx[np.lexsort((idx, margin))[:9]]
+        else:
+            unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
+            classes = np.argmax(out["logits_raw"].astype(np.int64), axis=1)
+            extra = {"classes": classes} if strategy == "classbalanced" else {}
+            want = idx[oracle.pool_select.pool_select(strategy, None, margin, 9, SEED, idx, unit=unit, **extra)]
+    np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED} strategy {strategy}")
+
+
+def test_bad_pool_indices(model, pool):
+    idx = _scattered(len(pool), 3)
+    cases = [(idx[::-1], "strictly ascending"), (np.r_[idx[:-1], idx[-2]], "strictly ascending"),
+             (idx[:-1], "150 pool images"), (np.r_[-1, idx[1:]], "strictly ascending"),
+             (idx.astype(float), "integers")]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            fdal.rank_pool(model, pool, 3, pool_indices=bad)
+    with pytest.raises(ValueError, match="either start_index or pool_indices"):
+        fdal.rank_pool(model, pool, 3, pool_indices=idx, start_index=2)
+    with pytest.raises(ValueError, match="array pool"):
+        fdal.rank_pool(model, iter([pool]), 3, pool_indices=idx)
+
+
+def test_native_ranker_refuses_indices_that_do_not_ascend(model, pool):
+    from fdal import _core
+    ranker = _core.Ranker(model._native, "margin", 3, 0)
+    ranker.push(pool[:5], np.arange(10, 15, dtype=np.int64))
+    for bad in (np.arange(14, 19), np.array([20, 30, 30, 40, 50])):
+        with pytest.raises(ValueError, match="pool indices ascend strictly"):
+            ranker.push(pool[5:10], bad.astype(np.int64))
+    assert ranker.seen == 5  # a refused push ranks nothing
+    ranker.push(pool[5:10], np.arange(15, 20, dtype=np.int64))
+    assert sorted(ranker.finish()) == sorted(fdal.rank_pool(model, pool[:10], 3, strategy="margin") + 10)

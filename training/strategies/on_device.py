@@ -77,30 +77,18 @@ def select_on_device(ctx, candidates, budget, seed, *, strategy: str, embedding:
     labeled_counts = None
     if embedding == LABELED:
         y = np.asarray(ctx.dataset.train_y.cpu() if hasattr(ctx.dataset.train_y, "cpu") else ctx.dataset.train_y)
-        labeled_counts = np.bincount(y[np.asarray(ctx.labeled, dtype=np.int64)].astype(np.int64)).astype(np.int64)
+        labeled_counts = np.bincount(y[np.asarray(ctx.labeled, dtype=np.int64)].astype(np.int64))
         embedding = "student"
-    model, spec = export_cycle_model(ctx, embedding, seed)
+    model, _ = export_cycle_model(ctx, embedding, seed)
+    if labeled_counts is not None:  # one count per class of the model (classes never labeled: 0)
+        labeled_counts = np.pad(labeled_counts, (0, max(0, model.num_classes - len(labeled_counts)))).astype(np.int64)
     x = ctx.dataset.train_x
     order = np.argsort(cand, kind="stable")  # rank_pool's candidates come in pool-index order
     images = images_nhwc(x[torch.as_tensor(cand[order], device=x.device)])
     if strategy == "classbalanced":
-        picks = _classbalanced(model, spec, images, budget, seed, cand[order], labeled_counts)
-    else:
-        picks = fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1)
+        # Seeded by the candidates' indices in the whole training pool (the other strategies by
+        # position among the candidates): the runs in docs/results-data were made this way.
+        return fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1,
+                              pool_indices=cand[order], labeled_counts=labeled_counts).astype(np.int64)
+    picks = fdal.rank_pool(model, images, budget, strategy=strategy, seed=seed, cap=len(cand), threads=1)
     return cand[order][picks].astype(np.int64)
-
-
-def _classbalanced(model, spec, images, budget, seed, pool_indices, labeled_counts=None):
-    """rank_pool's classbalanced rule (native), seeded by the candidates' indices in the whole
-    training pool (rank_pool seeds by position among the candidates): the runs in
-    docs/results-data were made this way, first through the numpy oracle, which this equals.
-    labeled_counts: the labeled set's images per class ("@labeled"), or None."""
-    from fdal import _core
-    from fdal.oracle.keys import keys
-    logits = np.asarray(model.forward(images)["logits_raw"]).astype(np.int64)
-    classes = np.argmax(logits, axis=1).astype(np.int64)  # ties: the lowest class, as the runtime
-    margin = keys({"logits_raw": logits}, "margin").astype(np.int64)
-    unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
-    return _core.pool_select("classbalanced", None, margin, budget, seed,
-                             pool_indices=pool_indices.astype(np.int64), classes=classes,
-                             labeled_counts=labeled_counts, unit=unit)

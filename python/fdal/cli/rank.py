@@ -87,7 +87,6 @@ def register(sub):
 def run_rank(args) -> int:
     import fdal
     from fdal.image_folder import is_image_source
-    from fdal.runtime import pick_scores
     if args.shard is not None or args.device_id is not None:
         return rank_shard(args)
     require_file(args.model, "model")
@@ -99,13 +98,13 @@ def run_rank(args) -> int:
     pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
     # rank_pool checks the arguments (strategy and sampler before reading any image).
     t0 = time.perf_counter()
-    picks = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
-                           strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
-                           threads=args.threads, cap=args.cap, labeled_counts=args.labeled_counts)
+    picks, scores = fdal.rank_pool(model, batches_with_progress(pool, args.batch_size, "ranking"), args.k,
+                                   strategy=args.strategy, batch_size=args.batch_size, seed=args.seed,
+                                   threads=args.threads, cap=args.cap, labeled_counts=args.labeled_counts,
+                                   return_scores=True)
     seconds = time.perf_counter() - t0
     fmt = infer_format(args.format, args.out, "text")
-    if fmt in ("csv", "jsonl"):  # file = the pool index; the picks are run once more for their scores
-        scores = pick_scores(model, pool[picks], picks, strategy=args.strategy, seed=args.seed)
+    if fmt in ("csv", "jsonl"):  # file = the pool index; score = the key the ranker compared
         write_picks([str(i) for i in picks], scores, fmt, args.out)
     elif fmt == "npy" and not args.out:
         raise ValueError("--format npy needs --out FILE.npy")
@@ -126,7 +125,6 @@ def rank_folder(args, model) -> int:
     """`fdal rank MODEL FOLDER_OR_GLOB`: picks named by file, streamed in bounded memory."""
     import fdal
     from fdal.image_folder import ImageFolder, NoImages, list_images, relative_name, require_pillow
-    from fdal.runtime import pick_scores
     require_pillow()  # the one-line install hint before any listing
     fmt = infer_format(args.format, args.out, "csv")
     if fmt == "npy" and not args.out:
@@ -144,16 +142,15 @@ def rank_folder(args, model) -> int:
     folder = ImageFolder(files, model.input_shape, workers=args.decode_workers, on_skip=warn)
     t0 = time.perf_counter()
     try:
-        picks = fdal.rank_pool(model, folder.batches(), args.k, strategy=args.strategy,
-                               batch_size=args.batch_size, seed=args.seed, threads=args.threads, cap=args.cap,
-                               labeled_counts=args.labeled_counts)
+        picks, scores = fdal.rank_pool(model, folder.batches(), args.k, strategy=args.strategy,
+                                       batch_size=args.batch_size, seed=args.seed, threads=args.threads,
+                                       cap=args.cap, labeled_counts=args.labeled_counts, return_scores=True)
     except ValueError:
         if not folder.names and len(folder.skipped) == len(files):
             raise NoImages(f"none of the {len(files):,} image files in {args.pool} could be read") from None
         raise
     seconds = time.perf_counter() - t0
-    picked = [folder.names[i] for i in picks]
-    scores = pick_scores(model, folder.load(picked), picks, strategy=args.strategy, seed=args.seed)
+    picked = [folder.names[i] for i in picks]  # each file decoded once, while ranking
     names = [relative_name(f, args.pool) for f in picked]
     write_picks(names, scores, fmt, args.out)
     if args.label_studio:
