@@ -1,6 +1,7 @@
 // The C API over the C++ classes: every entry point catches everything (including bad_alloc) and
 // turns it into an fdal_status plus a thread-local message.
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "capi/capi_guard.h"
 #include "fdal/fdal.h"
 #include "format/format_error.h"
 #include "format/loader.h"
@@ -33,41 +35,25 @@ struct fdal_workspace {
   std::vector<std::int32_t> score_scratch;
 };
 
+namespace fdal {
+namespace capi {
+
+std::string& last_error() {
+#if defined(FDAL_NO_THREADS)
+  static std::string message;  // bare metal: one thread, and no thread pointer for thread_local
+#else
+  thread_local std::string message;
+#endif
+  return message;
+}
+
+}  // namespace capi
+}  // namespace fdal
+
 namespace {
 
-#if defined(FDAL_NO_THREADS)
-std::string last_error;  // bare metal: one thread, and no thread pointer for thread_local
-#else
-thread_local std::string last_error;
-#endif
-
-template <typename F>
-fdal_status guarded(F&& body) {
-  try {
-    last_error.clear();
-    body();
-    return FDAL_OK;
-  } catch (const fdal::FormatError& e) {
-    last_error = e.what();
-    return FDAL_ERR_FORMAT;
-  } catch (const std::invalid_argument& e) {
-    last_error = e.what();
-    return FDAL_ERR_INVALID_ARGUMENT;
-  } catch (const std::bad_alloc&) {
-    last_error = "out of memory";
-    return FDAL_ERR_NO_MEMORY;
-  } catch (const std::exception& e) {
-    last_error = e.what();
-    return FDAL_ERR_INTERNAL;
-  } catch (...) {
-    last_error = "unknown internal error";
-    return FDAL_ERR_INTERNAL;
-  }
-}
-
-void require(bool ok, const char* message) {
-  if (!ok) throw std::invalid_argument(message);
-}
+using fdal::capi::guarded;
+using fdal::capi::require;
 
 fdal::ImageView to_view(const fdal_images* images) {
   require(images != nullptr, "images is NULL");
@@ -142,11 +128,38 @@ fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
   return key;
 }
 
+// The earlier positional forward calls as fdal_forward_run's outputs and options.
+fdal_status forward_positional(const fdal_model* model, fdal_workspace* workspace, std::int32_t threads,
+                               const fdal_images* images, std::int32_t* logits_raw, std::int32_t* score_raw,
+                               float* logits, float* score, std::int8_t* embedding) {
+  fdal_forward_outputs out;
+  fdal_forward_outputs_init(&out);
+  out.logits_raw = logits_raw;
+  out.score_raw = score_raw;
+  out.logits = logits;
+  out.score = score;
+  out.embedding = embedding;
+  fdal_forward_options options;
+  fdal_forward_options_init(&options);
+  options.threads = threads;
+  options.workspace = workspace;
+  return fdal_forward_run(model, images, &out, &options);
+}
+
+// The options of the positional ranker forms.
+fdal_ranker_options ranker_options(int32_t threads, int64_t cap) {
+  fdal_ranker_options o;
+  fdal_ranker_options_init(&o);
+  o.threads = threads;
+  o.cap = cap;
+  return o;
+}
+
 }  // namespace
 
 extern "C" {
 
-const char* fdal_last_error(void) { return last_error.c_str(); }
+const char* fdal_last_error(void) { return fdal::capi::last_error().c_str(); }
 
 const char* fdal_status_name(fdal_status status) {
   switch (status) {
@@ -227,15 +240,59 @@ fdal_status fdal_model_get_info(const fdal_model* model, fdal_model_info* info) 
   });
 }
 
+void fdal_forward_outputs_init(fdal_forward_outputs* outputs) {
+  if (!outputs) return;
+  std::memset(outputs, 0, sizeof(*outputs));
+  outputs->size = sizeof(*outputs);
+}
+
+void fdal_forward_options_init(fdal_forward_options* options) {
+  if (!options) return;
+  std::memset(options, 0, sizeof(*options));
+  options->size = sizeof(*options);
+  options->threads = 1;
+}
+
+fdal_status fdal_forward_run(const fdal_model* model, const fdal_images* images, const fdal_forward_outputs* outputs,
+                             const fdal_forward_options* options) {
+  return guarded([&] {
+    require(outputs != nullptr, "outputs is NULL");
+    fdal::capi::require_struct_size(outputs, outputs->size, sizeof(fdal_forward_outputs), "fdal_forward_outputs");
+    fdal_forward_options o;
+    fdal_forward_options_init(&o);
+    if (options != nullptr) {
+      fdal::capi::require_struct_size(options, options->size, sizeof(fdal_forward_options), "fdal_forward_options");
+      o = *options;
+    }
+    const fdal_forward_outputs& out = *outputs;
+    if (o.workspace != nullptr) {
+      fdal_workspace& ws = *o.workspace;
+      require(model == nullptr || model->model.get() == ws.model, "the workspace was made for another model");
+      forward_checked(*ws.model, to_view(images), ws.threads, &ws.arenas, ws.score_scratch.data(),
+                      std::int64_t(ws.score_scratch.size()), out.logits_raw, out.score_raw, out.logits, out.score,
+                      out.embedding);
+      return;
+    }
+    require(o.threads >= 1, "threads must be at least 1");
+    require(model != nullptr, "model is NULL");
+    const fdal::ImageView view = to_view(images);
+    std::vector<std::int32_t> scratch;  // this call's score_raw when only float scores are asked for
+    if (out.score != nullptr && out.score_raw == nullptr) scratch.resize(std::size_t(std::max<std::int64_t>(view.n, 1)));
+    // No workspaces: forward_raw_threads makes one per thread for this call.
+    forward_checked(*model->model, view, o.threads, nullptr, scratch.data(), std::int64_t(scratch.size()),
+                    out.logits_raw, out.score_raw, out.logits, out.score, out.embedding);
+  });
+}
+
 fdal_status fdal_forward(const fdal_model* model, const fdal_images* images, int32_t* logits_raw,
                          int32_t* score_raw, float* logits, float* score) {
-  return fdal_forward_threads(model, images, 1, logits_raw, score_raw, logits, score);
+  return forward_positional(model, nullptr, 1, images, logits_raw, score_raw, logits, score, nullptr);
 }
 
 fdal_status fdal_forward_threads(const fdal_model* model, const fdal_images* images,
                                  int32_t threads, int32_t* logits_raw, int32_t* score_raw,
                                  float* logits, float* score) {
-  return fdal_forward_embedding(model, images, threads, logits_raw, score_raw, logits, score, nullptr);
+  return forward_positional(model, nullptr, threads, images, logits_raw, score_raw, logits, score, nullptr);
 }
 
 fdal_status fdal_model_get_embedding_info(const fdal_model* model, fdal_embedding_info* info) {
@@ -257,16 +314,7 @@ fdal_status fdal_model_get_embedding_info(const fdal_model* model, fdal_embeddin
 fdal_status fdal_forward_embedding(const fdal_model* model, const fdal_images* images, int32_t threads,
                                    int32_t* logits_raw, int32_t* score_raw, float* logits, float* score,
                                    int8_t* embedding) {
-  return guarded([&] {
-    require(threads >= 1, "threads must be at least 1");
-    require(model != nullptr, "model is NULL");
-    const fdal::ImageView view = to_view(images);
-    std::vector<std::int32_t> scratch;  // this call's score_raw when only float scores are asked for
-    if (score != nullptr && score_raw == nullptr) scratch.resize(std::size_t(std::max<std::int64_t>(view.n, 1)));
-    // No workspaces: forward_raw_threads makes one per thread for this call.
-    forward_checked(*model->model, view, threads, nullptr, scratch.data(), std::int64_t(scratch.size()),
-                    logits_raw, score_raw, logits, score, embedding);
-  });
+  return forward_positional(model, nullptr, threads, images, logits_raw, score_raw, logits, score, embedding);
 }
 
 fdal_status fdal_workspace_create(const fdal_model* model, int32_t threads, fdal_workspace** out) {
@@ -297,12 +345,8 @@ fdal_status fdal_forward_ws(fdal_workspace* workspace, const fdal_images* images
 fdal_status fdal_forward_ws_embedding(fdal_workspace* workspace, const fdal_images* images,
                                       int32_t* logits_raw, int32_t* score_raw, float* logits,
                                       float* score, int8_t* embedding) {
-  return guarded([&] {
-    require(workspace != nullptr, "workspace is NULL");
-    forward_checked(*workspace->model, to_view(images), workspace->threads, &workspace->arenas,
-                    workspace->score_scratch.data(), std::int64_t(workspace->score_scratch.size()),
-                    logits_raw, score_raw, logits, score, embedding);
-  });
+  if (workspace == nullptr) return guarded([] { require(false, "workspace is NULL"); });
+  return forward_positional(nullptr, workspace, 1, images, logits_raw, score_raw, logits, score, embedding);
 }
 
 int32_t fdal_strategy_count(void) { return fdal::kNumStrategies; }
@@ -311,9 +355,43 @@ const char* fdal_strategy_name(int32_t index) {
   return index >= 0 && index < fdal::kNumStrategies ? fdal::kStrategyTable[index].name : nullptr;
 }
 
+void fdal_ranker_options_init(fdal_ranker_options* options) {
+  if (!options) return;
+  std::memset(options, 0, sizeof(*options));
+  options->size = sizeof(*options);
+  options->threads = 1;
+  options->cap = FDAL_DEFAULT_CAP;
+}
+
+fdal_status fdal_ranker_create_with(const fdal_model* model, const char* strategy, int64_t k, uint64_t seed,
+                                    const fdal_ranker_options* options, fdal_ranker** out) {
+  static_assert(FDAL_DEFAULT_CAP == fdal::Ranker::kDefaultCap, "fdal.h and ranker.h disagree on the cap");
+  return guarded([&] {
+    require(out != nullptr, "out is NULL");
+    *out = nullptr;
+    require(model != nullptr, "model is NULL");
+    require(strategy != nullptr, "strategy is NULL");
+    fdal_ranker_options o;
+    fdal_ranker_options_init(&o);
+    if (options != nullptr) {
+      fdal::capi::require_struct_size(options, options->size, sizeof(fdal_ranker_options), "fdal_ranker_options");
+      o = *options;
+    }
+    auto handle = std::make_unique<fdal_ranker>();
+    // fdal::Ranker checks strategy (its sampler or embedding), k, threads, cap, start_index and the
+    // labeled counts, with messages that name them.
+    handle->ranker = std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed,
+                                                    o.threads, o.cap, o.start_index);
+    if (o.labeled_counts != nullptr || o.num_labeled_counts != 0) {
+      handle->ranker->set_labeled_counts(o.labeled_counts, o.num_labeled_counts);
+    }
+    *out = handle.release();
+  });
+}
+
 fdal_status fdal_ranker_create(const fdal_model* model, const char* strategy, int64_t k,
                                uint64_t seed, fdal_ranker** out) {
-  return fdal_ranker_create_threads(model, strategy, k, seed, 1, out);
+  return fdal_ranker_create_with(model, strategy, k, seed, nullptr, out);
 }
 
 fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* strategy, int64_t k,
@@ -323,19 +401,8 @@ fdal_status fdal_ranker_create_threads(const fdal_model* model, const char* stra
 
 fdal_status fdal_ranker_create_cap(const fdal_model* model, const char* strategy, int64_t k,
                                    uint64_t seed, int32_t threads, int64_t cap, fdal_ranker** out) {
-  static_assert(FDAL_DEFAULT_CAP == fdal::Ranker::kDefaultCap, "fdal.h and ranker.h disagree on the cap");
-  return guarded([&] {
-    require(out != nullptr, "out is NULL");
-    *out = nullptr;
-    require(model != nullptr, "model is NULL");
-    require(strategy != nullptr, "strategy is NULL");
-    auto handle = std::make_unique<fdal_ranker>();
-    // fdal::Ranker checks strategy (its sampler or embedding), k, threads and cap, with messages
-    // that name them.
-    handle->ranker =
-        std::make_unique<fdal::Ranker>(*model->model, fdal::parse_strategy(strategy), k, seed, threads, cap);
-    *out = handle.release();
-  });
+  const fdal_ranker_options options = ranker_options(threads, cap);
+  return fdal_ranker_create_with(model, strategy, k, seed, &options, out);
 }
 
 fdal_status fdal_ranker_set_labeled_counts(fdal_ranker* ranker, const int64_t* counts, int64_t n) {
@@ -346,9 +413,14 @@ fdal_status fdal_ranker_set_labeled_counts(fdal_ranker* ranker, const int64_t* c
 }
 
 fdal_status fdal_ranker_push(fdal_ranker* ranker, const fdal_images* images) {
+  return fdal_ranker_push_indices(ranker, images, nullptr);
+}
+
+fdal_status fdal_ranker_push_indices(fdal_ranker* ranker, const fdal_images* images, const int64_t* pool_indices) {
   return guarded([&] {
     require(ranker != nullptr, "ranker is NULL");
-    ranker->ranker->push(to_view(images));
+    const fdal::ImageView view = to_view(images);
+    ranker->ranker->push(view, pool_indices);
   });
 }
 
@@ -373,81 +445,3 @@ fdal_status fdal_ranker_finish_keys(fdal_ranker* ranker, int64_t* indices, fdal_
 void fdal_ranker_free(fdal_ranker* ranker) { delete ranker; }
 
 }  // extern "C"
-
-namespace {
-
-fdal::PoolParams pool_params(const fdal_pool_params* p) {
-  fdal::PoolParams out;
-  if (p) {
-    out.min_cluster_size = p->min_cluster_size;
-    out.k_nn = p->k_nn;
-    out.max_cells = p->max_cells;
-    out.delta = p->delta;
-    out.beta = p->beta;
-    out.unit = p->unit;
-  }
-  return out;
-}
-
-}  // namespace
-
-extern "C" void fdal_pool_params_default(fdal_pool_params* params) {
-  if (!params) return;
-  const fdal::PoolParams d;
-  params->min_cluster_size = d.min_cluster_size;
-  params->k_nn = d.k_nn;
-  params->max_cells = d.max_cells;
-  params->delta = d.delta;
-  params->beta = d.beta;
-  params->unit = d.unit;
-}
-
-extern "C" fdal_status fdal_pool_select_scratch_bytes(const char* rule, int64_t n, int64_t d, int64_t k,
-                                                      const fdal_pool_params* params, size_t* bytes) {
-  return guarded([&] {
-    require(rule != nullptr, "rule is NULL");
-    require(bytes != nullptr, "bytes is NULL");
-    *bytes = fdal::pool_select_scratch_bytes(fdal::parse_pool_rule(rule), n, d, k, pool_params(params));
-  });
-}
-
-extern "C" fdal_status fdal_pool_select_labeled(const char* rule, const int8_t* embeddings, int64_t n,
-                                                int64_t d, int64_t row_stride, const int64_t* pool_indices,
-                                                const int64_t* scores, const int64_t* classes,
-                                                const int64_t* labeled_counts, int64_t num_labeled_counts,
-                                                int64_t k, uint64_t seed, const fdal_pool_params* params,
-                                                void* scratch, size_t scratch_bytes, int64_t* picks) {
-  return guarded([&] {
-    require(rule != nullptr, "rule is NULL");
-    fdal::PoolCandidates c;
-    c.embeddings = embeddings;
-    c.n = n;
-    c.d = d;
-    c.row_stride = row_stride;
-    c.pool_index = pool_indices;
-    c.scores = scores;
-    c.classes = classes;
-    c.labeled_counts = labeled_counts;
-    c.num_labeled_counts = num_labeled_counts;
-    fdal::pool_select(fdal::parse_pool_rule(rule), c, k, seed, pool_params(params), picks, scratch,
-                      scratch_bytes);
-  });
-}
-
-extern "C" fdal_status fdal_pool_select_classes(const char* rule, const int8_t* embeddings, int64_t n,
-                                                int64_t d, int64_t row_stride, const int64_t* pool_indices,
-                                                const int64_t* scores, const int64_t* classes, int64_t k,
-                                                uint64_t seed, const fdal_pool_params* params, void* scratch,
-                                                size_t scratch_bytes, int64_t* picks) {
-  return fdal_pool_select_labeled(rule, embeddings, n, d, row_stride, pool_indices, scores, classes, nullptr, 0,
-                                  k, seed, params, scratch, scratch_bytes, picks);
-}
-
-extern "C" fdal_status fdal_pool_select(const char* rule, const int8_t* embeddings, int64_t n, int64_t d,
-                                        int64_t row_stride, const int64_t* pool_indices,
-                                        const int64_t* scores, int64_t k, uint64_t seed,
-                                        const fdal_pool_params* params, void* scratch,
-                                        size_t scratch_bytes, int64_t* picks) {
-  return fdal_pool_select_classes(rule, embeddings, n, d, row_stride, pool_indices, scores, nullptr, k, seed,
-                                  params, scratch, scratch_bytes, picks);
-}

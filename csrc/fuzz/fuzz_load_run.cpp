@@ -33,11 +33,22 @@ fdal_images contiguous(const std::uint8_t* data, std::int64_t n, const fdal_mode
   return fdal_images{data, n, h, w, c, h * w * c, w * c, c, 1};
 }
 
+// fdal_forward_run on one thread into logits_raw (+ score_raw, embedding when not NULL).
+fdal_status run(const fdal_model* model, const fdal_images* images, std::int32_t* logits_raw, std::int32_t* score_raw,
+                std::int8_t* embedding) {
+  fdal_forward_outputs out;
+  fdal_forward_outputs_init(&out);
+  out.logits_raw = logits_raw;
+  out.score_raw = score_raw;
+  out.embedding = embedding;
+  return fdal_forward_run(model, images, &out, nullptr);
+}
+
 std::vector<std::int32_t> forward(const fdal_model* model, const fdal_images& images,
                                   const fdal_model_info& info) {
   std::vector<std::int32_t> out(std::size_t(images.n) * (info.num_classes + 1));
   std::int32_t* score = info.has_sampler ? out.data() + images.n * info.num_classes : nullptr;
-  check(fdal_forward(model, &images, out.data(), score, nullptr, nullptr), "forward failed on a loaded model");
+  check(run(model, &images, out.data(), score, nullptr), "forward failed on a loaded model");
   return out;
 }
 
@@ -51,11 +62,11 @@ void embedding_checks(const fdal_model* model, const fdal_model_info& info, cons
   std::vector<std::int32_t> logits(std::size_t(kPool * info.num_classes));
   std::vector<std::int8_t> batch(kPool * dim), one(dim);
   const fdal_images all = contiguous(pool, kPool, info);
-  check(fdal_forward_embedding(model, &all, 1, logits.data(), nullptr, nullptr, nullptr, batch.data()),
+  check(run(model, &all, logits.data(), nullptr, batch.data()),
         "forward_embedding failed on a loaded model");
   for (std::int64_t n = 0; n < kPool; ++n) {
     const fdal_images image = contiguous(pool + n * image_bytes, 1, info);
-    check(fdal_forward_embedding(model, &image, 1, logits.data(), nullptr, nullptr, nullptr, one.data()),
+    check(run(model, &image, logits.data(), nullptr, one.data()),
           "forward_embedding failed on one image");
     if (std::memcmp(one.data(), batch.data() + n * dim, dim) != 0) {
       die("the embedding of one image differs from its row in the batch");
@@ -69,7 +80,7 @@ void rank_checks(const fdal_model* model, const fdal_model_info& info, const std
   for (std::int32_t s = 0; s < fdal_strategy_count(); ++s) {
     const char* strategy = fdal_strategy_name(s);
     fdal_ranker* probe = nullptr;
-    const fdal_status created = fdal_ranker_create(model, strategy, k, seed, &probe);
+    const fdal_status created = fdal_ranker_create_with(model, strategy, k, seed, nullptr, &probe);
     fdal_ranker_free(probe);
     // The refusals a loaded model may earn: a strategy that needs the sampler or the embedding
     // output it lacks.
@@ -80,7 +91,7 @@ void rank_checks(const fdal_model* model, const fdal_model_info& info, const std
     std::int64_t one[k], two[k];
     for (int pushes = 1; pushes <= 2; ++pushes) {
       fdal_ranker* ranker = nullptr;
-      check(fdal_ranker_create(model, strategy, k, seed, &ranker), "ranker_create failed");
+      check(fdal_ranker_create_with(model, strategy, k, seed, nullptr, &ranker), "ranker_create failed");
       fdal_images all = contiguous(pool, kPool, info);
       if (pushes == 1) {
         check(fdal_ranker_push(ranker, &all), "push failed");

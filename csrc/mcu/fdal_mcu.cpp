@@ -100,7 +100,10 @@ int run() {
   // --cap; capped at the pool size, which keeps the same images and allocates only what they need.
   const std::int64_t cap = FDAL_MCU_CAP < images.n ? FDAL_MCU_CAP : images.n;
   fdal_ranker* ranker = nullptr;
-  const fdal_status created = fdal_ranker_create_cap(model, FDAL_MCU_STRATEGY, k, FDAL_MCU_SEED, 1, cap, &ranker);
+  fdal_ranker_options options;
+  fdal_ranker_options_init(&options);
+  options.cap = cap;
+  const fdal_status created = fdal_ranker_create_with(model, FDAL_MCU_STRATEGY, k, FDAL_MCU_SEED, &options, &ranker);
   if (created != FDAL_OK) return die_status(created, "ranker " FDAL_MCU_STRATEGY);
   const std::size_t heap_ranker = std::size_t(mallinfo().uordblks) - heap_model;
   // The pool is in flash already: one push reads it in place (the ranker runs it in chunks).

@@ -1,7 +1,7 @@
 // Whole models through the C API against the oracle: raw int32 logits and score accumulators and
 // their float32 values, bit for bit, for vgg11_lite and alexnet_lite random models (format 1.0),
-// through fdal_forward and through a reusable fdal_workspace (fdal_forward_ws); and the int8
-// embedding of embedding_branch (format 2.0) through fdal_forward_embedding / _ws_embedding.
+// through fdal_forward_run (and its older positional wrappers), with and without a reusable
+// fdal_workspace; and the int8 embedding of embedding_branch (format 2.0).
 //   test_forward GOLDEN_DIR
 #include <cstdint>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "forward_call.h"
 #include "fdal/fdal.h"
 #include "golden.h"
 
@@ -26,7 +27,7 @@ void check_embedding(fdal_model* model, const fdal_test::GoldFile& gold, const f
   if (!gold.has("embedding_q")) {
     CHECK(e.has_embedding == 0 && e.layer == -1 && e.dim == 0);
     std::int8_t unused[1];
-    CHECK_EQ(fdal_forward_embedding(model, &view, 1, logits_raw.data(), nullptr, nullptr, nullptr, unused),
+    CHECK_EQ(fdal_test::forward_run(model, &view, 1, nullptr, logits_raw.data(), nullptr, nullptr, nullptr, unused),
              FDAL_ERR_INVALID_ARGUMENT);
     CHECK(std::strstr(fdal_last_error(), "has no embedding") != nullptr);
     return;
@@ -40,7 +41,7 @@ void check_embedding(fdal_model* model, const fdal_test::GoldFile& gold, const f
   const std::size_t values = std::size_t(n * e.dim);
   for (std::int32_t threads : {1, 3}) {
     std::vector<std::int8_t> q(values, 0x5A);
-    CHECK_EQ(fdal_forward_embedding(model, &view, threads, logits_raw.data(), nullptr, nullptr, nullptr, q.data()),
+    CHECK_EQ(fdal_test::forward_run(model, &view, threads, nullptr, logits_raw.data(), nullptr, nullptr, nullptr, q.data()),
              FDAL_OK);
     CHECK(std::memcmp(q.data(), want_q.bytes.data(), values) == 0);
     // The documented dequantization, float32(q - zero_point) * scale, is the oracle's float embedding.
@@ -54,7 +55,7 @@ void check_embedding(fdal_model* model, const fdal_test::GoldFile& gold, const f
     CHECK_EQ(fdal_workspace_create(model, threads, &ws), FDAL_OK);
     std::vector<std::int8_t> q_ws(values, 0x5A);
     std::vector<float> score(static_cast<std::size_t>(n));
-    CHECK_EQ(fdal_forward_ws_embedding(ws, &view, logits_raw.data(), nullptr, nullptr, score.data(), q_ws.data()),
+    CHECK_EQ(fdal_test::forward_run(nullptr, &view, 1, ws, logits_raw.data(), nullptr, nullptr, score.data(), q_ws.data()),
              FDAL_OK);
     CHECK(q_ws == q);
     CHECK(std::memcmp(score.data(), gold.get("score").bytes.data(), score.size() * 4) == 0);
@@ -81,16 +82,32 @@ void check_model(const char* dir, const std::string& name) {
   std::vector<std::int32_t> logits_raw(std::size_t(n * classes)), score_raw(static_cast<std::size_t>(n));
   std::vector<float> logits(std::size_t(n * classes)), score(static_cast<std::size_t>(n));
   const fdal_images view{images.as<std::uint8_t>(), n, h, w, c, h * w * c, w * c, c, 1};
-  CHECK_EQ(fdal_forward(model, &view, logits_raw.data(), score_raw.data(), logits.data(), score.data()), FDAL_OK);
+  CHECK_EQ(fdal_test::forward_run(model, &view, 1, nullptr, logits_raw.data(), score_raw.data(), logits.data(), score.data(), nullptr), FDAL_OK);
   CHECK(std::memcmp(logits_raw.data(), gold.get("logits_raw").bytes.data(), logits_raw.size() * 4) == 0);
   CHECK(std::memcmp(logits.data(), gold.get("logits").bytes.data(), logits.size() * 4) == 0);
   CHECK(std::memcmp(score_raw.data(), gold.get("score_raw").bytes.data(), score_raw.size() * 4) == 0);
   CHECK(std::memcmp(score.data(), gold.get("score").bytes.data(), score.size() * 4) == 0);
 
+  // The earlier positional form (an ABI wrapper) gives the same numbers; the structs' size is checked.
+  std::vector<std::int32_t> old_raw(logits_raw.size());
+  std::vector<float> old_score(score.size());
+  CHECK_EQ(fdal_forward(model, &view, old_raw.data(), nullptr, nullptr, old_score.data()), FDAL_OK);
+  CHECK(old_raw == logits_raw && std::memcmp(old_score.data(), score.data(), score.size() * 4) == 0);
+  fdal_forward_outputs outputs;
+  fdal_forward_outputs_init(&outputs);
+  outputs.logits_raw = old_raw.data();
+  fdal_forward_options options;
+  fdal_forward_options_init(&options);
+  options.size = 0;  // never initialised
+  CHECK_EQ(fdal_forward_run(model, &view, &outputs, &options), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "fdal_forward_options_init");
+  outputs.size = sizeof(outputs) - 1;
+  CHECK_EQ(fdal_forward_run(model, &view, &outputs, nullptr), FDAL_ERR_INVALID_ARGUMENT);
+
   // Image by image, through a reversed view (negative stride): same numbers.
   const fdal_images reversed{images.as<std::uint8_t>() + (n - 1) * h * w * c, n, h, w, c, -h * w * c, w * c, c, 1};
   std::vector<std::int32_t> rev(std::size_t(n * classes));
-  CHECK_EQ(fdal_forward(model, &reversed, rev.data(), nullptr, nullptr, nullptr), FDAL_OK);
+  CHECK_EQ(fdal_test::forward_run(model, &reversed, 1, nullptr, rev.data(), nullptr, nullptr, nullptr, nullptr), FDAL_OK);
   for (std::int64_t i = 0; i < n; ++i) {
     CHECK(std::memcmp(rev.data() + (n - 1 - i) * classes, logits_raw.data() + i * classes, std::size_t(classes) * 4) == 0);
   }
@@ -102,7 +119,7 @@ void check_model(const char* dir, const std::string& name) {
     for (int call = 0; call < 2 && ws != nullptr; ++call) {
       std::vector<std::int32_t> lr(logits_raw.size(), -1), sr(score_raw.size(), -1);
       std::vector<float> lf(logits.size(), -1.f), sf(score.size(), -1.f);
-      CHECK_EQ(fdal_forward_ws(ws, &view, lr.data(), sr.data(), lf.data(), sf.data()), FDAL_OK);
+      CHECK_EQ(fdal_test::forward_run(nullptr, &view, 1, ws, lr.data(), sr.data(), lf.data(), sf.data(), nullptr), FDAL_OK);
       CHECK(lr == logits_raw && sr == score_raw);
       CHECK(std::memcmp(lf.data(), logits.data(), lf.size() * 4) == 0);
       CHECK(std::memcmp(sf.data(), score.data(), sf.size() * 4) == 0);
@@ -113,7 +130,7 @@ void check_model(const char* dir, const std::string& name) {
     const fdal_images copies{images.as<std::uint8_t>() + h * w * c, many, h, w, c, 0, w * c, c, 1};
     std::vector<std::int32_t> lr(std::size_t(many * classes));
     std::vector<float> sf(std::size_t(many), -1.f);
-    CHECK_EQ(fdal_forward_ws(ws, &copies, lr.data(), nullptr, nullptr, sf.data()), FDAL_OK);
+    CHECK_EQ(fdal_test::forward_run(nullptr, &copies, 1, ws, lr.data(), nullptr, nullptr, sf.data(), nullptr), FDAL_OK);
     bool same = true;
     for (std::int64_t i = 0; i < many; ++i) {
       same = same && std::memcmp(&sf[std::size_t(i)], &score[1], 4) == 0 &&
@@ -125,11 +142,11 @@ void check_model(const char* dir, const std::string& name) {
   fdal_workspace* none = nullptr;
   CHECK_EQ(fdal_workspace_create(model, 0, &none), FDAL_ERR_INVALID_ARGUMENT);
   CHECK(none == nullptr);
-  CHECK_EQ(fdal_forward_ws(nullptr, &view, logits_raw.data(), nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_test::forward_run(nullptr, &view, 1, nullptr, logits_raw.data(), nullptr, nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
 
   // A batch whose images have the wrong shape is an argument error.
   const fdal_images wrong{images.as<std::uint8_t>(), n, h - 1, w, c, h * w * c, w * c, c, 1};
-  CHECK_EQ(fdal_forward(model, &wrong, logits_raw.data(), nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_test::forward_run(model, &wrong, 1, nullptr, logits_raw.data(), nullptr, nullptr, nullptr, nullptr), FDAL_ERR_INVALID_ARGUMENT);
   check_embedding(model, gold, view, n, classes);
   fdal_model_free(model);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.h"
+#include "forward_call.h"
 #include "fdal/fdal.h"
 #include "format/crc32.h"
 #include "golden.h"
@@ -93,8 +94,8 @@ int main(int argc, char** argv) {
                                image, std::int64_t(info.input_w) * info.input_c, info.input_c, 1};
       std::vector<std::int32_t> logits_a(std::size_t(n * info.num_classes)), logits_b(logits_a.size());
       std::vector<std::int32_t> score_a(static_cast<std::size_t>(n)), score_b(score_a.size());
-      CHECK_EQ(fdal_forward(copied, &images, logits_a.data(), score_a.data(), nullptr, nullptr), FDAL_OK);
-      CHECK_EQ(fdal_forward(in_place, &images, logits_b.data(), score_b.data(), nullptr, nullptr), FDAL_OK);
+      CHECK_EQ(fdal_test::forward_run(copied, &images, 1, nullptr, logits_a.data(), score_a.data(), nullptr, nullptr, nullptr), FDAL_OK);
+      CHECK_EQ(fdal_test::forward_run(in_place, &images, 1, nullptr, logits_b.data(), score_b.data(), nullptr, nullptr, nullptr), FDAL_OK);
       CHECK(logits_a == logits_b);
       CHECK(score_a == score_b);
     }

@@ -1,10 +1,12 @@
-// Pool selection through the C API (fdal_pool_select) and the C++ kernels: known answers, the
+// Pool selection through the C API (its request family, fdal_pool_request_*, and the positional
+// forms kept as wrappers) and the C++ kernels: known answers, the
 // pool_dot slots of every kernel path this CPU runs agree, a caller's scratch gives the same picks, errors are
 // FDAL_ERR_INVALID_ARGUMENT. Bit-exactness to the numpy oracle: tests/runtime/test_pool_select.py.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "check.h"
@@ -18,6 +20,43 @@ namespace {
 std::uint64_t lcg(std::uint64_t& s) {
   s = s * 6364136223846793005ull + 1442695040888963407ull;
   return s >> 33;
+}
+
+// The cases below as a request of fdal.h's pool selection family (params NULL: the defaults).
+fdal_pool_request request(const char* rule, const std::int8_t* embeddings, std::int64_t n, std::int64_t d,
+                          std::int64_t row_stride, const std::int64_t* pool_indices, const std::int64_t* scores,
+                          const std::int64_t* classes, const std::int64_t* labeled_counts,
+                          std::int64_t num_labeled_counts, const fdal_pool_params* params) {
+  fdal_pool_request r;
+  fdal_pool_request_init(&r);
+  r.rule = rule;
+  r.embeddings = embeddings;
+  r.n = n;
+  r.d = d;
+  r.row_stride = row_stride;
+  r.pool_indices = pool_indices;
+  r.scores = scores;
+  r.classes = classes;
+  r.labeled_counts = labeled_counts;
+  r.num_labeled_counts = num_labeled_counts;
+  if (params != nullptr) r.params = *params;
+  return r;
+}
+
+fdal_status select(const char* rule, const std::int8_t* embeddings, std::int64_t n, std::int64_t d,
+                   std::int64_t row_stride, const std::int64_t* pool_indices, const std::int64_t* scores,
+                   const std::int64_t* classes, const std::int64_t* labeled_counts, std::int64_t num_labeled_counts,
+                   std::int64_t k, std::uint64_t seed, const fdal_pool_params* params, void* scratch,
+                   std::size_t scratch_bytes, std::int64_t* picks) {
+  const fdal_pool_request r = request(rule, embeddings, n, d, row_stride, pool_indices, scores, classes,
+                                      labeled_counts, num_labeled_counts, params);
+  return fdal_pool_request_select(&r, k, seed, scratch, scratch_bytes, picks);
+}
+
+fdal_status scratch_bytes(const char* rule, std::int64_t n, std::int64_t d, std::int64_t k,
+                          const fdal_pool_params* params, std::size_t* bytes) {
+  const fdal_pool_request r = request(rule, nullptr, n, d, 0, nullptr, nullptr, nullptr, nullptr, 0, params);
+  return fdal_pool_request_scratch_bytes(&r, k, bytes);
 }
 
 // An LCG case with many ties whose picks come from the numpy oracle (fdal.oracle.pool_select);
@@ -51,9 +90,7 @@ void test_golden() {
     p.unit = 0.25;
     const bool keys = r >= 3;  // power, classbalanced: scores, no embeddings
     std::int64_t picks[kGoldenK];
-    CHECK_EQ(fdal_pool_select_classes(rules[r], keys ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr,
-                                      keys ? scores.data() : nullptr, r == 4 ? classes.data() : nullptr, kGoldenK,
-                                      kGoldenSeed, &p, nullptr, 0, picks),
+    CHECK_EQ(select(rules[r], keys ? nullptr : e.data(), kGoldenN, kGoldenD, kGoldenD, nullptr, keys ? scores.data() : nullptr, r == 4 ? classes.data() : nullptr, nullptr, 0, kGoldenK, kGoldenSeed, &p, nullptr, 0, picks),
              FDAL_OK);
     for (std::int64_t t = 0; t < kGoldenK; ++t) CHECK_EQ(picks[t], want[r][t]);
   }
@@ -66,8 +103,7 @@ void test_kcenter_line() {
   for (int i = 0; i < 11; ++i) x[i] = std::int8_t(10 * i);
   for (std::uint64_t seed = 0; seed < 200; ++seed) {
     std::int64_t picks[3] = {-1, -1, -1};
-    CHECK_EQ(fdal_pool_select("kcenter", x.data(), 11, 1, 1, nullptr, nullptr, 3, seed, nullptr, nullptr, 0,
-                              picks), FDAL_OK);
+    CHECK_EQ(select("kcenter", x.data(), 11, 1, 1, nullptr, nullptr, nullptr, nullptr, 0, 3, seed, nullptr, nullptr, 0, picks), FDAL_OK);
     if (picks[0] == 5) {
       CHECK_EQ(picks[1], 0);
       CHECK_EQ(picks[2], 10);
@@ -107,14 +143,73 @@ void test_kernels_and_scratch_agree() {
         if (a != b) std::fprintf(stderr, "  path %s rule %s trial %d\n", path.name, rule, trial);
       }
       size_t bytes = 0;
-      CHECK_EQ(fdal_pool_select_scratch_bytes(rule, n, d, k, nullptr, &bytes), FDAL_OK);
+      CHECK_EQ(scratch_bytes(rule, n, d, k, nullptr, &bytes), FDAL_OK);
       std::vector<unsigned char> scratch(bytes + 1);
-      CHECK_EQ(fdal_pool_select(rule, e.data(), n, d, stride, nullptr, nullptr, k, 7, nullptr, scratch.data() + 1,
-                                bytes, cpi.data()), FDAL_OK);
+      CHECK_EQ(select(rule, e.data(), n, d, stride, nullptr, nullptr, nullptr, nullptr, 0, k, 7, nullptr, scratch.data() + 1, bytes, cpi.data()), FDAL_OK);
       CHECK(a == cpi);
       if (a != cpi) std::fprintf(stderr, "  rule %s trial %d n %lld d %lld k %lld\n", rule, trial, (long long)n, (long long)d, (long long)k);
     }
   }
+}
+
+// The SIMD paths put their own kernel in the int8 dot slot (so test_kernels_and_scratch_agree
+// compares it with the reference): AVX2 on x86, SDOT on aarch64; the others keep the reference.
+void test_simd_paths_fill_the_pool_dot_slot() {
+  const fdal::KernelTable& reference = fdal::reference_kernel_table();
+  for (const fdal::KernelPath& path : fdal::kernel_paths_of_this_build()) {
+    if (!path.runs_here()) continue;
+    const std::string name = path.name;
+    const bool simd = name == "avx2" || name == "avx512vnni" || name == "neon-dotprod";
+    CHECK((path.table().pool_dot_s8 != reference.pool_dot_s8) == simd);
+    CHECK((path.table().pool_dot_s16 != reference.pool_dot_s16) == (name == "avx2" || name == "avx512vnni"));
+  }
+}
+
+// The request's own rules (its size, the reserved fields) and the positional forms, which must
+// give the request's picks.
+void test_request_family() {
+  std::vector<std::int8_t> e(40);
+  for (std::size_t i = 0; i < e.size(); ++i) e[i] = std::int8_t((i * 29) % 17);
+  std::vector<std::int64_t> scores = {3, -1, 4, 1, -5, 9, 2, 6, 5, 3}, classes = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
+  std::int64_t picks[4], again[4];
+  fdal_pool_request r = request("kcenter", e.data(), 10, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, nullptr);
+  CHECK_EQ(fdal_pool_request_select(&r, 4, 9, nullptr, 0, picks), FDAL_OK);
+  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 10, 4, 4, nullptr, nullptr, 4, 9, nullptr, nullptr, 0, again), FDAL_OK);
+  for (int t = 0; t < 4; ++t) CHECK_EQ(picks[t], again[t]);
+  const std::int64_t counts[3] = {5, 0, 2};
+  r = request("classbalanced", nullptr, 10, 0, 0, nullptr, scores.data(), classes.data(), counts, 3, nullptr);
+  CHECK_EQ(fdal_pool_request_select(&r, 4, 9, nullptr, 0, picks), FDAL_OK);
+  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 10, 0, 0, nullptr, scores.data(), classes.data(), counts,
+                                    3, 4, 9, nullptr, nullptr, 0, again), FDAL_OK);
+  for (int t = 0; t < 4; ++t) CHECK_EQ(picks[t], again[t]);
+  std::size_t a = 0, b = 0;
+  CHECK_EQ(fdal_pool_request_scratch_bytes(&r, 4, &a), FDAL_OK);
+  CHECK_EQ(fdal_pool_select_scratch_bytes("classbalanced", 10, 0, 4, nullptr, &b), FDAL_OK);
+  CHECK_EQ(a, b);
+
+  fdal_pool_request bad = r;
+  bad.size = sizeof(fdal_pool_request) - 1;  // an older or uninitialised struct
+  CHECK_EQ(fdal_pool_request_select(&bad, 4, 9, nullptr, 0, picks), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(fdal_last_error()).find("fdal_pool_request_init") != std::string::npos);
+  struct Newer {  // a caller built against a header with one more field
+    fdal_pool_request base;
+    std::int64_t extra;
+  } newer{r, 0};
+  newer.base.size = sizeof(Newer);
+  CHECK_EQ(fdal_pool_request_select(&newer.base, 4, 9, nullptr, 0, again), FDAL_OK);  // unknown field zero: fine
+  for (int t = 0; t < 4; ++t) CHECK_EQ(picks[t], again[t]);
+  newer.extra = 1;
+  CHECK_EQ(fdal_pool_request_select(&newer.base, 4, 9, nullptr, 0, again), FDAL_ERR_INVALID_ARGUMENT);
+  const std::int64_t labels[1] = {0};
+  bad = r;
+  bad.labeled_labels = labels;
+  bad.num_labeled = 1;
+  CHECK_EQ(fdal_pool_request_select(&bad, 4, 9, nullptr, 0, picks), FDAL_ERR_INVALID_ARGUMENT);
+  volatile std::int32_t stop = 0;
+  bad = r;
+  bad.cancel = &stop;
+  CHECK_EQ(fdal_pool_request_select(&bad, 4, 9, nullptr, 0, picks), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_pool_request_select(nullptr, 4, 9, nullptr, 0, picks), FDAL_ERR_INVALID_ARGUMENT);
 }
 
 void test_power_top_k_and_random_order() {
@@ -124,13 +219,13 @@ void test_power_top_k_and_random_order() {
   fdal_pool_params p;
   fdal_pool_params_default(&p);
   p.beta = 1e9;
-  CHECK_EQ(fdal_pool_select("power", nullptr, n, 0, 0, nullptr, scores.data(), n, 3, &p, nullptr, 0, picks.data()),
+  CHECK_EQ(select("power", nullptr, n, 0, 0, nullptr, scores.data(), nullptr, nullptr, 0, n, 3, &p, nullptr, 0, picks.data()),
            FDAL_OK);
   for (std::int64_t t = 0; t < n; ++t) CHECK_EQ(scores[std::size_t(picks[std::size_t(t)])], t);
   // Equal scores: the random strategy's order (smallest random key first).
   std::vector<std::int64_t> equal(n, 5);
   p.beta = 1.0;
-  CHECK_EQ(fdal_pool_select("power", nullptr, n, 0, 0, nullptr, equal.data(), n, 3, &p, nullptr, 0, picks.data()),
+  CHECK_EQ(select("power", nullptr, n, 0, 0, nullptr, equal.data(), nullptr, nullptr, 0, n, 3, &p, nullptr, 0, picks.data()),
            FDAL_OK);
   for (std::int64_t t = 1; t < n; ++t) {
     CHECK(fdal::random_key(3, picks[std::size_t(t - 1)]) < fdal::random_key(3, picks[std::size_t(t)]));
@@ -155,16 +250,14 @@ void test_classbalanced_known_answer() {
   fdal_pool_params_default(&p);
   p.beta = INFINITY;
   std::int64_t picks[8];
-  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, 8, 0, &p,
-                                    nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, nullptr, 0, 8, 0, &p, nullptr, 0, picks),
            FDAL_OK);
   for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want[t]);
   // A caller's scratch, unaligned: the same picks, k = 5 a prefix.
   size_t bytes = 0;
-  CHECK_EQ(fdal_pool_select_scratch_bytes("classbalanced", 8, 0, 5, &p, &bytes), FDAL_OK);
+  CHECK_EQ(scratch_bytes("classbalanced", 8, 0, 5, &p, &bytes), FDAL_OK);
   std::vector<unsigned char> scratch(bytes + 1);
-  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, 5, 0, &p,
-                                    scratch.data() + 1, bytes, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, nullptr, 0, 5, 0, &p, scratch.data() + 1, bytes, picks),
            FDAL_OK);
   for (int t = 0; t < 5; ++t) CHECK_EQ(picks[t], want[t]);
 }
@@ -179,25 +272,20 @@ void test_classbalanced_labeled_counts() {
   fdal_pool_params_default(&p);
   p.beta = INFINITY;
   std::int64_t picks[8];
-  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_a, 3, 8, 0,
-                                    &p, nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_a, 3, 8, 0, &p, nullptr, 0, picks),
            FDAL_OK);
   for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want_a[t]);
-  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_b, 3, 8, 0,
-                                    &p, nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, counts_b, 3, 8, 0, &p, nullptr, 0, picks),
            FDAL_OK);
   for (int t = 0; t < 8; ++t) CHECK_EQ(picks[t], want_b[t]);
   const std::int64_t negative[] = {0, -1, 0};
-  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, negative, 3, 8, 0,
-                                    &p, nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, negative, 3, 8, 0, &p, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "labeled_counts must be in 0..2^62");
-  CHECK_EQ(fdal_pool_select_labeled("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, nullptr, 3, 8, 0,
-                                    &p, nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 8, 0, 0, nullptr, scores, classes, nullptr, 3, 8, 0, &p, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "labeled_counts is NULL");
-  CHECK_EQ(fdal_pool_select_labeled("power", nullptr, 8, 0, 0, nullptr, scores, nullptr, counts_a, 3, 8, 0, &p,
-                                    nullptr, 0, picks),
+  CHECK_EQ(select("power", nullptr, 8, 0, 0, nullptr, scores, nullptr, counts_a, 3, 8, 0, &p, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "takes no labeled counts");
 }
@@ -206,49 +294,46 @@ void test_errors() {
   std::vector<std::int8_t> e(20, 0);
   std::int64_t picks[8];
   size_t bytes = 0;
-  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 6, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 6, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "k = 6 must be in 1..5");
-  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 0, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
-  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 0, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("kcenter", e.data(), 5, 0, 4, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "d = 0");
-  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 3, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("kcenter", e.data(), 5, 4, 3, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "row_stride");
-  CHECK_EQ(fdal_pool_select("kcenter", nullptr, 5, 4, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("kcenter", nullptr, 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
-  CHECK_EQ(fdal_pool_select("power", nullptr, 5, 0, 0, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("power", nullptr, 5, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "needs scores");
-  CHECK_EQ(fdal_pool_select("nearest", e.data(), 5, 4, 4, nullptr, nullptr, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("nearest", e.data(), 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "unknown pool rule");
-  CHECK_EQ(fdal_pool_select_scratch_bytes("kcenter", 5, 4, 2, nullptr, &bytes), FDAL_OK);
-  CHECK_EQ(fdal_pool_select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, 2, 0, nullptr, e.data(), bytes - 1, picks),
+  CHECK_EQ(scratch_bytes("kcenter", 5, 4, 2, nullptr, &bytes), FDAL_OK);
+  CHECK_EQ(select("kcenter", e.data(), 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 2, 0, nullptr, e.data(), bytes - 1, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "scratch");
   fdal_pool_params p;
   fdal_pool_params_default(&p);
   p.k_nn = 0;
-  CHECK_EQ(fdal_pool_select("typiclust", e.data(), 5, 4, 4, nullptr, nullptr, 1, 0, &p, nullptr, 0, picks),
+  CHECK_EQ(select("typiclust", e.data(), 5, 4, 4, nullptr, nullptr, nullptr, nullptr, 0, 1, 0, &p, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "k_nn");
   const std::int64_t scores[5] = {0, 0, 0, 0, 0}, bad[5] = {0, 1, -1, 0, 0};
-  CHECK_EQ(fdal_pool_select("classbalanced", nullptr, 5, 0, 0, nullptr, scores, 1, 0, nullptr, nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 5, 0, 0, nullptr, scores, nullptr, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "needs classes");
-  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 5, 0, 0, nullptr, scores, bad, 1, 0, nullptr, nullptr,
-                                    0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 5, 0, 0, nullptr, scores, bad, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "classes must be >= 0");
-  CHECK_EQ(fdal_pool_select_classes("classbalanced", nullptr, 5, 0, 0, nullptr, scores, scores, 6, 0, nullptr,
-                                    nullptr, 0, picks),
+  CHECK_EQ(select("classbalanced", nullptr, 5, 0, 0, nullptr, scores, scores, nullptr, 0, 6, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "k = 6 must be in 1..5");
-  CHECK_EQ(fdal_pool_select_classes("power", nullptr, 5, 0, 0, nullptr, scores, scores, 1, 0, nullptr, nullptr, 0,
-                                    picks),
+  CHECK_EQ(select("power", nullptr, 5, 0, 0, nullptr, scores, scores, nullptr, 0, 1, 0, nullptr, nullptr, 0, picks),
            FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "takes no classes");
 }
@@ -262,6 +347,8 @@ int main() {
   test_classbalanced_known_answer();
   test_classbalanced_labeled_counts();
   test_kernels_and_scratch_agree();
+  test_simd_paths_fill_the_pool_dot_slot();
+  test_request_family();
   test_power_top_k_and_random_order();
   test_errors();
   return fdal_test::finish("test_pool_select");

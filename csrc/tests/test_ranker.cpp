@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "check.h"
+#include "forward_call.h"
 #include "fdal/fdal.h"
 #include "golden.h"
 #include "pool_reader.h"
@@ -35,7 +36,7 @@ void check_keys(const fdal_model* model, const fdal_model_info& info, const std:
     CHECK_EQ(key.type, want_type);
     if (i > 0 && !pool_level) CHECK(keys[i - 1].order <= key.order);
     const fdal_images one{pool.data() + chosen[i] * h * w * c, 1, h, w, c, h * w * c, w * c, c, 1};
-    CHECK_EQ(fdal_forward(model, &one, logits.data(), &score, nullptr, nullptr), FDAL_OK);
+    CHECK_EQ(fdal_test::forward_run(model, &one, 1, nullptr, logits.data(), &score, nullptr, nullptr, nullptr), FDAL_OK);
     if (strategy == "fdal") {
       CHECK_EQ(key.value.i32, score);
     } else if (strategy == "margin" || pool_level) {
@@ -60,13 +61,26 @@ void check_keys(const fdal_model* model, const fdal_model_info& info, const std:
   }
 }
 
+// fdal_ranker_create_with with at most `cap` candidates.
+fdal_status create_capped(const fdal_model* model, const char* strategy, std::int64_t k, std::int64_t cap,
+                          fdal_ranker** out) {
+  fdal_ranker_options options;
+  fdal_ranker_options_init(&options);
+  options.cap = cap;
+  return fdal_ranker_create_with(model, strategy, k, 0, &options, out);
+}
+
 std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& info, const std::vector<std::uint8_t>& pool,
                                std::int64_t n, const char* strategy, std::int64_t k, std::uint64_t seed,
                                std::int64_t batch, std::int64_t cap = FDAL_DEFAULT_CAP, std::int32_t threads = 1) {
   const std::int64_t h = info.input_h, w = info.input_w, c = info.input_c;
   fdal_ranker* ranker = nullptr;
   std::vector<std::int64_t> out(std::size_t(k), -1);
-  if (fdal_ranker_create_cap(model, strategy, k, seed, threads, cap, &ranker) != FDAL_OK) {
+  fdal_ranker_options options;
+  fdal_ranker_options_init(&options);
+  options.threads = threads;
+  options.cap = cap;
+  if (fdal_ranker_create_with(model, strategy, k, seed, &options, &ranker) != FDAL_OK) {
     std::fprintf(stderr, "  ranker_create(%s): %s\n", strategy, fdal_last_error());
     fdal_test::report(__FILE__, __LINE__, "ranker_create succeeds");
     return out;
@@ -84,6 +98,57 @@ std::vector<std::int64_t> rank(const fdal_model* model, const fdal_model_info& i
 }
 
 }  // namespace
+
+// fdal_ranker_options and fdal_ranker_push_indices: a start index equals explicit indices, the old
+// positional form equals the options form, indices must ascend, the options' size is checked.
+void test_options_and_indices(const fdal_model* model, const fdal_model_info& info,
+                              const std::vector<std::uint8_t>& pool, std::int64_t n) {
+  const std::int64_t image = std::int64_t(info.input_h) * info.input_w * info.input_c;
+  const fdal_images all{pool.data(), n, info.input_h, info.input_w, info.input_c, image,
+                        std::int64_t(info.input_w) * info.input_c, info.input_c, 1};
+  const std::int64_t k = n < 5 ? n : 5;
+  std::vector<std::int64_t> a(static_cast<std::size_t>(k)), b(a.size()), c(a.size());
+  fdal_ranker_options options;
+  fdal_ranker_options_init(&options);
+  options.start_index = 1000;
+  fdal_ranker* ranker = nullptr;
+  CHECK_EQ(fdal_ranker_create_with(model, "random", k, 3, &options, &ranker), FDAL_OK);
+  CHECK_EQ(fdal_ranker_push(ranker, &all), FDAL_OK);
+  CHECK_EQ(fdal_ranker_finish(ranker, a.data(), k), FDAL_OK);
+  fdal_ranker_free(ranker);
+  std::vector<std::int64_t> indices(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) indices[std::size_t(i)] = 1000 + i;
+  CHECK_EQ(fdal_ranker_create_with(model, "random", k, 3, nullptr, &ranker), FDAL_OK);
+  CHECK_EQ(fdal_ranker_push_indices(ranker, &all, indices.data()), FDAL_OK);
+  CHECK_EQ(fdal_ranker_finish(ranker, b.data(), k), FDAL_OK);
+  CHECK(a == b);
+  CHECK_EQ(fdal_ranker_push_indices(ranker, &all, indices.data()), FDAL_ERR_INVALID_ARGUMENT);  // not ascending
+  CHECK_CONTAINS(fdal_last_error(), "ascend strictly");
+  fdal_ranker_free(ranker);
+  CHECK_EQ(fdal_ranker_create_cap(model, "margin", k, 3, 2, 7, &ranker), FDAL_OK);  // the ABI wrapper
+  CHECK_EQ(fdal_ranker_push(ranker, &all), FDAL_OK);
+  CHECK_EQ(fdal_ranker_finish(ranker, a.data(), k), FDAL_OK);
+  fdal_ranker_free(ranker);
+  fdal_ranker_options_init(&options);
+  options.threads = 2;
+  options.cap = 7;
+  CHECK_EQ(fdal_ranker_create_with(model, "margin", k, 3, &options, &ranker), FDAL_OK);
+  CHECK_EQ(fdal_ranker_push(ranker, &all), FDAL_OK);
+  CHECK_EQ(fdal_ranker_finish(ranker, c.data(), k), FDAL_OK);
+  CHECK(a == c);
+  fdal_ranker_free(ranker);
+  ranker = nullptr;
+  options.size = sizeof(options) - 1;
+  CHECK_EQ(fdal_ranker_create_with(model, "margin", k, 3, &options, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "fdal_ranker_options_init");
+  CHECK(ranker == nullptr);
+  fdal_ranker_options_init(&options);
+  const std::int64_t counts[1] = {3};
+  options.labeled_counts = counts;
+  options.num_labeled_counts = 1;
+  CHECK_EQ(fdal_ranker_create_with(model, "margin", k, 3, &options, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(fdal_last_error(), "only classbalanced");
+}
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -149,7 +214,7 @@ int main(int argc, char** argv) {
 
   // k larger than the images pushed fails at finish; k <= 0 and unknown strategies at create.
   fdal_ranker* ranker = nullptr;
-  CHECK_EQ(fdal_ranker_create(model, "margin", n + 1, 0, &ranker), FDAL_OK);
+  CHECK_EQ(fdal_ranker_create_with(model, "margin", n + 1, 0, nullptr, &ranker), FDAL_OK);
   const fdal_images view{pool.data(), n, info.input_h, info.input_w, info.input_c,
                          std::int64_t(info.input_h) * info.input_w * info.input_c,
                          std::int64_t(info.input_w) * info.input_c, info.input_c, 1};
@@ -159,25 +224,26 @@ int main(int argc, char** argv) {
   CHECK_CONTAINS(fdal_last_error(), "pool size");
   fdal_ranker_free(ranker);
   ranker = nullptr;
-  CHECK_EQ(fdal_ranker_create(model, "margin", 0, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
-  CHECK_EQ(fdal_ranker_create(model, "least-confidence", 3, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_ranker_create_with(model, "margin", 0, 0, nullptr, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_ranker_create_with(model, "least-confidence", 3, 0, nullptr, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "least-confidence");
   // Pool-level: k above the cap fails at create; an embedding rule needs an embedding (the message
   // names the fix); cap < 1 is refused.
-  CHECK_EQ(fdal_ranker_create_cap(emb_model, "kcenter", 21, 0, 1, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(create_capped(emb_model, "kcenter", 21, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "larger than the number of candidates");
-  CHECK_EQ(fdal_ranker_create_cap(emb_model, "power", 5, 0, 1, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(create_capped(emb_model, "power", 5, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "cap must be at least 1");
-  CHECK_EQ(fdal_ranker_create(model, "kcenter", 5, 0, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(fdal_ranker_create_with(model, "kcenter", 5, 0, nullptr, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "fdal export");
-  CHECK_EQ(fdal_ranker_create(model, "power", 5, 0, &ranker), FDAL_OK);  // power needs no embedding
+  CHECK_EQ(fdal_ranker_create_with(model, "power", 5, 0, nullptr, &ranker), FDAL_OK);  // power needs no embedding
   fdal_ranker_free(ranker);
   ranker = nullptr;
-  CHECK_EQ(fdal_ranker_create(model, "classbalanced", 5, 0, &ranker), FDAL_OK);  // nor does classbalanced
+  CHECK_EQ(fdal_ranker_create_with(model, "classbalanced", 5, 0, nullptr, &ranker), FDAL_OK);  // nor does classbalanced
   fdal_ranker_free(ranker);
   ranker = nullptr;
-  CHECK_EQ(fdal_ranker_create_cap(emb_model, "classbalanced", 21, 0, 1, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(create_capped(emb_model, "classbalanced", 21, 20, &ranker), FDAL_ERR_INVALID_ARGUMENT);
   CHECK_CONTAINS(fdal_last_error(), "larger than the number of candidates");
+  test_options_and_indices(model, info, pool, n);
   fdal_model_free(emb_model);
   fdal_model_free(model);
   return fdal_test::finish("test_ranker");

@@ -154,7 +154,7 @@ int parse_args(int argc, char** argv, Options* o) {
       o->k_text = argv[++i];
     } else if (std::strcmp(a, "--strategy") == 0) {
       if (!has_value) return die(kExitUsage, "--strategy needs a value (see fdal-rank --help)");
-      o->strategy = argv[++i];  // checked by fdal_ranker_create
+      o->strategy = argv[++i];  // checked by fdal_ranker_create_with
     } else if (std::strcmp(a, "--seed") == 0) {
       if (!has_value || !parse_uint64(argv[i + 1], &o->seed)) {
         return die(kExitUsage, "--seed needs an unsigned 64-bit integer");
@@ -259,8 +259,11 @@ int run(const Options& o) {
   fdal_ranker* raw_ranker = nullptr;
   // The C API checks the strategy (known; a sampler for "fdal", an embedding for kcenter, typiclust
   // and probcover) and k against the cap: a refusal is a usage error.
-  const fdal_status created = fdal_ranker_create_cap(model.get(), o.strategy, k, o.seed, std::int32_t(o.threads), o.cap,
-                                                       &raw_ranker);
+  fdal_ranker_options options;
+  fdal_ranker_options_init(&options);
+  options.threads = std::int32_t(o.threads);
+  options.cap = o.cap;
+  const fdal_status created = fdal_ranker_create_with(model.get(), o.strategy, k, o.seed, &options, &raw_ranker);
   if (created == FDAL_ERR_INVALID_ARGUMENT) return die(kExitUsage, "%s: %s", o.model, fdal_last_error());
   if (created != FDAL_OK) return die(kExitRuntime, "ranker: %s", fdal_last_error());
   const std::unique_ptr<fdal_ranker, RankerDeleter> ranker(raw_ranker);

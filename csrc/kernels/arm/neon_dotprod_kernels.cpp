@@ -99,16 +99,19 @@ void fully_connected_s8_s32_dotprod(const OpParams& p, const QuantWeights& q,
   fc_accumulate(p, q, in, scratch, [&](std::int32_t c, std::int32_t acc) { out[c] = acc; });
 }
 
+// The packed table with SDOT's pool dot product (pool_dot_dotprod.cpp) in its pool_dot_s8 slot.
+KernelTable with_sdot_pool_dot(KernelTable t) {
+  t.pool_dot_s8 = &arm::pool_dot_s8_dotprod;
+  return t;
+}
+
 }  // namespace
 
 // Called only once cpu_features() says the CPU runs this file's instructions (kernel_paths.cpp).
 const KernelTable& neon_dotprod_kernel_table() {
-  static const KernelTable table = [] {
-    KernelTable t = packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
-                                        &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod);
-    t.pool_dot_s8 = &arm::pool_dot_s8_dotprod;
-    return t;
-  }();
+  static const KernelTable table = with_sdot_pool_dot(
+      packed_kernel_table("neon-dotprod", PackSpec{PackKind::Dot4, kLanes, 0}, &conv2d_s8_dotprod,
+                          &fully_connected_s8_dotprod, &fully_connected_s8_s32_dotprod));
   return table;
 }
 
