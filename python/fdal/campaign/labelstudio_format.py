@@ -81,7 +81,8 @@ def parse_export(export) -> list:
             raise ValueError(f"{where}: not a Label Studio task (no 'data' object)")
         where = f"task {row + 1} (id {task.get('id')})"
         data = task["data"]
-        annotations = task.get("annotations") or []
+        annotations = task.get("annotations")
+        annotations = [] if annotations is None else annotations
         if not isinstance(annotations, list):
             raise ValueError(f"{where}: 'annotations' must be a list")
         labels, cancelled, answered = [], 0, 0
