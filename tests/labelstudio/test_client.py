@@ -33,9 +33,8 @@ def write_png(path, value):
 
 def test_labeling_config_round_trips_odd_names_offline():
     assert ls.config_classes(ls.labeling_config(ODD_NAMES)) == ODD_NAMES
-    for bad in ([], ["a", "a"], ["a", " "], ["a\nb"]):
-        with pytest.raises(ValueError):
-            ls.labeling_config(bad)
+    with pytest.raises(ValueError, match="not valid XML"):
+        ls.config_classes("<View>")
 
 
 def test_local_files_url_offline(tmp_path):

@@ -19,6 +19,7 @@ import inspect
 import os
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def image_urls(proj, state, keys, pixels, out_dir: Path) -> dict:
             Image.fromarray(img[..., 0] if img.shape[2] == 1 else img).save(path)
             source = str(path)
         rel = os.path.relpath(os.path.abspath(source), root)
-        urls[key] = IMAGE_URL_PREFIX + rel.replace(os.sep, "/")
+        urls[key] = IMAGE_URL_PREFIX + quote(rel.replace(os.sep, "/"))  # as Label Studio's own local storage quotes
     return urls
 
 

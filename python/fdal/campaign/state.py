@@ -19,7 +19,8 @@ campaign.json keys:
     digests                   {key: content digest} of every picked or labeled file, at pick time
     models                    [{round, cycle, dir, labeled, method, ...}] in training order
     candidate_rng             numpy bit-generator state of the seeded candidate subsets (--candidates)
-    label_studio              {project_id, task_ids: {key: task id}} once known (set_label_studio_ids)
+    label_studio              {project_id, task_ids: {key: task id}} once known (set_label_studio_ids);
+                              url: the server `fdal cycle push` used (fdal.labelstudio.campaign)
 """
 from __future__ import annotations
 

@@ -12,6 +12,13 @@ def next_step(proj, state: dict) -> str:
     if not rounds:
         return f"fdal cycle pick {proj} -k 200          # round 1: a seeded random draw"
     last = rounds[-1]["round"]
+    ls = state.get("label_studio") or {}
+    if waiting and ls.get("url"):  # a campaign on a Label Studio server (fdal cycle push / pull)
+        unsent = [k for k in waiting if k not in (ls.get("task_ids") or {})]
+        if unsent:
+            return f"fdal cycle push {proj}          # {len(unsent)} picked images are not in Label Studio yet"
+        return (f"label the {len(waiting)} images of round {last} in Label Studio ({ls['url']}/projects/"
+                f"{ls['project_id']}), then: fdal cycle pull {proj}")
     if waiting:
         return (f"label the {len(waiting)} images of round {last} (rounds/round-{last}/tasks.json in Label Studio), "
                 f"then: fdal cycle import {proj} export.json")
@@ -49,6 +56,7 @@ def status_text(proj, state: dict) -> str:
                          f"{'-' if agree is None else f'{100 * agree:.2f}%'} |")
     ls = state.get("label_studio") or {}
     if ls.get("project_id") is not None:
-        lines.append(f"Label Studio project {ls['project_id']}, {len(ls.get('task_ids') or {})} tasks pushed")
+        lines.append(f"Label Studio project {ls['project_id']}" + (f" at {ls['url']}" if ls.get("url") else "")
+                     + f", {len(ls.get('task_ids') or {})} tasks pushed")
     lines.append(f"next: {next_step(proj, state)}")
     return "\n".join(lines)

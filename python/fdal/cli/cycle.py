@@ -3,6 +3,7 @@
     fdal cycle init PROJ --pool photos/ --teacher teacher.pt     the campaign folder
     fdal cycle pick PROJ -k 200                                  the next round's picks + Label Studio tasks
     fdal cycle import PROJ export.json                           labels back (Label Studio JSON or file,label CSV)
+    fdal cycle push / pull PROJ --label-studio-url URL           the same straight to a Label Studio server
     fdal cycle train PROJ                                        the next student, exported to int8 + a report
     fdal cycle status PROJ                                       where the campaign stands, what to do next
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import cycle_labelstudio
 from .common import add_device, add_parser, add_threads, positive_int, require_dir, require_file, thread_count
 
 DEFAULT_PRESET = "cpu-research"  # the recipe of the project's research results (docs/results.md)
@@ -66,6 +68,7 @@ def register(sub):
     k.add_argument("--cap", type=positive_int, default=None, help="pool-level rules: candidates ranked (default 10000)")
     k.add_argument("--decode-workers", type=positive_int, default=None, help="decoding processes (default: every core)")
     k.add_argument("--threads", type=thread_count, default=None, help="ranking threads (default: every core, up to 8)")
+    cycle_labelstudio.add_url_argument(k)  # push the round's tasks (a campaign that pushed before: always)
     k.set_defaults(func=run_pick)
 
     m = add_parser(cmds, "import", "import labels: a Label Studio JSON export or a file,label CSV",
@@ -95,6 +98,8 @@ def register(sub):
                    "Print the campaign's state and the command to run next.", "fdal cycle status camp")
     s.add_argument("proj")
     s.set_defaults(func=run_status)
+
+    cycle_labelstudio.register(cmds)
 
 
 def _say(text: str) -> None:
@@ -135,8 +140,13 @@ def run_pick(args) -> int:
         s = pick(args.proj, state, args.k, strategy=args.strategy, first=args.first, candidates=args.candidates,
                  cap=args.cap, workers=args.decode_workers, threads=threads, progress=sys.stderr.isatty(), say=_say)
         save_state(args.proj, state)
+        if cycle_labelstudio.connected(state, args.label_studio_url):
+            pushed = cycle_labelstudio.push_round(args.proj, state, args.label_studio_url, s["round"])
+            save_state(args.proj, state)
     print(f"round {s['round']}: picked {s['picked']} of {s['available']:,} unlabeled images; "
           f"picks {s['picks']}, Label Studio tasks {s['tasks']}")
+    if cycle_labelstudio.connected(state, args.label_studio_url):
+        print(pushed)
     return 0
 
 

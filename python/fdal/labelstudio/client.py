@@ -106,7 +106,12 @@ class Client:
     def delete(self, path: str):
         return self.request("DELETE", path)
 
-    def _send(self, method, path, body=None, query=None, authorize=True):
+    def get_bytes(self, path: str) -> bytes:
+        """The raw body of GET `path` (an image the server serves to annotators)."""
+        return self._send("GET", path, raw=True)
+
+    def _send(self, method, path, body=None, query=None, authorize=True, raw=False):
+        want_raw = raw
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode({k: _query_value(v) for k, v in query.items()})
@@ -127,6 +132,8 @@ class Client:
             reason = getattr(exc, "reason", exc)
             raise LabelStudioUnreachable(
                 f"cannot reach Label Studio at {self.url} ({reason}): is the server running, and is the URL right?") from None
+        if want_raw:
+            return raw
         if not raw.strip():
             return None
         try:

@@ -1,53 +1,20 @@
-"""The labeling config of a campaign's Label Studio project: one image and one single-choice
-control whose choices are the class names, in the campaign's order.
-
-    <View>
-      <Image name="image" value="$image"/>
-      <Choices name="label" toName="image" choice="single" showInLine="true">
-        <Choice value="cat"/> ...
-      </Choices>
-    </View>
-
-Tasks carry the image URL in data.image; predictions and annotations name the control
-(from_name "label", to_name "image", type "choices"). Class names are XML-escaped attribute values,
-so any name (quotes, <, &, non-ASCII) round-trips; config_classes reads them back with a real
-XML parser to check a project against a campaign.
+"""A project's labeling config read back: the class names of the campaign's Choices control, to
+check a project against a campaign. The config itself, the control names and the task format are
+fdal.campaign.labelstudio_format's (one place); that module's XML-escaped names (quotes, <, &,
+non-ASCII) come back here unchanged through a real XML parser.
 """
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import List, Sequence
-from xml.sax.saxutils import quoteattr
+from typing import List
 
-IMAGE_NAME = "image"       # the <Image> tag's name: to_name of every result
-CHOICES_NAME = "label"     # the <Choices> tag's name: from_name of every result
-IMAGE_FIELD = "image"      # the task data field holding the image URL ($image)
+from fdal.campaign.labelstudio_format import FROM_NAME as CHOICES_NAME
+from fdal.campaign.labelstudio_format import TO_NAME as IMAGE_NAME
+from fdal.campaign.labelstudio_format import labeling_config
 
+IMAGE_FIELD = IMAGE_NAME  # the task data field holding the image URL ($image)
 
-def check_class_names(classes: Sequence[str]) -> List[str]:
-    """The names as a list; ValueError for an empty list, a blank or duplicate name, or control
-    characters (an XML attribute cannot hold them)."""
-    names = [str(c) for c in classes]
-    if not names:
-        raise ValueError("a labeling config needs at least one class name")
-    seen = set()
-    for name in names:
-        if not name.strip():
-            raise ValueError(f"class names must not be blank, got {names}")
-        if any(ord(ch) < 32 for ch in name):
-            raise ValueError(f"class name {name!r} contains a control character")
-        if name in seen:
-            raise ValueError(f"class name {name!r} appears twice in {names}")
-        seen.add(name)
-    return names
-
-
-def labeling_config(classes: Sequence[str]) -> str:
-    """The XML labeling config for `classes` (see the module docstring)."""
-    choices = "\n".join(f"    <Choice value={quoteattr(name)}/>" for name in check_class_names(classes))
-    return (f'<View>\n  <Image name="{IMAGE_NAME}" value="${IMAGE_FIELD}"/>\n'
-            f'  <Choices name="{CHOICES_NAME}" toName="{IMAGE_NAME}" choice="single" showInLine="true">\n'
-            f"{choices}\n  </Choices>\n</View>\n")
+__all__ = ["CHOICES_NAME", "IMAGE_NAME", "IMAGE_FIELD", "labeling_config", "config_classes"]
 
 
 def config_classes(config: str) -> List[str]:

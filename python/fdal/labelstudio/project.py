@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, Sequence
 from urllib.parse import quote
 
 from .client import Client, LabelStudioError, LabelStudioNotFound
-from .labeling_config import check_class_names, config_classes, labeling_config
+from .labeling_config import config_classes, labeling_config
 
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 TITLE_MAX = 50  # Label Studio's limit on a project title
@@ -39,7 +39,7 @@ def check_project_classes(client: Client, project_id: int, classes: Sequence[str
     """The project, after checking that its labeling config offers exactly `classes` in order;
     LabelStudioError naming the difference otherwise (labels would not map to the campaign's classes)."""
     project = get_project(client, project_id)
-    want = check_class_names(classes)
+    want = [str(c) for c in classes]
     try:
         have = config_classes(project.get("label_config", ""))
     except ValueError as exc:
@@ -118,3 +118,18 @@ def push_tasks(client: Client, project_id: int, tasks: Sequence[dict], key_field
                                    f"of {len(new)} tasks into project {project_id} without their ids")
         known.update({t["data"][key_field]: int(i) for t, i in zip(new, ids)})
     return {k: known[k] for k in keys}
+
+
+def find_project(client: Client, marker: str):
+    """The id of the first project whose description contains `marker` (a campaign id), or None:
+    a project created by a command that was interrupted before it saved the id."""
+    page = 1
+    while True:
+        answer = client.get("/api/projects", page=page, page_size=100)
+        results = answer.get("results", []) if isinstance(answer, dict) else (answer or [])
+        for project in results:
+            if marker in (project.get("description") or ""):
+                return int(project["id"])
+        if not isinstance(answer, dict) or not answer.get("next"):
+            return None
+        page += 1
