@@ -58,10 +58,13 @@ def test_label_studio_export_labels_and_skips(picked, data, tmp_path):
 
 def test_files_outside_the_pool_and_unknown_classes(picked, data, tmp_path, capsys):
     k = keys_of(picked)
+    (data.folder / "notes.txt").write_text("not an image")
     write_csv(tmp_path / "a.csv", [(k[0], data.label(k[0])), ("photos/a/9999.png", data.classes[0]),
-                                   ("elsewhere/x.png", data.classes[0])])
+                                   ("elsewhere/x.png", data.classes[0]), ("photos/../photos/a/0000.png", data.classes[0]),
+                                   ("photos/notes.txt", data.classes[0])])
     refused(picked, tmp_path / "a.csv", capsys, "files outside the pool", "line 3 photos/a/9999.png",
-            "line 4 elsewhere/x.png")
+            "line 4 elsewhere/x.png", "line 5 photos/../photos/a/0000.png", "line 6 photos/notes.txt")
+    (data.folder / "notes.txt").unlink()
     write_csv(tmp_path / "b.csv", [(k[0], "zebra")])
     refused(picked, tmp_path / "b.csv", capsys, "unknown class names", "line 2", "'zebra'")
     write_csv(tmp_path / "c.csv", [(k[0], "")])

@@ -161,3 +161,19 @@ def test_status_says_what_to_do_next(campaign, data, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "labeled 8, skipped 2, waiting for labels 0" in out
     assert "next: fdal cycle train" in out
+
+
+def test_first_round_by_typicality_of_the_teacher_embedding(campaign, teacher):
+    from fdal.campaign.state import load_state
+    from fdal.training.campaign.first_round import teacher_features
+    from fdal.training.strategies.clustering import unit_rows
+    from fdal.training.strategies.typiclust import typiclust_picks
+    from fdal.training.teacher import load_teacher
+    from fdal.campaign.pixel_cache import sync_pool
+    assert run("cycle", "pick", campaign, "-k", 8, "--first", "typicality") == 0
+    state = load_state(campaign)
+    pixels, _ = sync_pool(campaign, state)
+    feats = unit_rows(teacher_features(load_teacher(teacher), pixels, np.arange(len(pixels))))
+    expected = [pixels.keys[i] for i in typiclust_picks(feats, 0, 8, 0)]
+    assert state["rounds"][0]["picked"] == expected and state["rounds"][0]["first"] == "typicality"
+    assert len(set(expected)) == 8

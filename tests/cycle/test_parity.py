@@ -31,13 +31,14 @@ def _save_heldout(dataset, folder):
         Image.fromarray(img).save(os.path.join(d, f"{i:04d}.png"))  # PNG: lossless, the same pixels
 
 
-@pytest.mark.parametrize("strategy", ["margin"])
+@pytest.mark.parametrize("strategy", ["margin", "classbalanced"])
 def test_campaign_equals_fdal_al(tmp_path, strategy):
     from fdal.training.protocols import get_protocol, teacher_and_pool
     from fdal.training.runner import load_protocol_dataset, run_protocol
     torch.set_num_threads(1)
     p = get_protocol("smoke")
-    method = f"kd+{strategy}"
+    # The campaign gives classbalanced the labeled counts: fdal al's "@labeled".
+    method = f"kd+{strategy}" + ("@labeled" if strategy == "classbalanced" else "")
     results = run_protocol(p, method, out_dir=tmp_path / "al", progress=False)
     final = json.loads((tmp_path / "al" / "checkpoints" / f"{method}-trial0.json").read_text())["labeled"]
 

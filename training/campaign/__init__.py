@@ -4,7 +4,8 @@
                       held-out labeled folder, both read through fdal.image_folder.decode
     train.py          `fdal cycle train`: one round's student, its int8 export, the report
     first_round.py    `fdal cycle pick --first typicality`: round 1 by the teacher's embedding
+    example.py        `fdal cycle example`: generated PNG images to try a campaign on
 """
-from . import first_round, pool_dataset, train
+from . import example, first_round, pool_dataset, train
 
-__all__ = ["first_round", "pool_dataset", "train"]
+__all__ = ["example", "first_round", "pool_dataset", "train"]

@@ -94,13 +94,7 @@ def _classbalanced(model, spec, images, budget, seed, pool_indices, labeled_coun
     """rank_pool's classbalanced rule (native), seeded by the candidates' indices in the whole
     training pool (rank_pool seeds by position among the candidates): the runs in
     docs/results-data were made this way, first through the numpy oracle, which this equals.
-    labeled_counts: the labeled set's images per class ("@labeled"), or None."""
-    from fdal import _core
-    from fdal.oracle.keys import keys
-    logits = np.asarray(model.forward(images)["logits_raw"]).astype(np.int64)
-    classes = np.argmax(logits, axis=1).astype(np.int64)  # ties: the lowest class, as the runtime
-    margin = keys({"logits_raw": logits}, "margin").astype(np.int64)
-    unit = float(np.float32(spec.layers[spec.logits_layer].out_scale))
-    return _core.pool_select("classbalanced", None, margin, budget, seed,
-                             pool_indices=pool_indices.astype(np.int64), classes=classes,
-                             labeled_counts=labeled_counts, unit=unit)
+    labeled_counts: the labeled set's images per class ("@labeled"), or None.
+    fdal.classbalanced is the one implementation; `fdal cycle pick` ranks with it too."""
+    from fdal.classbalanced import classbalanced_by_pool_index
+    return classbalanced_by_pool_index(model, [images], budget, seed, pool_indices, labeled_counts)

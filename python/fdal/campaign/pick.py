@@ -8,8 +8,9 @@ with that student's cycle seed (seed * 1000 + cycle, the runner's), leaving out 
 already labeled, skipped or still with the annotators. classbalanced is given the labeled
 images' class counts.
 
-Candidates: every such image (pool-level rules then rank a seeded candidate set of at most --cap,
-and say so), or with --candidates N a random subset of N drawn by the campaign's candidate RNG
+classbalanced ranks every candidate, seeded by pool index (fdal.classbalanced), as `fdal al` does.
+Candidates: every such image (the other pool-level rules then rank a seeded candidate set of at
+most --cap, and say so), or with --candidates N a random subset of N drawn by the campaign's candidate RNG
 (default_rng([seed, 1]), its state kept between rounds), which is `fdal al`'s per-cycle subset.
 """
 from __future__ import annotations
@@ -61,6 +62,7 @@ def first_draw(state: dict, available: np.ndarray, k: int) -> np.ndarray:
 def rank_round(state, pixels, model, cand, k, strategy, seed, cap, threads, say) -> tuple:
     """(picks as pool indices best first, their scores, ranking seconds) by the native runtime."""
     import fdal
+    from fdal.classbalanced import classbalanced_by_pool_index
     from fdal.strategies import BY_NAME, check_strategy
     try:
         check_strategy(strategy, model.has_sampler)
@@ -72,12 +74,14 @@ def rank_round(state, pixels, model, cand, k, strategy, seed, cap, threads, say)
     if strategy == "classbalanced":
         index = {c: i for i, c in enumerate(state["classes"])}
         counts = np.bincount([index[c] for c in state["labels"].values()], minlength=len(index)).astype(np.int64)
-    if BY_NAME[strategy].pool_level and len(cand) > cap:
-        say(f"{strategy} is a pool-level rule: it ranks a seeded candidate set of {cap:,} of the "
-            f"{len(cand):,} unlabeled images (--cap)")
     t0 = time.perf_counter()
-    pos = fdal.rank_pool(model, pixels.batches(cand), k, strategy=strategy, seed=seed, cap=cap,
-                         labeled_counts=counts, threads=threads)
+    if strategy == "classbalanced":  # every candidate, seeded by pool index as `fdal al` ranks it
+        pos = classbalanced_by_pool_index(model, pixels.batches(cand), k, seed, cand, counts)
+    else:
+        if BY_NAME[strategy].pool_level and len(cand) > cap:
+            say(f"{strategy} is a pool-level rule: it ranks a seeded candidate set of {cap:,} of the "
+                f"{len(cand):,} unlabeled images (--cap)")
+        pos = fdal.rank_pool(model, pixels.batches(cand), k, strategy=strategy, seed=seed, cap=cap, threads=threads)
     seconds = time.perf_counter() - t0
     scores = fdal.runtime.pick_scores(model, pixels.images(cand[pos]), pos, strategy=strategy, seed=seed)
     return cand[pos], scores, seconds

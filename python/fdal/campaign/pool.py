@@ -89,12 +89,16 @@ def list_pool(pool: dict, image_shape) -> list:
 def locate(pools: list, key: str):
     """(pool, source) of `key` without listing the pool: the file path or the .npy row; None when
     the key names no pool."""
+    from fdal.image_folder import IMAGE_EXTENSIONS
     name, sep, rest = key.partition("/")
     for pool in pools:
         if pool["name"] == name and sep and rest:
-            if pool["kind"] == "folder":
-                return pool, os.path.join(pool["path"], *rest.split("/"))
-            return (pool, int(rest)) if rest.isdigit() else None
+            if pool["kind"] == "npy":
+                return (pool, int(rest)) if rest.isdigit() else None
+            parts = rest.split("/")
+            if any(p in ("", ".", "..") for p in parts) or not rest.lower().endswith(IMAGE_EXTENSIONS):
+                return None  # not a file list_pool would list: outside the pool
+            return pool, os.path.join(pool["path"], *parts)
     return None
 
 

@@ -16,6 +16,7 @@ campaign.json keys:
     rounds                    [{round, picked: [keys, best first], strategy, first, model, seed,
                                 candidates, ranked, ...}]
     labels, skipped           {key: class name}; [keys] the annotators skipped
+    label_order               keys labeled without being picked (a CSV of older labels), in import order
     digests                   {key: content digest} of every picked or labeled file, at pick time
     models                    [{round, cycle, dir, labeled, method, ...}] in training order
     candidate_rng             numpy bit-generator state of the seeded candidate subsets (--candidates)
@@ -64,7 +65,7 @@ def new_state(classes, teacher: str, teacher_sha256: str, pools: list, image_sha
     return {"format": FORMAT, "id": uuid.uuid4().hex, "classes": list(classes), "teacher": teacher,
             "teacher_sha256": teacher_sha256, "image_shape": [int(v) for v in image_shape], "seed": int(seed),
             "preset": preset, "pools": pools, "rounds": [], "labels": {}, "skipped": [], "digests": {},
-            "models": [], "candidate_rng": None, "label_studio": {"project_id": None, "task_ids": {}}}
+            "models": [], "label_order": [], "candidate_rng": None, "label_studio": {"project_id": None, "task_ids": {}}}
 
 
 def load_state(proj) -> dict:

@@ -6,6 +6,7 @@
     fdal cycle push / pull PROJ --label-studio-url URL           the same straight to a Label Studio server
     fdal cycle train PROJ                                        the next student, exported to int8 + a report
     fdal cycle status PROJ                                       where the campaign stands, what to do next
+    fdal cycle example DIR                                       generated PNG images to try it on
 
 Every command holds the project's lock while it runs and saves the state atomically at its end.
 """
@@ -99,6 +100,15 @@ def register(sub):
     s.add_argument("proj")
     s.set_defaults(func=run_status)
 
+    e = add_parser(cmds, "example", "write generated PNG images to try a campaign on (docs/workflow.md)",
+                   "Write DIR/photos/*.png (the quickstart's generated shapes, 10 classes), DIR/heldout/<class>/\n"
+                   "and DIR/truth.csv (file,label: the answers of a simulated annotator).",
+                   "fdal cycle example demo --images 3000")
+    e.add_argument("dir", help="a new folder")
+    e.add_argument("--images", type=positive_int, default=3000, help="pool images (default 3000)")
+    e.add_argument("--heldout", type=positive_int, default=500, help="held-out images (default 500)")
+    e.set_defaults(func=run_example)
+
     cycle_labelstudio.register(cmds)
 
 
@@ -181,6 +191,18 @@ def run_train(args) -> int:
         save_state(args.proj, state)
     print(f"{rec['dir']}: {rec['method']} student on {rec['labeled']} labels; report {rec['dir']}/report.md\n"
           f"next: fdal cycle pick {args.proj} -k 200")
+    return 0
+
+
+def run_example(args) -> int:
+    from .errors import require_torch
+    require_torch()
+    from fdal.training.campaign.example import write_example
+    r = write_example(args.dir, args.images, args.heldout)
+    print(f"wrote {r['images']:,} unlabeled PNG images to {r['photos']}, {r['heldout']} held-out images in "
+          f"{args.dir}/heldout/<class>/ and the true labels in {args.dir}/truth.csv\n"
+          f"classes: {', '.join(r['classes'])}\n"
+          f"a teacher for them: fdal train-teacher --dataset synthetic --arch small --epochs 10 --out teacher.pt")
     return 0
 
 
