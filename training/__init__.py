@@ -10,12 +10,12 @@ Every submodule is imported here, so `ft.strategies` or `ft.runner` works withou
 first; `export` and `compare` are the functions (their modules are `int8_export` and `parity`).
 Nothing heavy runs at import: matplotlib, tqdm and the datasets load when used.
 """
-from . import (analysis, checkpoint, data, determinism, export_graph, int8_export, models, parallel, parity, plots,
+from . import (analysis, campaign, checkpoint, data, determinism, export_graph, int8_export, models, parallel, parity, plots,
                protocols, report, results, runner, strategies, student_training, teacher,
                teacher_ddp)
 from .int8_export import export
 from .parity import compare
 
-__all__ = ["analysis", "checkpoint", "compare", "data", "determinism", "export", "export_graph", "int8_export",
+__all__ = ["analysis", "campaign", "checkpoint", "compare", "data", "determinism", "export", "export_graph", "int8_export",
            "models", "parallel", "parity", "plots", "protocols", "report", "results", "runner", "strategies",
            "student_training", "teacher", "teacher_ddp"]

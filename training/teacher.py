@@ -6,6 +6,8 @@ GPU: the whole dataset lives on the GPU, bf16 autocast, channels_last. CPU: fp32
 
 Checkpoint formats: "fdal-teacher-2" stores the teacher's logit scale and, in meta["recipe"], how it
 was trained (train_teacher's `recipe`); "fdal-teacher-1" (before the scale was stored) still loads.
+Since `fdal cycle`, a checkpoint also stores the class names ("classes", in label order; a campaign
+takes them from it); one without them loads with model.classes = None.
 """
 import json
 import math
@@ -61,6 +63,7 @@ def train_teacher(dataset, arch="vgg19", epochs=60, batch_size=256, lr=None, sch
     torch.manual_seed(seed)
     data = dataset.to(device)
     model = Teacher(dataset.num_classes, arch, mean=dataset.mean, std=dataset.std).to(device)
+    model.classes = [str(c) for c in dataset.classes]  # saved with the weights (save_teacher)
     n = dataset.train_x.shape[0]
     model.recipe = _recipe(dataset, model, arch, epochs, batch_size, lr, schedule, momentum, weight_decay,
                            label_smoothing, amp, seed, labels)
@@ -116,7 +119,14 @@ def save_teacher(model, path, meta=None):
                 "logit_scale": float(model.logit_scale),
                 "mean": [float(v) for v in model.mean], "std": [float(v) for v in model.std],
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "meta": meta}, path)
+                "classes": _class_names(model), "meta": meta}, path)
+
+
+def _class_names(model):
+    classes = getattr(model, "classes", None)
+    if classes is not None and len(classes) != model.num_classes:
+        raise ValueError(f"the teacher has {model.num_classes} outputs but {len(classes)} class names")
+    return None if classes is None else [str(c) for c in classes]
 
 
 def load_teacher(path, device="cpu"):
@@ -134,6 +144,7 @@ def load_teacher(path, device="cpu"):
     model = Teacher(ckpt["num_classes"], ckpt["arch"], mean=ckpt["mean"], std=ckpt["std"], logit_scale=scale)
     model.load_state_dict(ckpt["state_dict"])
     model.meta = ckpt.get("meta", {})
+    model.classes = ckpt.get("classes")  # None before class names were stored
     model.recipe = model.meta.get("recipe")
     return model.to(resolve_device(device)).eval()
 

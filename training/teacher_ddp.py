@@ -102,6 +102,7 @@ def train_teacher_ddp(dataset, rank, world, arch="vgg19", epochs=60, batch_size=
     from .models import Teacher
     data = dataset.to(device)
     model = Teacher(dataset.num_classes, arch, mean=dataset.mean, std=dataset.std).to(device)
+    model.classes = [str(c) for c in dataset.classes]  # saved with the weights (save_teacher)
     model.recipe = _recipe(dataset, model, arch, epochs, batch_size, lr, schedule, momentum, weight_decay,
                            label_smoothing, amp, seed, labels)
     model.recipe["processes"] = f"{world} (DistributedDataParallel; {batch_size // world} images per process and step)"

@@ -1,4 +1,5 @@
-"""A folder of images, one subfolder per class, decoded once at load (Pillow) to uint8 NCHW.
+"""A folder of images, one subfolder per class, decoded once at load to uint8 NCHW by the runtime's
+decoder (fdal.image_folder.decode), so training and ranking see the same pixels.
 
 Layouts: ROOT/<class>/*.png (split deterministically into train/test), or
 ROOT/train/<class>/... and ROOT/test/<class>/... (used as given).
@@ -73,17 +74,18 @@ def _split(items, test_fraction, seed, num_classes):
 
 
 def _decoder(image_size):
-    try:
-        from PIL import Image
-    except ImportError as e:
-        raise ImportError("reading an image folder needs Pillow: pip install pillow") from e
+    """fdal.image_folder.decode, the runtime's decoder: a student trains on exactly the pixels that
+    `fdal rank` and `fdal cycle pick` give the int8 model for the same file (mode conversion,
+    Pillow BILINEAR resize with reducing_gap; docs/images.md)."""
+    from fdal.image_folder import decode as runtime_decode, require_pillow
+    require_pillow()
+    shape = (image_size, image_size, 3)
 
     def decode(path):
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if img.size != (image_size, image_size):
-                img = img.resize((image_size, image_size), Image.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
+        arr = runtime_decode(path, shape)
+        if arr is None:
+            raise OSError("not a readable image")
+        return arr
 
     return decode
 

@@ -3,6 +3,7 @@
     fdal quickstart                      the whole loop on generated data, nothing to download
     fdal prepare-data / train-teacher / al / export / compare      training side (needs PyTorch)
     fdal rank / merge / info / bench     device side (numpy + the native runtime)
+    fdal cycle init/pick/import/train/status   a labeling campaign on your own images
     fdal plot                            results.jsonl -> learning curves + markdown table
 
 Subcommands that need PyTorch import it when they run, so `fdal info`/`rank`/`bench` work on a
@@ -13,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import errors, export_cmd, info, merge_cmd, plot, quickstart, rank, train
+from . import cycle, errors, export_cmd, info, merge_cmd, plot, quickstart, rank, train
 
 # Order of the subcommands in `fdal --help`: the story from first run to deployment.
-_MODULES = (quickstart, train, export_cmd, rank, merge_cmd, info, plot)
+_MODULES = (quickstart, train, export_cmd, rank, cycle, merge_cmd, info, plot)
 
 
 def build_parser() -> argparse.ArgumentParser:
