@@ -128,3 +128,17 @@ def torch_setup(args):
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return torch, device
+
+
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """ValueError when an output path (flag -> path) names an input file (what -> path or a list of
+    paths): `--out pool.npy` would replace the pool with the picks. Paths are compared by the file
+    they resolve to (symlinks, ./ and .. included)."""
+    real_inputs = {}
+    for what, paths in inputs.items():
+        for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths or ()):
+            real_inputs.setdefault(os.path.realpath(path), (what, path))
+    for flag, out in outputs.items():
+        if out and os.path.realpath(out) in real_inputs:
+            what, path = real_inputs[os.path.realpath(out)]
+            raise ValueError(f"{flag} {out} is the {what} {path}: it would be overwritten; write to another file")

@@ -14,7 +14,8 @@ def load_pool(path: str, input_shape, layout: str = "auto", raw_shape=None) -> n
     .npy: uint8 (N, H, W, C), or (N, C, H, W) which is viewed as NHWC without a copy.
     .npz: an error (save the array as .npy). The suffix is case-insensitive.
     raw_shape: (H, W, C) the user declared for a raw pool (--raw), checked against the model.
-    anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape).
+    anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape);
+    raw_shape is required for them (the bytes alone cannot tell 4N 32x32 images from N 64x64 ones).
     """
     h, w, c = (int(v) for v in input_shape)
     require_file(path, "pool")
@@ -44,6 +45,11 @@ def load_pool(path: str, input_shape, layout: str = "auto", raw_shape=None) -> n
     if size == 0 or size % per_image:
         raise ValueError(f"{path}: a raw pool must hold N images of {h}x{w}x{c} = {per_image} bytes; "
                          f"the file has {size} bytes, not a multiple of {per_image}")
+    if raw_shape is None:
+        # Raw bytes carry no shape: 64x64x3 images read as 32x32x3 would be ranked as 4x as many
+        # wrong images, with indices past the file's real count. The user must say the shape.
+        raise ValueError(f"{path}: a raw pool has no shape in it; confirm that it holds {size // per_image:,} "
+                         f"images of {h}x{w}x{c} with --raw {h}x{w}x{c} (the model's input), or save it as .npy")
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(size // per_image, h, w, c))
 
 
