@@ -218,6 +218,12 @@ struct Dist {
   std::int16_t* wide;
   PoolDotFn dot;
   PoolDot16Fn dot16;
+  const std::atomic<bool>* cancel;
+
+  // Called once per tile (at most 4,096 distances): a relaxed load, nothing when not cancelled.
+  void poll() const {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw SelectionCancelled();
+  }
 
   // Rows list[0 .. cnt) as contiguous int16 rows at out.
   void widen(const std::int32_t* list, std::int32_t cnt, std::int16_t* out) const {
@@ -235,6 +241,7 @@ struct Dist {
   template <typename F>
   void row(std::int32_t a, const std::int32_t* list, std::int64_t cnt, F&& f) const {
     for (std::int64_t j0 = 0; j0 < cnt; j0 += kTile * kTile) {
+      poll();
       const std::int32_t nb = std::int32_t(std::min(kTile * kTile, cnt - j0));
       dot(rows, stride, &a, 1, list + j0, nb, tile);
       for (std::int32_t t = 0; t < nb; ++t) f(j0 + t, of(a, list[j0 + t], tile[t]));
@@ -249,6 +256,7 @@ struct Dist {
       const std::int32_t na = std::int32_t(std::min(kTile, ca - i0));
       widen(la + i0, na, wa);
       for (std::int64_t j0 = 0; j0 < cb; j0 += kTile) {
+        poll();
         const std::int32_t nb = std::int32_t(std::min(kTile, cb - j0));
         widen(lb + j0, nb, wb);
         dot16(wa, na, wb, nb, stride, tile);
@@ -269,6 +277,7 @@ struct Dist {
       const std::int32_t na = std::int32_t(std::min(kTile, cnt - i0));
       widen(list + i0, na, wa);
       for (std::int64_t j0 = i0; j0 < cnt; j0 += kTile) {
+        poll();
         const std::int32_t nb = std::int32_t(std::min(kTile, cnt - j0));
         widen(list + j0, nb, wb);
         dot16(wa, na, wb, nb, stride, tile);
@@ -460,6 +469,7 @@ void probcover(const Dist& dist, const Buffers& b, std::int64_t n, std::int64_t 
   std::fill(b.picked, b.picked + n, std::uint8_t(0));
   std::int64_t got = 0;
   while (got < k) {
+    dist.poll();  // the stored-graph path computes no distance per pick
     std::int64_t best = -1, most = 0;
     for (std::int64_t i = 0; i < n; ++i) {
       if (!b.picked[i] && b.deg[i] > most) {
@@ -678,7 +688,7 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
     b.norms[i] = norm;
     b.pos[i] = std::int32_t(i);
   }
-  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.dot, kern.dot16};
+  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.dot, kern.dot16, params.cancel};
   switch (rule) {
     case PoolRule::KCenter:
       kcenter_seeds(dist, b, n, k, c.pool_index, seed, picks, nullptr);

@@ -42,10 +42,11 @@ class Ranker {
   void push(const ImageView& images);
   // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
   // when fewer than k images were pushed (pool-level: when k > the number of candidates).
-  std::vector<std::int64_t> finish() const;
+  // cancel (pool-level strategies): PoolParams::cancel, to stop a long selection from another thread.
+  std::vector<std::int64_t> finish(const std::atomic<bool>* cancel = nullptr) const;
   // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
   // Pool-level strategies: each pick's margin key (encode_int64), in pick order.
-  std::vector<TopK::Entry> finish_entries() const;
+  std::vector<TopK::Entry> finish_entries(const std::atomic<bool>* cancel = nullptr) const;
   std::int64_t seen() const { return seen_; }  // images pushed (not counting start_index)
   Strategy strategy() const { return strategy_; }
 

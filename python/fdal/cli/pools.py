@@ -66,9 +66,12 @@ def _load_npy(path: str) -> np.ndarray:
         raise ValueError(f"{path}: not a .npy file (bad magic {head!r}); save the pool with np.save")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError, SyntaxError) as exc:
+    except OSError:
+        raise  # permission denied, I/O error: reported as such
+    except Exception as exc:  # ValueError, EOFError, SyntaxError, tokenize.TokenError, OverflowError ...
         # numpy's messages quote the whole header; its first line is enough.
-        reason = str(exc).split(":")[0].strip() or type(exc).__name__
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)  # TokenError: a tuple
+        reason = message.split(":")[0].strip() or type(exc).__name__
         raise ValueError(f"{path}: corrupted .npy header or data ({reason}); re-save it with np.save") from None
 
 
