@@ -170,6 +170,9 @@ def decode_or_reason(path: str, input_shape) -> Tuple[Optional[np.ndarray], Opti
                               f"limit of {limit:,} (PIL.Image.MAX_IMAGE_PIXELS, a guard against decompression "
                               f"bombs); downscale it, or raise the limit if the file is trusted")
             img.load()  # truncated data raises here (ImageFile.LOAD_TRUNCATED_IMAGES stays False)
+            if img.format == "JPEG" and not _jpeg_has_end(path):
+                return None, ("truncated JPEG: no end-of-image marker after the image data (a file still being "
+                              "written, or cut short and padded with zeros)")
             img = to_model_mode(img, mode)
             if img.size != (w, h):
                 img = img.resize((w, h), getattr(Image, RESIZE_FILTER), reducing_gap=REDUCING_GAP)
@@ -177,6 +180,16 @@ def decode_or_reason(path: str, input_shape) -> Tuple[Optional[np.ndarray], Opti
     except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, DecompressionBombError...
         return None, _reason(exc)
     return arr.reshape(h, w, c), None
+
+
+def _jpeg_has_end(path: str) -> bool:
+    """Whether the JPEG's last scan is followed by an end-of-image marker. libjpeg decodes a file whose
+    end is zeros (preallocated, still being written) without an error: the rest of the image is made
+    up. 0xFF inside scan data is always stuffed (FF 00), so FF DA / FF D9 there are real markers; an
+    EXIF thumbnail's own end marker comes before the main scan."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.find(b"\xff\xd9", data.rfind(b"\xff\xda")) >= 0
 
 
 def _reason(exc: Exception) -> str:

@@ -33,9 +33,9 @@ def to_model_mode(img, mode: str):
         kind = "32-bit integer" if img.mode == "I" else "floating-point"
         raise UnsupportedMode(f"{kind} pixels (Pillow mode {img.mode}) have no fixed 8-bit range; save the image "
                               f"with 8 or 16 bits per sample")
-    if img.mode == mode:
-        return img
     transparent = img.mode in WITH_ALPHA or "transparency" in img.info
+    if img.mode == mode and not (transparent and mode != "RGBA"):
+        return img
     try:
         if transparent:
             img = img.convert("RGBA")

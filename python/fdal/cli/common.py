@@ -186,3 +186,13 @@ class ClosedStdout:
 def guard_closed_stdout() -> None:
     if sys.stdout is None:
         sys.stdout = ClosedStdout()
+
+
+def load_model(path: str):
+    """fdal.load(path) for a subcommand: a missing file or a damaged .fdal is one line naming the file."""
+    import fdal
+    require_file(path, "model")
+    try:
+        return fdal.load(path)
+    except fdal.FormatError as exc:
+        raise fdal.FormatError(f"{path}: {exc}") from None

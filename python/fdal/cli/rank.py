@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from .common import (add_out, add_parser, add_seed, count_list, positive_int, raw_shape, refuse_overwriting_inputs,
-                     require_file, thread_count)
+from .common import (add_out, add_parser, add_seed, count_list, load_model, positive_int, raw_shape,
+                     refuse_overwriting_inputs, require_file, thread_count)
 from .picks_out import FORMATS, LABEL_STUDIO_PREFIX, infer_format, read_exclude, write_label_studio, write_picks
 from .pools import batches_with_progress, load_pool
 
@@ -100,8 +100,7 @@ def run_rank(args) -> int:
     from fdal.runtime import pick_scores
     if args.shard is not None or args.device_id is not None:
         return rank_shard(args)
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    model = load_model(args.model)
     if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
         return rank_folder(args, model)
     if args.exclude or args.label_studio:
@@ -150,6 +149,8 @@ def rank_folder(args, model) -> int:
 
     refuse_overwriting_inputs({"--out": args.out, "--label-studio": args.label_studio},
                               {"model": args.model, "exclude list": args.exclude, "image": files})
+    if args.out and args.label_studio and os.path.realpath(args.out) == os.path.realpath(args.label_studio):
+        raise ValueError(f"--out and --label-studio name the same file {args.out}: give two files")
 
     def warn(path):
         print(f"fdal: warning: skipping unreadable image {path}: {folder.reasons[path]}", file=sys.stderr)
@@ -231,8 +232,7 @@ def rank_shard(args) -> int:
             raise ValueError(f"{flag} does not apply with --shard (a part file is written; `fdal merge` "
                              f"writes the picks)")
     refuse_overwriting_inputs({"--out": args.out}, {"model": args.model, "pool": args.pool})
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    model = load_model(args.model)
     options = dict(strategy=args.strategy, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
                    cap=args.cap, labeled_counts=args.labeled_counts, device_id=args.device_id)
     t0 = time.perf_counter()
@@ -298,8 +298,7 @@ def measure(model, pool, k: int, strategy: str, batch_size: int, repeat: int, se
 def run_bench(args) -> int:
     import fdal
     from fdal.testing import random_images
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    model = load_model(args.model)
     if args.pool:
         pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
         if args.n is not None:  # the first n images of the pool
