@@ -398,3 +398,23 @@ def test_mixed_folder_answer(tmp_path, hard_files, capsys):
     pool = np.stack([image_folder.decode(f, SHAPE) for f in files])
     want = fdal.rank_pool(fdal.load(str(hard_files / "m.fdal")), pool, 5, strategy="entropy")
     assert [row["file"] for row in csv.DictReader(io.StringIO(out))] == [os.path.basename(files[i]) for i in want]
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
+@pytest.mark.parametrize("fmt", [pytest.param(f, id=f"answer-non-utf8-name-{f}") for f in ("csv", "txt", "jsonl")])
+def test_a_name_that_is_not_utf8_round_trips(tmp_path, hard_files, capsys, fmt):
+    """A FAT card's Latin-1 name: written to --out as the same bytes (json: escaped), and an exclude
+    list made from that output excludes it."""
+    d = tmp_path / "card"
+    d.mkdir()
+    odd = os.fsdecode(b"caf\xe9.png")
+    for i, n in enumerate([odd, "plain.png"]):
+        Image.fromarray(photo(i, (H, W))).save(os.path.join(d, n))
+    out = tmp_path / f"picks.{fmt}"
+    code, _, err = run(capsys, "rank", hard_files / "m.fdal", d, "-k", "2", "--out", out)
+    assert code == 0, err
+    if fmt == "jsonl":
+        return  # json escapes the name (\udce9); not an exclude-list format
+    assert b"caf\xe9.png" in out.read_bytes()
+    code, text, err = run(capsys, "rank", hard_files / "m.fdal", d, "-k", "1", "--exclude", out)
+    assert code == 2 and "every image file" in err, err
