@@ -35,3 +35,37 @@ def hard_files(tmp_path_factory):
     np.save(d / "other.npy", testing.random_images(24, 40, SHAPE))
     (d / "pool.raw").write_bytes(pool.tobytes())
     return d
+
+
+def pytest_terminal_summary(terminalreporter):
+    """FDAL_CATALOGUE_TOTALS=1: the catalogue's totals as the markdown table of docs/hardening.md
+    (cases per file; `refuse` in a case's id marks an expected refusal, every other case checks a
+    right answer against its reference)."""
+    import os
+    if not os.environ.get("FDAL_CATALOGUE_TOTALS"):
+        return
+    rows = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "tests/hardening/" not in nodeid or getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            name = nodeid.split("::")[0].rsplit("/", 1)[-1]
+            kind = "refusals" if "refuse" in nodeid else "right answers"
+            row = rows.setdefault(name, {})
+            row[(kind, outcome)] = row.get((kind, outcome), 0) + 1
+    write = terminalreporter.write_line
+    write("")
+    write("| file | right answers (passed) | refusals (passed) | failed | skipped |")
+    write("|---|---|---|---|---|")
+    totals = [0, 0, 0, 0]
+    for name in sorted(rows):
+        r = rows[name]
+        cells = [r.get(("right answers", "passed"), 0), r.get(("refusals", "passed"), 0),
+                 sum(v for (k, o), v in r.items() if o in ("failed", "error")),
+                 sum(v for (k, o), v in r.items() if o == "skipped")]
+        totals = [a + b for a, b in zip(totals, cells)]
+        write(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
+    write("| **total** | " + " | ".join(f"**{c}**" for c in totals) + " |")

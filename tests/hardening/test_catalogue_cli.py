@@ -246,3 +246,78 @@ ARGV_CASES = [
     pytest.param(a, c, f, id="refuse-argv-" + "_".join(a)) for a, c, f in ARGV_CASES])
 def test_argv_slips(capsys, argv, code, fragments):
     refuse(capsys, argv, code, *fragments)
+
+
+RECORD = {"method": "random", "dataset": "cifar10", "trial": 0, "cycle": 0, "n_labeled": 100, "accuracy": 0.5,
+          "seconds": 1.0, "preset": "smoke", "seed": 0}
+PLOT_CASES = {
+    "accuracy-text": ('{**R, "accuracy": "high"}', "accuracy must be a number, got 'high'"),
+    "accuracy-null": ('{**R, "accuracy": None}', "accuracy must be a number"),
+    "accuracy-bool": ('{**R, "accuracy": True}', "accuracy must be a number"),
+    "accuracy-percent": ('{**R, "accuracy": 55.0}', "fraction in [0, 1]"),
+    "accuracy-nan": ('{**R, "accuracy": float("nan")}', "fraction in [0, 1]"),
+    "n_labeled-text": ('{**R, "n_labeled": "100"}', "n_labeled must be an integer"),
+    "trial-float": ('{**R, "trial": 0.5}', "trial must be an integer"),
+    "seconds-text": ('{**R, "seconds": "1s"}', "seconds must be a number"),
+    "missing-field": ('{k: v for k, v in R.items() if k != "accuracy"}', "lacks ['accuracy']"),
+    "a-list": ("[1, 2]", "a JSON object"),
+    "not-json": (None, "line 1 is not JSON"),
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"refuse-plot-{c}") for c in PLOT_CASES])
+def test_plot_results_with_bad_records(tmp_path, capsys, case):
+    pytest.importorskip("scipy")
+    expr, fragment = PLOT_CASES[case]
+    text = "{not json\n" if expr is None else json.dumps(eval(expr, {"R": RECORD})) + "\n"
+    good = json.dumps(RECORD) + "\n"
+    (tmp_path / "results.jsonl").write_text(text + good)  # the bad record is not the (torn) last line
+    refuse(capsys, ["plot", tmp_path / "results.jsonl", "--out", tmp_path], 1, "results.jsonl: line 1", fragment)
+
+
+@pytest.mark.parametrize("extra, code, fragment", [
+    pytest.param([], 1, "standard output is closed", id="refuse-stdout-closed"),
+    pytest.param(["--out", "picks.txt"], 0, None, id="answer-stdout-closed-with-out")])
+def test_stdout_closed(cli_files, tmp_path, extra, code, fragment):
+    """`fdal rank ... >&-`: Python starts with sys.stdout None; a subprocess because fd 1 must be closed."""
+    import subprocess
+    import sys
+    argv = [sys.executable, "-m", "fdal.cli", "rank", str(cli_files / M), str(cli_files / POOL), "-k", "3",
+            *[str(tmp_path / e) if e.endswith(".txt") else e for e in extra]]
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+                          pass_fds=(), preexec_fn=lambda: os.close(1))
+    assert proc.returncode == code and "Traceback" not in proc.stderr, proc.stderr
+    if fragment:
+        assert proc.stderr.strip().splitlines()[-1].startswith("fdal: error: ") and fragment in proc.stderr
+    else:
+        want = fdal.rank_pool(fdal.load(str(cli_files / M)), np.load(cli_files / POOL), 3).tolist()
+        assert [int(v) for v in (tmp_path / "picks.txt").read_text().split()] == want
+
+
+@pytest.mark.parametrize("strategy", [pytest.param(s, id=f"answer-interrupted-{s}") for s in ("probcover", "margin")])
+def test_ctrl_c_last_line_is_interrupted(hard_files, tmp_path, strategy):
+    """SIGINT once the progress bar is drawn (20,000 images, long enough that it cannot finish first
+    at cap 20,000 for probcover; margin may be past the bar): exit 130 and `fdal: interrupted` is the
+    last line, not a redrawn bar. Nothing here is timed; 120 s is only the bound for a hang."""
+    import signal
+    import subprocess
+    import sys
+    pytest.importorskip("tqdm")
+    from fdal import testing
+    np.save(tmp_path / "big.npy", testing.random_images(1, 20_000, SHAPE))
+    with subprocess.Popen([sys.executable, "-m", "fdal.cli", "rank", str(hard_files / M), str(tmp_path / "big.npy"),
+                           "-k", "100", "--strategy", strategy, "--cap", "20000"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:
+            first = proc.stderr.read(1)  # the bar's first byte: the ranking has started
+            proc.send_signal(signal.SIGINT)
+            rest = proc.stderr.read()
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    err = (first + rest).decode()
+    if proc.returncode == 0:  # margin finished before the signal arrived: nothing to check
+        assert strategy == "margin"
+        return
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.replace("\r", "\n").strip().splitlines()[-1] == "fdal: interrupted"

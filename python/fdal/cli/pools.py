@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -84,6 +85,9 @@ def batches_with_progress(pool: np.ndarray, batch_size: int, desc: str, min_imag
             bar = tqdm(total=len(pool), desc=desc, unit="img", unit_scale=True)
         except ImportError:
             bar = None
+        except KeyboardInterrupt:  # Ctrl-C while the bar drew itself: end its line before "fdal: interrupted"
+            sys.stderr.write("\n")
+            raise
     try:
         for start in range(0, len(pool), batch_size):
             batch = pool[start:start + batch_size]
