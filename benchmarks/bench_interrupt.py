@@ -3,11 +3,14 @@ selection runs, and the time until the process has exited is measured.
 
     python benchmarks/bench_interrupt.py --n 100000 --strategies probcover kcenter typiclust
 
-Each case: `fdal rank MODEL POOL.npy -k 100 --strategy S --cap N` (the CLI; its last stderr line
+Each case: `fdal rank MODEL POOL.npy -k K --strategy S --cap N` (the CLI; its last stderr line
 must be `fdal: interrupted`, exit 130) and fdal.rank_pool(...) in a script (KeyboardInterrupt must
-reach Python). The signal is sent `--after` seconds after the selection started; the start is
-taken from a first run that ranks the same pool with `margin` (the forward pass only), so the
-signal lands inside the selection, which runs for minutes at n = 100,000 when not interrupted.
+reach Python; the script prints when it caught it, so the table splits the delay into the
+interruption itself and the process's exit, which frees the candidates and tears Python down).
+The signal is sent `--after` seconds into the selection: for rank_pool, after the script says its
+last batch was pushed; for the CLI, after the time a first run that ranks the same pool with
+`margin` (the forward pass only) took, plus `--after`. Uninterrupted, the selection runs for
+minutes at n = 100,000.
 Pool: N seeded 8x8x3 images; model: fdal.testing's tiny with the student embedding.
 """
 from __future__ import annotations
@@ -23,19 +26,28 @@ import time
 import numpy as np
 
 API_SCRIPT = """
-import sys, numpy as np, fdal
+import sys, time, numpy as np, fdal
 model = fdal.load(sys.argv[1]); pool = np.load(sys.argv[2], mmap_mode="r")
+def batches():  # says when every image is pushed: the selection starts right after
+    yield from (pool[i:i + 4096] for i in range(0, len(pool), 4096))
+    print("pushed", flush=True)
 try:
-    fdal.rank_pool(model, pool, 100, strategy=sys.argv[3], cap=len(pool))
+    fdal.rank_pool(model, batches(), int(sys.argv[4]), strategy=sys.argv[3], cap=len(pool))
     print("finished")
 except KeyboardInterrupt:
-    print("KeyboardInterrupt")
+    print("KeyboardInterrupt at", time.monotonic(), flush=True)
 """
 
 
-def run_once(cmd, after: float, timeout: float = 600.0) -> dict:
-    """Start cmd, SIGINT after `after` s, return seconds from the signal to the exit and the output."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_once(cmd, after: float, timeout: float = 600.0, wait_for_push: bool = False) -> dict:
+    """Start cmd, SIGINT after `after` s (counted from its "pushed" line with wait_for_push), return
+    seconds from the signal to the exit and the output."""
+    # SIGINT back to its default in the child: a job started with `&` inherits it ignored, and then
+    # Python installs no KeyboardInterrupt handler at all.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    if wait_for_push:
+        assert proc.stdout.readline().strip() == "pushed", proc.stderr.read()
     time.sleep(after)
     if proc.poll() is not None:
         out, err = proc.communicate()
@@ -46,7 +58,10 @@ def run_once(cmd, after: float, timeout: float = 600.0) -> dict:
         out, err = proc.communicate(timeout=timeout)
     finally:
         proc.kill()
-    return {"delay": time.monotonic() - sent, "rc": proc.returncode, "out": out, "err": err}
+    raised = None
+    if "KeyboardInterrupt at" in out:  # CLOCK_MONOTONIC is the same clock in both processes (Linux)
+        raised = float(out.split("KeyboardInterrupt at")[1].split()[0]) - sent
+    return {"delay": time.monotonic() - sent, "raised": raised, "rc": proc.returncode, "out": out, "err": err}
 
 
 def main() -> int:
@@ -54,6 +69,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000, help="pool size = cap (default 100000)")
     ap.add_argument("--strategies", nargs="+", default=["probcover", "kcenter", "typiclust"])
     ap.add_argument("--after", type=float, default=1.0, help="seconds into the selection (default 1)")
+    ap.add_argument("-k", type=int, default=1000, help="picks (default 1000: kcenter takes k passes over the pool)")
     args = ap.parse_args()
     from fdal import format as fmt
     from fdal import testing
@@ -62,20 +78,24 @@ def main() -> int:
         fmt.write_model(testing.random_model(3, "tiny", input_shape=(8, 8, 3), embedding="student",
                                              n_calibration=32), model)
         np.save(pool, testing.random_images(1, args.n, (8, 8, 3)))
-        cli = [sys.executable, "-m", "fdal.cli", "rank", model, pool, "-k", "100", "--cap", str(args.n)]
+        cli = [sys.executable, "-m", "fdal.cli", "rank", model, pool, "-k", str(args.k), "--cap", str(args.n)]
         t0 = time.monotonic()
         subprocess.run(cli + ["--strategy", "margin"], check=True, capture_output=True)
         forward = time.monotonic() - t0
-        print(f"pool {args.n:,} x 8x8x3, cap {args.n:,}; forward pass + start-up (margin run): {forward:.2f} s; "
+        print(f"pool {args.n:,} x 8x8x3, cap {args.n:,}, k {args.k:,}; forward pass + start-up (margin run): {forward:.2f} s; "
               f"SIGINT {args.after:.1f} s into the selection")
-        print("| strategy | entry point | SIGINT -> exit (s) | exit code | last line |\n|---|---|---|---|---|")
+        print("| strategy | entry point | SIGINT -> KeyboardInterrupt (s) | SIGINT -> process exit (s) | exit code | "
+              "last line |\n|---|---|---|---|---|---|")
         for strategy in args.strategies:
             for name, cmd in (("fdal rank", cli + ["--strategy", strategy]),
-                              ("rank_pool", [sys.executable, "-c", API_SCRIPT, model, pool, strategy])):
-                r = run_once(cmd, forward + args.after)
+                              ("rank_pool", [sys.executable, "-c", API_SCRIPT, model, pool, strategy, str(args.k)])):
+                api = name == "rank_pool"
+                r = run_once(cmd, args.after if api else forward + args.after, wait_for_push=api)
                 last = ((r["err"] if name == "fdal rank" else r["out"]).strip().splitlines() or [""])[-1]
+                last = last.split(" at ")[0]
                 delay = "-" if r["delay"] is None else f"{r['delay']:.3f}"
-                print(f"| {strategy} | {name} | {delay} | {r['rc']} | `{last[-60:]}` |", flush=True)
+                raised = "-" if r.get("raised") is None else f"{r['raised']:.3f}"
+                print(f"| {strategy} | {name} | {raised} | {delay} | {r['rc']} | `{last[-60:]}` |", flush=True)
     return 0
 
 

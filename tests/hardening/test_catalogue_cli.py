@@ -307,7 +307,8 @@ def test_ctrl_c_last_line_is_interrupted(hard_files, tmp_path, strategy):
     np.save(tmp_path / "big.npy", testing.random_images(1, 20_000, SHAPE))
     with subprocess.Popen([sys.executable, "-m", "fdal.cli", "rank", str(hard_files / M), str(tmp_path / "big.npy"),
                            "-k", "100", "--strategy", strategy, "--cap", "20000"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as proc:
         try:
             first = proc.stderr.read(1)  # the bar's first byte: the ranking has started
             proc.send_signal(signal.SIGINT)

@@ -24,13 +24,14 @@ def register(sub):
                 f"(default {DEFAULT_CAP}; memory cap x embedding dim bytes)")
     p = add_parser(sub, "rank", "rank a pool of raw images (or a folder of image files) with an int8 model",
                    "Print (or write) the k most informative images of POOL, best first.\n"
-                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes\n"
-                   "(a regular file, not a pipe; for an .npz, save the array: np.save('pool.npy', np.load(f)['x']);\n"
+                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes with\n"
+                   "--raw HxWxC (a regular file, not a pipe; for an .npz, save the array: np.save('pool.npy', np.load(f)['x']);\n"
                    "output: pool indices), or a folder (searched recursively) or quoted glob of JPEG/PNG/BMP\n"
                    "files of any size (output: file names, csv with file,rank,score by default; needs\n"
-                   "pip install \"fdal[images]\"). Image files are converted to the model's channels\n"
-                   "(grayscale/palette/RGBA -> RGB) and resized to its H x W with Pillow BILINEAR,\n"
-                   "reducing_gap=2.0 (antialiased on downscale); unreadable files are skipped with a warning.\n"
+                   "pip install \"fdal[images]\"). Image files are turned upright (EXIF), converted to the\n"
+                   "model's channels (16-bit scaled, transparency over white) and resized to its H x W with\n"
+                   "Pillow BILINEAR, reducing_gap=2.0; unreadable files are skipped with a warning and the reason.\n"
+                   "Nothing given as input is ever overwritten by --out.\n"
                    "See docs/images.md.",
                    "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy\n"
                    "fdal rank student.fdal photos/ -k 100 --exclude labeled.csv --out picks.csv "
@@ -53,10 +54,13 @@ def register(sub):
                ".npy; a .npy pool's .npy: its int64 indices; otherwise text, one per line)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="text (one index or file per line; default for .npy/raw pools), csv (default for "
-                        "image folders), jsonl, npy (columns file, rank, score; rank 1 is the best)")
+                        "image folders), jsonl (csv and jsonl: columns file, rank, score; rank 1 is the best), "
+                        "npy (image folders: a structured array with those columns; .npy/raw pools: the int64 "
+                        "indices)")
     p.add_argument("--exclude", default=None, metavar="FILE",
                    help="image files already labeled, left out before ranking: one name per line, or a csv "
-                        "with a 'file' column (names as fdal rank prints them)")
+                        "with a 'file' column (names as fdal rank prints them, or paths; how many matched is "
+                        "printed)")
     p.add_argument("--label-studio", default=None, metavar="OUT.json",
                    help="also write Label Studio import tasks for the picks (image folders only)")
     p.add_argument("--label-studio-prefix", default=LABEL_STUDIO_PREFIX,
