@@ -13,6 +13,10 @@ antialiased (like torchvision's Resize(antialias=True)), and
 reducing_gap lets Pillow first shrink large photos by an integer factor (a box filter, much
 faster) to at most 2x the target before the bilinear pass. Results are deterministic.
 
+Listing follows directory symlinks, entering each real folder once and listing each real file
+once; decoding (decode, image_modes.py) applies EXIF orientation and turns every Pillow mode into
+the model's L/RGB/RGBA pixels, or skips the file with a one-line reason (docs/images.md).
+
 Needs Pillow (pip install "fdal[images]"); the runtime itself stays numpy-only.
 """
 from __future__ import annotations
@@ -63,27 +67,37 @@ def is_image_source(source: str) -> bool:
     return source.lower().endswith(IMAGE_EXTENSIONS) or (glob.has_magic(source) and not os.path.isfile(source))
 
 
-def list_images(source: str) -> List[str]:
+def list_images(source: str, on_error: Optional[Callable[[OSError], None]] = None) -> List[str]:
     """Image files under folder `source` (recursive) or matching glob `source`, sorted by name;
     NoImages when there are none. Directory symlinks are followed but every real folder is
     entered once (a loop cannot repeat it), and a file reached under several names is listed once,
-    under the first name in sorted order."""
+    under the first name in sorted order. on_error(OSError) hears of each folder that could not be
+    listed (permission denied ...); the NoImages message names the first."""
+    errors: List[OSError] = []
+
+    def failed(exc: OSError) -> None:
+        errors.append(exc)
+        if on_error is not None:
+            on_error(exc)
+
     if os.path.isdir(source):
-        found = [p for p in _walk_files(source) if p.lower().endswith(IMAGE_EXTENSIONS)]
+        found = [p for p in _walk_files(source, failed) if p.lower().endswith(IMAGE_EXTENSIONS)]
         what = f"folder {source}"
     else:
-        found = [p for p in _expand_glob(source) if p.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(p)]
+        found = [p for p in _expand_glob(source, failed)
+                 if p.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(p)]
         what = f"pattern {source!r}"
     found = _once_per_real_file(sorted(found))
     if not found:
-        raise NoImages(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {what}")
+        unlisted = f" (could not list {errors[0].filename}: {errors[0].strerror})" if errors else ""
+        raise NoImages(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {what}{unlisted}")
     return found
 
 
-def _walk_files(root: str) -> Iterator[str]:
+def _walk_files(root: str, on_error: Optional[Callable[[OSError], None]] = None) -> Iterator[str]:
     """Every file under `root`, following directory symlinks but entering each real folder once."""
     seen = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=on_error):
         real = os.path.realpath(folder)
         if real in seen:  # a symlink back to a folder already walked (a loop, or a second name)
             dirs[:] = []
@@ -93,7 +107,7 @@ def _walk_files(root: str) -> Iterator[str]:
         yield from (os.path.join(folder, f) for f in files)
 
 
-def _expand_glob(pattern: str) -> List[str]:
+def _expand_glob(pattern: str, on_error: Optional[Callable[[OSError], None]] = None) -> List[str]:
     """glob.glob(pattern, recursive=True), except that `**` enters each real folder once (glob
     itself follows a symlink loop until the path is too long: each image dozens of times)."""
     if "**" not in pattern:
@@ -103,7 +117,7 @@ def _expand_glob(pattern: str) -> List[str]:
     root = os.sep.join(parts[:first_magic]) or (os.sep if pattern.startswith(os.sep) else "")
     rest = parts[first_magic:]
     out = []
-    for path in _walk_files(root or os.curdir):
+    for path in _walk_files(root or os.curdir, on_error):
         rel = os.path.relpath(path, root or os.curdir).split(os.sep)
         if _match_parts(rel, rest):
             out.append(os.path.join(root, *rel) if root else os.path.join(*rel))

@@ -225,17 +225,21 @@ def test_vanished_file_refuse_missing(tmp_path):
 
 UNPRIVILEGED = """
 import sys, fdal.image_folder as f
+from fdal.cli import main
 print(f.decode_or_reason(sys.argv[1], (8, 8, 3))[1])
 try:
     f.list_images(sys.argv[2])
 except Exception as exc:
     print(type(exc).__name__, exc)
+sys.stdout.flush()
+sys.exit(main(["rank", sys.argv[3], sys.argv[4], "-k", "1", "--out", sys.argv[5]]))
 """
 
 
 @pytest.mark.parametrize("what", [pytest.param("file", id="refuse-permission-file"),
-                                  pytest.param("folder", id="refuse-permission-folder")])
-def test_permission_denied(tmp_path, what):
+                                  pytest.param("folder", id="refuse-permission-folder"),
+                                  pytest.param("rank", id="answer-permission-rank-the-rest")])
+def test_permission_denied(tmp_path, hard_files, what):
     """CI runs as root, which reads every file: the check runs in a child without CAP_DAC_OVERRIDE
     and CAP_DAC_READ_SEARCH (setpriv), so the permission bits apply to it as to a user."""
     (tmp_path / "locked").mkdir()
@@ -244,7 +248,9 @@ def test_permission_denied(tmp_path, what):
     os.chmod(tmp_path / "private.png", 0)
     os.chmod(tmp_path / "locked", 0)
     try:
-        cmd = [sys.executable, "-c", UNPRIVILEGED, str(tmp_path / "private.png"), str(tmp_path / "locked")]
+        Image.fromarray(photo(2)).save(tmp_path / "open.png")
+        cmd = [sys.executable, "-c", UNPRIVILEGED, str(tmp_path / "private.png"), str(tmp_path / "locked"),
+               str(hard_files / "m.fdal"), str(tmp_path), str(hard_files / f"picks-{what}.csv")]
         if os.geteuid() == 0:
             if shutil.which("setpriv") is None:
                 pytest.skip("running as root without setpriv: permission bits cannot be applied")
@@ -252,10 +258,15 @@ def test_permission_denied(tmp_path, what):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         reason, listing = out.stdout.splitlines()
-        if what == "file":
+        if what == "rank":  # the one readable image is ranked; the others are named with the reason
+            assert f"skipping folder {tmp_path / 'locked'}: Permission denied" in out.stderr
+            assert f"skipping unreadable image {tmp_path / 'private.png'}: permission denied" in out.stderr
+            assert (hard_files / f"picks-{what}.csv").read_text().splitlines()[1].startswith("open.png,1,")
+        elif what == "file":
             assert reason == "permission denied"
         else:  # a folder that cannot be listed holds no image we can see: said as such, not a traceback
-            assert listing.startswith("NoImages no image files") and "locked" in listing
+            assert listing.startswith("NoImages no image files") and "could not list" in listing
+            assert "locked: Permission denied" in listing
     finally:
         os.chmod(tmp_path / "locked", 0o755)
         os.chmod(tmp_path / "private.png", 0o644)

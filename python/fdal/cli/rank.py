@@ -145,7 +145,7 @@ def rank_folder(args, model) -> int:
     fmt = infer_format(args.format, args.out, "csv")
     if fmt == "npy" and not args.out:
         raise ValueError("--format npy needs --out FILE.npy")
-    files = list_images(args.pool)
+    files = list_images(args.pool, on_error=warn_unlisted)
     if args.exclude:
         files = apply_exclude(files, args.pool, args.exclude)
         if not files:
@@ -185,6 +185,11 @@ def rank_folder(args, model) -> int:
         print(f"ranked {n:,} images in {seconds:.2f} s ({n / seconds:,.0f} images/s, decoding included); "
               f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
     return 0
+
+
+def warn_unlisted(exc: OSError) -> None:
+    print(f"fdal: warning: skipping folder {exc.filename}: {exc.strerror} (its images are not in the pool)",
+          file=sys.stderr)
 
 
 def apply_exclude(files, source: str, exclude: str) -> list:
@@ -242,7 +247,7 @@ def rank_shard(args) -> int:
     t0 = time.perf_counter()
     if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
         require_pillow()
-        files = list_images(args.pool)
+        files = list_images(args.pool, on_error=warn_unlisted)
         names = [relative_name(f, args.pool) for f in files]
         part = rank_folder_shard(model, files, names, args.k, shard, decode_workers=args.decode_workers, **options)
     else:
