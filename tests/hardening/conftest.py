@@ -1,6 +1,5 @@
-"""Shared files for the hardening tests (issue 34): small seeded models and pools on disk, and
-`run`, which calls `fdal.cli.main` in-process (no subprocess per case) and returns (exit code,
-stdout, stderr)."""
+"""Shared files for the hardening tests (issue 34): small seeded models and pools on disk; and the
+catalogue's totals table (FDAL_CATALOGUE_TOTALS=1). Helpers are in hardening_helpers.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,18 +7,7 @@ import pytest
 
 from fdal import format as fmt
 from fdal import testing
-from fdal.cli import main
-
-SHAPE = (8, 8, 3)  # small images: every case decodes and ranks in milliseconds
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse refusing a flag's value
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from .hardening_helpers import SHAPE
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from fdal.merge import merge_topk
 from fdal.pool_identity import folder_identity, pool_identity
 from fdal.testing.tools import find_fdal_rank
 
-from conftest import SHAPE, run
+from .hardening_helpers import SHAPE, run
 
 ROOT = Path(__file__).resolve().parents[2]
 

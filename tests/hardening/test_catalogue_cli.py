@@ -13,7 +13,7 @@ import pytest
 
 import fdal
 
-from conftest import SHAPE, run
+from .hardening_helpers import SHAPE, run
 
 M, POOL = "m.fdal", "pool.npy"
 PER_IMAGE = ["fdal", "margin", "entropy", "random"]

@@ -16,7 +16,7 @@ import pytest
 import fdal
 from fdal import image_folder
 
-from conftest import SHAPE, run
+from .hardening_helpers import SHAPE, run
 
 Image = pytest.importorskip("PIL.Image")
 H, W = SHAPE[:2]

@@ -11,7 +11,7 @@ import pytest
 import fdal
 from fdal import image_folder
 
-from conftest import SHAPE, run
+from .hardening_helpers import SHAPE, run
 
 Image = pytest.importorskip("PIL.Image")
 
