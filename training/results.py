@@ -18,10 +18,21 @@ _KEY = ("preset", "method", "dataset", "trial", "cycle")
 _DISTINCT_KEY = ("dataset", "preset", "method", "trial", "seed", "cycle")
 
 
+_INTEGER_FIELDS = ("trial", "cycle", "n_labeled")
+
+
 def check_record(rec: dict) -> dict:
+    if not isinstance(rec, dict):
+        raise ValueError(f"a result record is a JSON object with {', '.join(FIELDS)}, got {type(rec).__name__}")
     missing = [k for k in FIELDS if k not in rec]
     if missing:
         raise ValueError(f"result record lacks {missing}: {rec}")
+    for name in _INTEGER_FIELDS:
+        if isinstance(rec[name], bool) or not isinstance(rec[name], int):
+            raise ValueError(f"{name} must be an integer, got {rec[name]!r}")
+    for name in ("accuracy", "seconds"):
+        if isinstance(rec[name], bool) or not isinstance(rec[name], (int, float)):
+            raise ValueError(f"{name} must be a number, got {rec[name]!r}")
     if not 0.0 <= rec["accuracy"] <= 1.0:
         raise ValueError(f"accuracy must be a fraction in [0, 1], got {rec['accuracy']}")
     return rec
@@ -55,7 +66,10 @@ def read_results(path) -> list:
             if i == len(lines) - 1:
                 continue  # interrupted mid-write
             raise ValueError(f"{path}: line {i + 1} is not JSON; expected a results.jsonl written by fdal al")
-        check_record(rec)
+        try:
+            check_record(rec)
+        except ValueError as exc:
+            raise ValueError(f"{path}: line {i + 1}: {exc}") from None
         out[tuple(rec[k] for k in _KEY)] = rec
     return list(out.values())
 

@@ -5,8 +5,14 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "format/format_error.h"
@@ -113,6 +119,50 @@ void raise_pending_signals() {
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
 
+// A pool-level selection is one long native step that cannot be chunked: run it on a worker
+// thread while this thread, GIL released, checks for Ctrl-C every 50 ms; a signal sets the cancel
+// flag the selection loops poll (rank/pool_select.h), and KeyboardInterrupt is raised once the
+// worker has stopped. work(cancel) runs on the worker and must not touch Python objects.
+template <typename Work>
+auto run_interruptible(Work&& work) -> decltype(work(nullptr)) {
+  std::atomic<bool> cancel{false};
+  decltype(work(nullptr)) result{};
+  std::exception_ptr error;
+  bool interrupted = false;
+  {
+    py::gil_scoped_release release;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread worker([&] {
+      try {
+        result = work(&cancel);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
+      if (interrupted) continue;
+      lock.unlock();
+      {
+        py::gil_scoped_acquire acquire;
+        interrupted = PyErr_CheckSignals() != 0;  // the KeyboardInterrupt stays pending in this thread
+      }
+      if (interrupted) cancel.store(true, std::memory_order_relaxed);
+      lock.lock();
+    }
+    lock.unlock();
+    worker.join();
+  }
+  if (interrupted) throw py::error_already_set();
+  if (error) std::rethrow_exception(error);
+  return result;
+}
+
 fdal::ImageView sub_view(const fdal::ImageView& view, std::int64_t begin, std::int64_t count) {
   fdal::ImageView part = view;
   part.data = view.image(begin);
@@ -216,7 +266,8 @@ class PyRanker {
     }
   }
   py::array_t<std::int64_t> finish() const {
-    const std::vector<std::int64_t> best = ranker_.finish();
+    const std::vector<std::int64_t> best =
+        run_interruptible([&](const std::atomic<bool>* cancel) { return ranker_.finish(cancel); });
     py::array_t<std::int64_t> out(py::ssize_t(best.size()));
     std::copy(best.begin(), best.end(), out.mutable_data());
     return out;
@@ -224,7 +275,8 @@ class PyRanker {
   // finish() with each pick's encoded ranking key (rank/keys.h: order-preserving uint64), so a
   // sharded ranking can be merged exactly (python/fdal/merge.py decodes them).
   py::tuple finish_entries() const {
-    const std::vector<fdal::TopK::Entry> entries = ranker_.finish_entries();
+    const std::vector<fdal::TopK::Entry> entries =
+        run_interruptible([&](const std::atomic<bool>* cancel) { return ranker_.finish_entries(cancel); });
     py::array_t<std::int64_t> indices(py::ssize_t(entries.size()));
     py::array_t<std::uint64_t> keys(py::ssize_t(entries.size()));
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -404,10 +456,12 @@ py::array_t<std::int64_t> pool_select_py(const std::string& name, const py::obje
   }
   py::array_t<std::int64_t> out(py::ssize_t(std::max<std::int64_t>(k, 0)));
   std::int64_t* picks = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fdal::pool_select(rule, c, k, seed, params, picks, nullptr, 0, &table);
-  }
+  run_interruptible([&](const std::atomic<bool>* cancel) {
+    fdal::PoolParams with_cancel = params;
+    with_cancel.cancel = cancel;
+    fdal::pool_select(rule, c, k, seed, with_cancel, picks, nullptr, 0, &table);
+    return 0;
+  });
   return out;
 }
 

@@ -190,6 +190,7 @@ void probcover(const Dist& dist, const Buffers& b, std::int64_t n, std::int64_t 
   std::fill(b.picked, b.picked + n, std::uint8_t(0));
   std::int64_t got = 0;
   while (got < k) {
+    dist.poll();  // the stored-graph path computes no distance per pick
     std::int64_t best = -1, most = 0;
     for (std::int64_t i = 0; i < n; ++i) {
       if (!b.picked[i] && b.deg[i] > most) {

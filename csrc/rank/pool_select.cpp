@@ -174,7 +174,8 @@ void pool_select(PoolRule rule, const PoolCandidates& c, std::int64_t k, std::ui
     b.norms[i] = norm;
     b.pos[i] = std::int32_t(i);
   }
-  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.pool_dot_s8, kern.pool_dot_s16};
+  const Dist dist{b.rows, stride, b.norms, b.tile, b.wide, kern.pool_dot_s8, kern.pool_dot_s16,
+                   params.cancel};
   switch (rule) {
     case PoolRule::KCenter:
       kcenter_seeds(dist, b, n, k, c.pool_index, seed, picks, nullptr);

@@ -40,8 +40,10 @@
 // (a partial sort); classbalanced O(n log n + k log classes) (a full sort by class, then
 // power's order; a heap of the classes).
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace fdal {
@@ -69,6 +71,14 @@ struct PoolParams {
   std::int64_t delta = -1;            // probcover: ball radius (squared L2); < 0: from the data
   double beta = 1.0;                  // power, classbalanced: exponent (>= 0; +inf = top-k of the key)
   double unit = 1.0;                  // power, classbalanced: key scale (> 0, finite)
+  // Set by another thread to stop a long selection (Ctrl-C): kcenter, typiclust and probcover poll
+  // it every 4,096 distances and throw SelectionCancelled; null: never cancelled.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// What pool_select throws when params.cancel was set; the picks are then undefined.
+struct SelectionCancelled : std::runtime_error {
+  SelectionCancelled() : std::runtime_error("pool selection cancelled") {}
 };
 
 struct PoolCandidates {

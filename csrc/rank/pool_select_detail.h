@@ -2,6 +2,7 @@
 // and the entry point; rank/pool_embedding_rules.cpp: kcenter, typiclust, probcover;
 // rank/pool_score_rules.cpp: power, classbalanced). Not a public header.
 #pragma once
+#include <atomic>
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -95,6 +96,12 @@ struct Dist {
   std::int16_t* wide;
   PoolDotS8Fn dot;     // the kernel table's pool_dot_s8
   PoolDotS16Fn dot16;  // and pool_dot_s16
+  const std::atomic<bool>* cancel;  // PoolParams::cancel (null: never cancelled)
+
+  // Called once per tile (at most 4,096 distances): a relaxed load, nothing when not cancelled.
+  void poll() const {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw SelectionCancelled();
+  }
 
   // Rows list[0 .. cnt) as contiguous int16 rows at out.
   void widen(const std::int32_t* list, std::int32_t cnt, std::int16_t* out) const {
@@ -112,6 +119,7 @@ struct Dist {
   template <typename F>
   void row(std::int32_t a, const std::int32_t* list, std::int64_t cnt, F&& f) const {
     for (std::int64_t j0 = 0; j0 < cnt; j0 += kTile * kTile) {
+      poll();
       const std::int32_t nb = std::int32_t(std::min(kTile * kTile, cnt - j0));
       dot(rows, stride, &a, 1, list + j0, nb, tile);
       for (std::int32_t t = 0; t < nb; ++t) f(j0 + t, of(a, list[j0 + t], tile[t]));
@@ -126,6 +134,7 @@ struct Dist {
       const std::int32_t na = std::int32_t(std::min(kTile, ca - i0));
       widen(la + i0, na, wa);
       for (std::int64_t j0 = 0; j0 < cb; j0 += kTile) {
+        poll();
         const std::int32_t nb = std::int32_t(std::min(kTile, cb - j0));
         widen(lb + j0, nb, wb);
         dot16(wa, na, wb, nb, stride, tile);
@@ -146,6 +155,7 @@ struct Dist {
       const std::int32_t na = std::int32_t(std::min(kTile, cnt - i0));
       widen(list + i0, na, wa);
       for (std::int64_t j0 = i0; j0 < cnt; j0 += kTile) {
+        poll();
         const std::int32_t nb = std::int32_t(std::min(kTile, cnt - j0));
         widen(list + j0, nb, wb);
         dot16(wa, na, wb, nb, stride, tile);

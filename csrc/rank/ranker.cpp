@@ -132,7 +132,7 @@ const CandidateStore& Ranker::finish_candidates() const {
   return candidates_;
 }
 
-std::vector<TopK::Entry> Ranker::finish_entries() const {
+std::vector<TopK::Entry> Ranker::finish_entries(const std::atomic<bool>* cancel) const {
   if (strategy_is_pool_level(strategy_)) {
     const std::int64_t n = candidates_.size();
     if (n == 0) throw std::invalid_argument("the pool is empty");
@@ -145,6 +145,7 @@ std::vector<TopK::Entry> Ranker::finish_entries() const {
 
     PoolParams params;
     params.unit = double(model_.layers[std::size_t(model_.logits_layer)].out_scale);
+    params.cancel = cancel;
     PoolCandidates c;
     const PoolRule rule = strategy_info(strategy_).rule;
     c.n = n;
@@ -198,8 +199,8 @@ void Ranker::set_labeled_counts(const std::int64_t* counts, std::int64_t n) {
   labeled_counts_.assign(counts, counts + n);
 }
 
-std::vector<std::int64_t> Ranker::finish() const {
-  const std::vector<TopK::Entry> entries = finish_entries();
+std::vector<std::int64_t> Ranker::finish(const std::atomic<bool>* cancel) const {
+  const std::vector<TopK::Entry> entries = finish_entries(cancel);
   std::vector<std::int64_t> indices;
   indices.reserve(entries.size());
   for (const TopK::Entry& e : entries) indices.push_back(e.second);

@@ -47,10 +47,11 @@ class Ranker {
   void push(const ImageView& images, const std::int64_t* pool_indices = nullptr);
   // The k best pool indices, best first (pool-level: in pick order). Throws std::invalid_argument
   // when fewer than k images were pushed (pool-level: when k > the number of candidates).
-  std::vector<std::int64_t> finish() const;
+  // cancel (pool-level strategies): PoolParams::cancel, to stop a long selection from another thread.
+  std::vector<std::int64_t> finish(const std::atomic<bool>* cancel = nullptr) const;
   // finish() with each chosen image's encoded key (keys.h), best first; the same checks.
   // Pool-level strategies: each pick's margin key (encode_int64), in pick order.
-  std::vector<TopK::Entry> finish_entries() const;
+  std::vector<TopK::Entry> finish_entries(const std::atomic<bool>* cancel = nullptr) const;
   // Pool-level strategies: the candidates kept so far, in ascending pool-index order (pool index,
   // random key, margin key, predicted class, embedding row): what a shard part stores and what
   // the rule reads. Valid until the next push; std::invalid_argument for a per-image strategy.

@@ -63,6 +63,8 @@ def _same(parts: Sequence[Part], attr: str, what: str, fix: str) -> None:
 def _show(v) -> str:
     if isinstance(v, str) and len(v) == 64:
         return v[:12] + "..."  # a model digest
+    if v is None:
+        return "none (a Part built in memory)"
     return repr(v.tolist() if isinstance(v, np.ndarray) else v)
 
 
@@ -70,6 +72,8 @@ def _check_coverage(parts: List[Part], allow_missing: bool, device: Optional[str
     """Shards of one pool: the same pool, no two over the same rows, all rows covered (unless allowed)."""
     where = "" if device is None else f" of device {device!r}"
     _same(parts, "pool_size", f"pools{where} (pool sizes)", "shards of one pool must all be ranked from it")
+    _same(parts, "pool_identity", f"pools{where} (fdal.pool_identity: shape and sampled digest)",
+          "shards of one pool must all be ranked from the same pool file or folder")
     ordered = sorted(parts, key=lambda p: (p.start, p.stop))
     for a, b in zip(ordered, ordered[1:]):
         if (a.start, a.stop) == (b.start, b.stop) and a.stop > a.start or a.shard == b.shard:

@@ -1,8 +1,9 @@
 """A shard's ranking as a file: what `fdal rank --shard I/M --out part.npz` writes and `fdal merge`
 reads (docs/scale-out.md). An .npz of plain arrays (np.load(..., allow_pickle=False) reads it):
 
-    format        "fdal-part-1"
+    format        "fdal-part-2" ("fdal-part-1", before pool_identity, is refused: rank the shard again)
     strategy, model_sha256, device_id ("" when none)      str
+    pool_identity the whole pool's shape and sampled digest (fdal.pool_identity), str
     k, seed, shard (I, M), pool_size, start, stop          int (seed as uint64)
     indices       int64: pool indices (of the whole pool, or of the device's pool), rows in rank order
     keys          per-image strategies: each row's exact ranking key in the strategy's key dtype
@@ -23,7 +24,8 @@ import numpy as np
 
 from .strategies import BY_NAME, check_strategy
 
-FORMAT = "fdal-part-1"
+FORMAT = "fdal-part-2"
+OLD_FORMATS = ("fdal-part-1",)  # no pool identity: merge could not tell parts of another pool
 
 
 @dataclass(eq=False)  # arrays inside: compare fields with np.array_equal
@@ -47,6 +49,7 @@ class Part:
     classes: Optional[np.ndarray] = None
     embeddings: Optional[np.ndarray] = None
     labeled_counts: Optional[np.ndarray] = None
+    pool_identity: Optional[str] = None  # fdal.pool_identity of the whole pool (None: a Part built in memory)
     source: str = field(default="<part>", compare=False)  # where it was read from, for messages
 
     @property
@@ -71,6 +74,9 @@ class Part:
             "model_sha256": np.str_(self.model_sha256), "device_id": np.str_(self.device_id or ""),
             "indices": np.asarray(self.indices, dtype=np.int64), "keys": np.asarray(self.keys),
         }
+        if self.pool_identity is None:
+            raise ValueError("a part file needs the pool's identity (fdal.pool_identity); set part.pool_identity")
+        arrays["pool_identity"] = np.str_(self.pool_identity)
         if self.files is not None:
             arrays["files"] = np.array(self.files, dtype=np.str_)
         if self.pool_level:
@@ -126,6 +132,10 @@ def load_part(path) -> Part:
 
 def _read(z, source) -> Part:
     fmt = _scalar(z, "format", source, "U")
+    if fmt in OLD_FORMATS:
+        raise ValueError(f"{source}: written by an older fdal (format {str(fmt)!r}) without the pool's identity, "
+                         f"so fdal merge cannot check that every part comes from the same pool; rank the "
+                         f"shard again with this fdal")
     if fmt != FORMAT:
         raise ValueError(f"{source}: unsupported part format {str(fmt)!r} (this fdal reads {FORMAT!r})")
     strategy = str(_scalar(z, "strategy", source, "U"))
@@ -143,7 +153,8 @@ def _read(z, source) -> Part:
         model_sha256=str(_scalar(z, "model_sha256", source, "U")),
         indices=_array(z, "indices", source, np.int64),
         keys=_array(z, "keys", source, "uint64" if spec.pool_level else spec.key_dtype),
-        device_id=str(_scalar(z, "device_id", source, "U")) or None, source=source)
+        device_id=str(_scalar(z, "device_id", source, "U")) or None,
+        pool_identity=str(_scalar(z, "pool_identity", source, "U")), source=source)
     files = _array(z, "files", source, z["files"].dtype if "files" in z else "U1", required=False)
     if files is not None:
         if files.dtype.kind != "U":

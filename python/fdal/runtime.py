@@ -316,7 +316,9 @@ def _check_rank_args(model, strategy, k, cap):
     k = _check_int(k, "k")
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
-    return spec, k, cap
+    if k >= 2**63:  # the native ranker counts in int64; no pool is that large
+        raise ValueError(f"k={k} is larger than any pool (k must be below 2^63)")
+    return spec, k, min(cap, 2**63 - 1)  # a cap past int64 caps nothing: the same as the largest
 
 
 def _rank_entries(model: Model, pool, k, *, strategy: str = "fdal", batch_size=256, seed=0, threads=1,

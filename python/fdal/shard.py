@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .part import Part
+from .pool_identity import folder_identity, pool_identity
 from .runtime import (Model, _check_int, _check_labeled_counts, _check_rank_args, _check_threads, _rank_entries,
                       candidate_rows, decode_keys, rank_candidates)
 from .strategies import DEFAULT_CAP
@@ -60,9 +61,11 @@ def rank_shard(model: Model, pool, k, shard, *, strategy: str = "fdal", seed=0, 
     i, m = parse_shard(shard)
     n = len(pool)
     start, stop = shard_range(n, i, m)
-    return _rank_rows(model, n, start, stop, lambda rows: pool[rows], lambda: pool[start:stop], k,
+    part = _rank_rows(model, n, start, stop, lambda rows: pool[rows], lambda: pool[start:stop], k,
                       shard=(i, m), strategy=strategy, seed=seed, batch_size=batch_size, threads=threads,
                       cap=cap, labeled_counts=labeled_counts, device_id=device_id)
+    part.pool_identity = pool_identity(pool)  # merge refuses parts of another pool of the same size
+    return part
 
 
 def rank_folder_shard(model: Model, files: Sequence[str], names: Sequence[str], k, shard, *,
@@ -100,6 +103,7 @@ def rank_folder_shard(model: Model, files: Sequence[str], names: Sequence[str], 
                       batch_size=batch_size, threads=threads, cap=cap, labeled_counts=labeled_counts,
                       device_id=device_id)
     part.files = [names[int(row)] for row in part.indices]
+    part.pool_identity = folder_identity(files, names)
     return part
 
 

@@ -183,7 +183,7 @@ def test_rank_writes_npy_text_raw_and_nchw(model_file, pool_file, tmp_path, caps
     assert run(capsys, "rank", model_file, pool_file, "-k", "9", "--out", str(tmp_path / "p.txt"))[0] == 0
     assert [int(v) for v in (tmp_path / "p.txt").read_text().split()] == expected
     images.tofile(tmp_path / "pool.u8")
-    code, out, _ = run(capsys, "rank", model_file, str(tmp_path / "pool.u8"), "-k", "9")
+    code, out, _ = run(capsys, "rank", model_file, str(tmp_path / "pool.u8"), "-k", "9", "--raw", "32x32x3")
     assert code == 0 and [int(v) for v in out.split()] == expected
     np.save(tmp_path / "nchw.npy", np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     code, out, _ = run(capsys, "rank", model_file, str(tmp_path / "nchw.npy"), "-k", "9")

@@ -159,9 +159,11 @@ def test_unreadable_files_are_skipped_and_counted(tmp_path, model_file, capsys):
     assert code == 0, err
     lines = err.strip().splitlines()
     assert "Traceback" not in err
-    assert sorted(line for line in lines if "warning" in line) == [
-        f"fdal: warning: skipping unreadable image {tmp_path / 'garbage.jpg'}",
-        f"fdal: warning: skipping unreadable image {tmp_path / 'truncated.png'}"]
+    garbage, truncated = sorted(line for line in lines if "warning" in line)
+    assert garbage == (f"fdal: warning: skipping unreadable image {tmp_path / 'garbage.jpg'}: not an image Pillow "
+                       f"can read (empty, or another kind of file)")
+    assert truncated.startswith(f"fdal: warning: skipping unreadable image {tmp_path / 'truncated.png'}: truncated "
+                                f"or corrupt (image file is truncated")
     assert lines[-1] == "fdal: skipped 2 unreadable files"
     assert sorted(r["file"] for r in read_csv(out)) == sorted(names)
 
@@ -174,10 +176,13 @@ def test_grayscale_model_and_conversions(tmp_path, gray_model_file, capsys):
     code, out, err = run(capsys, "rank", gray_model_file, tmp_path, "-k", 9)
     assert code == 0, err
     assert [r["file"] for r in read_csv(out)] == [names[i] for i in fdal.rank_pool(model, pool, 9)]
-    # RGBA drops alpha, grayscale is replicated to RGB, sizes are resized with BILINEAR.
+    # RGBA is composited over white (docs/images.md), grayscale is replicated to RGB, sizes are resized
+    # with BILINEAR.
     rgba = Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 30, 4), dtype=np.uint8), "RGBA")
     rgba.save(tmp_path / "a.png")
-    want = np.asarray(rgba.convert("RGB").resize((6, 8), Image.BILINEAR, reducing_gap=2.0))
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    want = np.asarray(Image.alpha_composite(white, rgba).convert("RGB").resize((6, 8), Image.BILINEAR,
+                                                                                 reducing_gap=2.0))
     np.testing.assert_array_equal(image_folder.decode(str(tmp_path / "a.png"), (8, 6, 3)), want)
     Image.fromarray(np.full((5, 5), 77, np.uint8), "L").save(tmp_path / "g.png")
     assert np.all(image_folder.decode(str(tmp_path / "g.png"), (5, 5, 3)) == 77)
@@ -194,7 +199,8 @@ def test_empty_folder_and_no_match_exit_2(tmp_path, model_file, capsys):
     (tmp_path / "bad" / "x.png").write_bytes(b"junk")
     code, out, err = run(capsys, "rank", model_file, tmp_path / "bad", "-k", 1)
     assert code == 2 and err.strip().splitlines()[-1] == (
-        f"fdal: error: none of the 1 image files in {tmp_path / 'bad'} could be read")
+        f"fdal: error: none of the 1 image files in {tmp_path / 'bad'} could be read; the first, "
+        f"{tmp_path / 'bad' / 'x.png'}: not an image Pillow can read (empty, or another kind of file)")
 
 
 def test_without_pillow_one_line_hint(tmp_path, model_file, capsys, monkeypatch):

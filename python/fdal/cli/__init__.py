@@ -36,13 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .common import attach_negative_values, guard_closed_stdout
+    guard_closed_stdout()
     parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # for "resume with: fdal ..."
-    if args.command is None:
-        parser.print_help()
-        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(attach_negative_values(parser, argv))
+    except errors.CliError as exc:  # --help or --version with stdout closed
+        return errors.report(exc)
+    args.argv = argv  # for "resume with: fdal ..."
+    try:
+        if args.command is None:
+            parser.print_help()
+            return 2
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, inside the BrokenPipeError handler below
         return code
@@ -62,8 +68,13 @@ def main(argv=None) -> int:
             return errors.report(errors.NeedsTorch())
         return errors.report(exc)
     except KeyboardInterrupt:
-        print(getattr(args, "interrupted_message", None) or "fdal: interrupted", file=sys.stderr)
-        return 130
+        pass
+    # Interrupted: the message is printed once the exception (and the frames it holds) is gone, so
+    # that progress bars closed by their generators' cleanup cannot redraw below it.
+    import gc
+    gc.collect()
+    print(getattr(args, "interrupted_message", None) or "fdal: interrupted", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
+import sys
 
 
 def add_parser(sub, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -87,12 +89,15 @@ def count_list(text: str) -> list:
 
 
 def positive_int(text: str) -> int:
+    """A positive integer below 2^63 (counts and sizes are int64 in the runtime)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected a positive integer below 2^63, got {value}")
     return value
 
 
@@ -128,3 +133,66 @@ def torch_setup(args):
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return torch, device
+
+
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """ValueError when an output path (flag -> path) names an input file (what -> path or a list of
+    paths): `--out pool.npy` would replace the pool with the picks. Paths are compared by the file
+    they resolve to (symlinks, ./ and .. included)."""
+    real_inputs = {}
+    for what, paths in inputs.items():
+        for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths or ()):
+            real_inputs.setdefault(os.path.realpath(path), (what, path))
+    for flag, out in outputs.items():
+        if out and os.path.realpath(out) in real_inputs:
+            what, path = real_inputs[os.path.realpath(out)]
+            raise ValueError(f"{flag} {out} is the {what} {path}: it would be overwritten; write to another file")
+
+
+def attach_negative_values(parser: argparse.ArgumentParser, argv) -> list:
+    """argv with `--flag -1/3` written as `--flag=-1/3` for flags that take a value: argparse reads a
+    token like -1/3 or -1,0,0 as an unknown option and says only "expected one argument", where the
+    flag's own check names the problem (I must be in 0..2, counts must be non-negative)."""
+    takes_value = set()
+    for sub in parser._subparsers._group_actions if parser._subparsers else ():
+        for command in sub.choices.values():
+            for action in command._actions:
+                if action.nargs is None and action.option_strings:
+                    takes_value.update(o for o in action.option_strings if o.startswith("--"))
+    out = list(argv)
+    i = 0
+    while i < len(out) - 1:
+        if out[i] in takes_value and re.match(r"^-[0-9.]", out[i + 1]):
+            out[i:i + 2] = [f"{out[i]}={out[i + 1]}"]
+        i += 1
+    return out
+
+
+class ClosedStdout:
+    """sys.stdout when the shell closed it (`fdal rank ... >&-`): Python sets sys.stdout to None, and
+    the first print would raise AttributeError. Writing raises an OSError that main() reports."""
+
+    def write(self, text):
+        from .errors import CliError
+        if text:
+            raise CliError("standard output is closed, so the results cannot be printed; write them to a file "
+                           "with --out (or leave stdout open)")
+        return 0
+
+    def flush(self):
+        pass
+
+
+def guard_closed_stdout() -> None:
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
+
+
+def load_model(path: str):
+    """fdal.load(path) for a subcommand: a missing file or a damaged .fdal is one line naming the file."""
+    import fdal
+    require_file(path, "model")
+    try:
+        return fdal.load(path)
+    except fdal.FormatError as exc:
+        raise fdal.FormatError(f"{path}: {exc}") from None

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from .common import add_out, add_parser, positive_int, require_file
+from .common import add_out, add_parser, positive_int, refuse_overwriting_inputs, require_file
 from .picks_out import FORMATS, infer_format, write_picks
 
 
@@ -41,6 +41,7 @@ def register(sub):
 def run_merge(args) -> int:
     import fdal
     from fdal.part import load_part
+    refuse_overwriting_inputs({"--out": args.out}, {"part": args.parts})
     parts = []
     for path in args.parts:
         require_file(path, "part")

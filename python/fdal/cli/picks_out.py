@@ -62,7 +62,9 @@ def write_picks(files: Sequence[str], scores, fmt: str, out: Optional[str],
     else:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if out:
-        with open(out, "w", newline="") as f:
+        # surrogateescape: a file name that is not UTF-8 (bytes from a camera's FAT card) is written
+        # back as the same bytes, as stdout does, instead of failing.
+        with open(out, "w", newline="", errors="surrogateescape") as f:
             f.write(buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
@@ -82,7 +84,7 @@ def read_exclude(path: str) -> set:
     """Names already labeled: a csv with a `file` column, or a text file of one name per line."""
     from .common import require_file
     require_file(path, "exclude list")
-    with open(path, newline="") as f:
+    with open(path, newline="", errors="surrogateescape") as f:  # names that are not UTF-8, as written
         text = f.read()
     first = text.splitlines()[0] if text.strip() else ""
     if path.lower().endswith(".csv") or "file" in [c.strip() for c in first.split(",")]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -14,7 +15,8 @@ def load_pool(path: str, input_shape, layout: str = "auto", raw_shape=None) -> n
     .npy: uint8 (N, H, W, C), or (N, C, H, W) which is viewed as NHWC without a copy.
     .npz: an error (save the array as .npy). The suffix is case-insensitive.
     raw_shape: (H, W, C) the user declared for a raw pool (--raw), checked against the model.
-    anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape).
+    anything else: raw uint8 bytes, N images of H*W*C bytes in HWC order (the model's input shape);
+    raw_shape is required for them (the bytes alone cannot tell 4N 32x32 images from N 64x64 ones).
     """
     h, w, c = (int(v) for v in input_shape)
     require_file(path, "pool")
@@ -44,6 +46,11 @@ def load_pool(path: str, input_shape, layout: str = "auto", raw_shape=None) -> n
     if size == 0 or size % per_image:
         raise ValueError(f"{path}: a raw pool must hold N images of {h}x{w}x{c} = {per_image} bytes; "
                          f"the file has {size} bytes, not a multiple of {per_image}")
+    if raw_shape is None:
+        # Raw bytes carry no shape: 64x64x3 images read as 32x32x3 would be ranked as 4x as many
+        # wrong images, with indices past the file's real count. The user must say the shape.
+        raise ValueError(f"{path}: a raw pool has no shape in it; confirm that it holds {size // per_image:,} "
+                         f"images of {h}x{w}x{c} with --raw {h}x{w}x{c} (the model's input), or save it as .npy")
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(size // per_image, h, w, c))
 
 
@@ -60,9 +67,12 @@ def _load_npy(path: str) -> np.ndarray:
         raise ValueError(f"{path}: not a .npy file (bad magic {head!r}); save the pool with np.save")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError, SyntaxError) as exc:
+    except OSError:
+        raise  # permission denied, I/O error: reported as such
+    except Exception as exc:  # ValueError, EOFError, SyntaxError, tokenize.TokenError, OverflowError ...
         # numpy's messages quote the whole header; its first line is enough.
-        reason = str(exc).split(":")[0].strip() or type(exc).__name__
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)  # TokenError: a tuple
+        reason = message.split(":")[0].strip() or type(exc).__name__
         raise ValueError(f"{path}: corrupted .npy header or data ({reason}); re-save it with np.save") from None
 
 
@@ -75,6 +85,9 @@ def batches_with_progress(pool: np.ndarray, batch_size: int, desc: str, min_imag
             bar = tqdm(total=len(pool), desc=desc, unit="img", unit_scale=True)
         except ImportError:
             bar = None
+        except KeyboardInterrupt:  # Ctrl-C while the bar drew itself: end its line before "fdal: interrupted"
+            sys.stderr.write("\n")
+            raise
     try:
         for start in range(0, len(pool), batch_size):
             batch = pool[start:start + batch_size]

@@ -2,14 +2,19 @@
 Runtime only: numpy and the native extension, no PyTorch."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import numpy as np
 
-from .common import add_out, add_parser, add_seed, count_list, positive_int, raw_shape, require_file, thread_count
+from .common import (add_out, add_parser, add_seed, count_list, load_model, positive_int, raw_shape,
+                     refuse_overwriting_inputs, require_file, thread_count)
 from .picks_out import FORMATS, LABEL_STUDIO_PREFIX, infer_format, read_exclude, write_label_studio, write_picks
 from .pools import batches_with_progress, load_pool
+
+
+DEFAULT_BENCH_IMAGES = 10_000
 
 
 def register(sub):
@@ -19,13 +24,14 @@ def register(sub):
                 f"(default {DEFAULT_CAP}; memory cap x embedding dim bytes)")
     p = add_parser(sub, "rank", "rank a pool of raw images (or a folder of image files) with an int8 model",
                    "Print (or write) the k most informative images of POOL, best first.\n"
-                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes\n"
-                   "(a regular file, not a pipe; for an .npz, save the array: np.save('pool.npy', np.load(f)['x']);\n"
+                   "POOL: a .npy uint8 array (N, H, W, C) or (N, C, H, W), or a raw file of N*H*W*C bytes with\n"
+                   "--raw HxWxC (a regular file, not a pipe; for an .npz, save the array: np.save('pool.npy', np.load(f)['x']);\n"
                    "output: pool indices), or a folder (searched recursively) or quoted glob of JPEG/PNG/BMP\n"
                    "files of any size (output: file names, csv with file,rank,score by default; needs\n"
-                   "pip install \"fdal[images]\"). Image files are converted to the model's channels\n"
-                   "(grayscale/palette/RGBA -> RGB) and resized to its H x W with Pillow BILINEAR,\n"
-                   "reducing_gap=2.0 (antialiased on downscale); unreadable files are skipped with a warning.\n"
+                   "pip install \"fdal[images]\"). Image files are turned upright (EXIF), converted to the\n"
+                   "model's channels (16-bit scaled, transparency over white) and resized to its H x W with\n"
+                   "Pillow BILINEAR, reducing_gap=2.0; unreadable files are skipped with a warning and the reason.\n"
+                   "Nothing given as input is ever overwritten by --out.\n"
                    "See docs/images.md.",
                    "fdal rank student.fdal pool.npy -k 100 --strategy fdal --out picks.npy\n"
                    "fdal rank student.fdal photos/ -k 100 --exclude labeled.csv --out picks.csv "
@@ -48,10 +54,13 @@ def register(sub):
                ".npy; a .npy pool's .npy: its int64 indices; otherwise text, one per line)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="text (one index or file per line; default for .npy/raw pools), csv (default for "
-                        "image folders), jsonl, npy (columns file, rank, score; rank 1 is the best)")
+                        "image folders), jsonl (csv and jsonl: columns file, rank, score; rank 1 is the best), "
+                        "npy (image folders: a structured array with those columns; .npy/raw pools: the int64 "
+                        "indices)")
     p.add_argument("--exclude", default=None, metavar="FILE",
                    help="image files already labeled, left out before ranking: one name per line, or a csv "
-                        "with a 'file' column (names as fdal rank prints them)")
+                        "with a 'file' column (names as fdal rank prints them, or paths; how many matched is "
+                        "printed)")
     p.add_argument("--label-studio", default=None, metavar="OUT.json",
                    help="also write Label Studio import tasks for the picks (image folders only)")
     p.add_argument("--label-studio-prefix", default=LABEL_STUDIO_PREFIX,
@@ -73,7 +82,12 @@ def register(sub):
                    "fdal bench student.fdal -n 10000 --batch-size 256 --strategy fdal")
     b.add_argument("model", help=".fdal model file")
     b.add_argument("--pool", default=None, help="time on these images (.npy or raw) instead of random ones")
-    b.add_argument("-n", type=positive_int, default=10_000, help="random images to rank (default 10000)")
+    b.add_argument("--raw", type=raw_shape, default=None, metavar="HxWxC",
+                   help="shape of each image of a raw --pool; must match the model's input (checked)")
+    b.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="layout of a .npy --pool")
+    b.add_argument("-n", type=positive_int, default=None,
+                   help=f"images to rank: random ones (default {DEFAULT_BENCH_IMAGES}), or the first n of --pool "
+                        "(default: all of it)")
     b.add_argument("--batch-size", type=positive_int, default=256)
     b.add_argument("--strategy", default="fdal", help=strategy_help)
     b.add_argument("-k", type=positive_int, default=None, help="images picked (default 10%% of the pool)")
@@ -89,12 +103,12 @@ def run_rank(args) -> int:
     from fdal.image_folder import is_image_source
     if args.shard is not None or args.device_id is not None:
         return rank_shard(args)
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    model = load_model(args.model)
     if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
         return rank_folder(args, model)
     if args.exclude or args.label_studio:
         raise ValueError("--exclude and --label-studio work on folders of image files, not on a .npy/raw pool")
+    refuse_overwriting_inputs({"--out": args.out}, {"model": args.model, "pool": args.pool})
     pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
     # rank_pool checks the arguments (strategy and sampler before reading any image).
     t0 = time.perf_counter()
@@ -129,15 +143,19 @@ def rank_folder(args, model) -> int:
     fmt = infer_format(args.format, args.out, "csv")
     if fmt == "npy" and not args.out:
         raise ValueError("--format npy needs --out FILE.npy")
-    files = list_images(args.pool)
+    files = list_images(args.pool, on_error=warn_unlisted)
     if args.exclude:
-        labeled = read_exclude(args.exclude)
-        files = [f for f in files if relative_name(f, args.pool) not in labeled]
+        files = apply_exclude(files, args.pool, args.exclude)
         if not files:
             raise NoImages(f"every image file in {args.pool} is in the exclude list {args.exclude}")
 
+    refuse_overwriting_inputs({"--out": args.out, "--label-studio": args.label_studio},
+                              {"model": args.model, "exclude list": args.exclude, "image": files})
+    if args.out and args.label_studio and os.path.realpath(args.out) == os.path.realpath(args.label_studio):
+        raise ValueError(f"--out and --label-studio name the same file {args.out}: give two files")
+
     def warn(path):
-        print(f"fdal: warning: skipping unreadable image {path}", file=sys.stderr)
+        print(f"fdal: warning: skipping unreadable image {path}: {folder.reasons[path]}", file=sys.stderr)
 
     folder = ImageFolder(files, model.input_shape, workers=args.decode_workers, on_skip=warn)
     t0 = time.perf_counter()
@@ -147,7 +165,9 @@ def rank_folder(args, model) -> int:
                                        cap=args.cap, labeled_counts=args.labeled_counts, return_scores=True)
     except ValueError:
         if not folder.names and len(folder.skipped) == len(files):
-            raise NoImages(f"none of the {len(files):,} image files in {args.pool} could be read") from None
+            first = folder.skipped[0]
+            raise NoImages(f"none of the {len(files):,} image files in {args.pool} could be read; the first, "
+                           f"{first}: {folder.reasons[first]}") from None
         raise
     seconds = time.perf_counter() - t0
     picked = [folder.names[i] for i in picks]  # each file decoded once, while ranking
@@ -162,6 +182,39 @@ def rank_folder(args, model) -> int:
         print(f"ranked {n:,} images in {seconds:.2f} s ({n / seconds:,.0f} images/s, decoding included); "
               f"wrote the top {args.k} ({args.strategy}) to {args.out}", file=sys.stderr)
     return 0
+
+
+def warn_unlisted(exc: OSError) -> None:
+    print(f"fdal: warning: skipping folder {exc.filename}: {exc.strerror} (its images are not in the pool)",
+          file=sys.stderr)
+
+
+def apply_exclude(files, source: str, exclude: str) -> list:
+    """`files` without those named in the exclude list. An entry names a file as `fdal rank` prints
+    it (relative to the folder), relative to the working directory, or by absolute path, with or
+    without ./ and symlinks: both sides are compared by the file they resolve to. Says how many
+    entries matched; an error when none did (a list written against another folder or cwd)."""
+    from fdal.image_folder import NoImages, relative_name
+    entries = sorted(read_exclude(exclude))
+    by_real = {os.path.realpath(f): f for f in files}
+    base = source if os.path.isdir(source) else os.curdir
+    excluded, unmatched = set(), []
+    for entry in entries:
+        local = entry.replace("/", os.sep)
+        hit = next((by_real[r] for r in (os.path.realpath(os.path.join(base, local)), os.path.realpath(local))
+                    if r in by_real), None)
+        if hit is None:
+            unmatched.append(entry)
+        else:
+            excluded.add(hit)
+    if entries and not excluded:
+        raise NoImages(f"none of the {len(entries):,} entries of the exclude list {exclude} names an image file of "
+                       f"{source} (e.g. {entries[0]!r}; names are relative to the folder, as fdal rank prints "
+                       f"them, e.g. {relative_name(files[0], source)!r}, or absolute paths)")
+    note = f"; {len(unmatched):,} name no image file of {source} (e.g. {unmatched[0]!r})" if unmatched else ""
+    print(f"fdal: excluded {len(excluded):,} images: {len(entries) - len(unmatched):,} of the {len(entries):,} "
+          f"entries of {exclude} matched{note}", file=sys.stderr)
+    return [f for f in files if f not in excluded]
 
 
 def rank_shard(args) -> int:
@@ -184,14 +237,14 @@ def rank_shard(args) -> int:
         if value:
             raise ValueError(f"{flag} does not apply with --shard (a part file is written; `fdal merge` "
                              f"writes the picks)")
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    refuse_overwriting_inputs({"--out": args.out}, {"model": args.model, "pool": args.pool})
+    model = load_model(args.model)
     options = dict(strategy=args.strategy, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
                    cap=args.cap, labeled_counts=args.labeled_counts, device_id=args.device_id)
     t0 = time.perf_counter()
     if is_image_source(args.pool) and not args.pool.lower().endswith(".npy"):
         require_pillow()
-        files = list_images(args.pool)
+        files = list_images(args.pool, on_error=warn_unlisted)
         names = [relative_name(f, args.pool) for f in files]
         part = rank_folder_shard(model, files, names, args.k, shard, decode_workers=args.decode_workers, **options)
     else:
@@ -207,21 +260,41 @@ def rank_shard(args) -> int:
     return 0
 
 
-def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0,
+class TiledImages:
+    """`n` images that repeat `distinct` in order, sliced on demand: `fdal bench -n 100000000` needs
+    no 300 GB array (np.resize would allocate it)."""
+
+    def __init__(self, distinct: np.ndarray, n: int):
+        self.distinct, self.n = distinct, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.n)
+        return self.distinct.take(np.arange(start, stop) % len(self.distinct), axis=0)
+
+
+def measure(model, pool, k: int, strategy: str, batch_size: int, repeat: int, seed: int = 0,
             threads: int = 1, cap: int | None = None) -> dict:
-    """Best-of-`repeat` seconds for forward over the pool and for rank_pool; images/s of each."""
+    """Best-of-`repeat` seconds for forward over the pool (an array or TiledImages) and for
+    rank_pool; images/s of each."""
     import fdal
     forward_s, rank_s = [], []
+
+    def batches():
+        return (pool[start:start + batch_size] for start in range(0, len(pool), batch_size))
+
     for _ in range(repeat):
         # rank_pool first: it checks strategy and k before any time is spent.
         t0 = time.perf_counter()
         extra = {} if cap is None else {"cap": cap}
-        fdal.rank_pool(model, pool, k, strategy=strategy, batch_size=batch_size, seed=seed, threads=threads,
-                       **extra)
+        fdal.rank_pool(model, pool if isinstance(pool, np.ndarray) else batches(), k, strategy=strategy,
+                       batch_size=batch_size, seed=seed, threads=threads, **extra)
         rank_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        for start in range(0, len(pool), batch_size):
-            model.forward(pool[start:start + batch_size], threads=threads)
+        for batch in batches():
+            model.forward(batch, threads=threads)
         forward_s.append(time.perf_counter() - t0)
     n = len(pool)
     return {"images": n, "forward_s": min(forward_s), "rank_s": min(rank_s),
@@ -231,15 +304,20 @@ def measure(model, pool: np.ndarray, k: int, strategy: str, batch_size: int, rep
 def run_bench(args) -> int:
     import fdal
     from fdal.testing import random_images
-    require_file(args.model, "model")
-    model = fdal.load(args.model)
+    model = load_model(args.model)
     if args.pool:
-        pool = np.ascontiguousarray(load_pool(args.pool, model.input_shape))
-        source = args.pool
+        pool = load_pool(args.pool, model.input_shape, args.layout, args.raw)
+        if args.n is not None:  # the first n images of the pool
+            if args.n > len(pool):
+                raise ValueError(f"-n {args.n:,} is more than the {len(pool):,} images of {args.pool}")
+            pool = pool[:args.n]
+        pool = np.ascontiguousarray(pool)
+        source = args.pool if args.n is None else f"first images of {args.pool}"
     else:
-        # At most 1000 distinct images, tiled to -n: generating them stays tiny next to the timing.
-        distinct = random_images(args.seed, min(args.n, 1000), model.input_shape)
-        pool = np.resize(distinct, (args.n, *distinct.shape[1:]))
+        n = DEFAULT_BENCH_IMAGES if args.n is None else args.n
+        # At most 1000 distinct images, repeated to -n: generating them stays tiny next to the timing.
+        distinct = random_images(args.seed, min(n, 1000), model.input_shape)
+        pool = distinct if n <= len(distinct) else TiledImages(distinct, n)
         source = f"random images (seed {args.seed})"
     k = args.k or max(1, len(pool) // 10)
     r = measure(model, pool, k, args.strategy, args.batch_size, args.repeat, args.seed, args.threads, args.cap)
