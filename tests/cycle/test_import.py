@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
-from simulated_annotator import export_for_round, write_csv
+from .conftest import run
+from .simulated_annotator import export_for_round, write_csv
 
 pytest.importorskip("torch")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run
-from simulated_annotator import export_for_round
+from .conftest import run
+from .simulated_annotator import export_for_round
 
 pytest.importorskip("torch")
 

@@ -17,7 +17,7 @@ pytest.importorskip("PIL")
 
 from fdal.cli import main  # noqa: E402
 
-from simulated_annotator import csv_for_round  # noqa: E402
+from .simulated_annotator import csv_for_round  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

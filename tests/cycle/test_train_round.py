@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
-from simulated_annotator import export_for_round
+from .conftest import run
+from .simulated_annotator import export_for_round
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import labelstudio_server as ls_server
+from . import labelstudio_server as ls_server
 
 
 @pytest.fixture(scope="session")

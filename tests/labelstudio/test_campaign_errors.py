@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run
-from labelstudio_server import free_port
+from .conftest import run
+from .labelstudio_server import free_port
 
 from fdal import labelstudio as ls
 

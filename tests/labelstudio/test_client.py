@@ -6,8 +6,8 @@ import urllib.request
 
 import numpy as np
 import pytest
-from annotator import label_task, skip_task
-from labelstudio_server import free_port
+from .annotator import label_task, skip_task
+from .labelstudio_server import free_port
 
 from fdal import labelstudio as ls
 

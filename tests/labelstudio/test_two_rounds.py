@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from annotator import label_task, skip_task
-from conftest import run
+from .annotator import label_task, skip_task
+from .conftest import run
 
 from fdal import labelstudio as ls
 
