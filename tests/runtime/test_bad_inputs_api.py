@@ -97,7 +97,10 @@ def test_ctrl_c_interrupts_a_long_native_call(vgg, pool, tmp_path, call):
     pool[:1].tofile(tmp_path / "pool.raw")
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(tmp_path / "m.fdal"),
                              str(tmp_path / "pool.raw"), call],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a run started with `&` passes SIGINT on ignored: Python would then
+                            # install no KeyboardInterrupt handler in the child
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(1)

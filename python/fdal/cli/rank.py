@@ -138,7 +138,7 @@ def run_rank(args) -> int:
 def rank_folder(args, model) -> int:
     """`fdal rank MODEL FOLDER_OR_GLOB`: picks named by file, streamed in bounded memory."""
     import fdal
-    from fdal.image_folder import ImageFolder, NoImages, list_images, relative_name, require_pillow
+    from fdal.image_folder import IMAGE_EXTENSIONS, ImageFolder, NoImages, list_images, relative_name, require_pillow
     require_pillow()  # the one-line install hint before any listing
     fmt = infer_format(args.format, args.out, "csv")
     if fmt == "npy" and not args.out:
@@ -149,8 +149,10 @@ def rank_folder(args, model) -> int:
         if not files:
             raise NoImages(f"every image file in {args.pool} is in the exclude list {args.exclude}")
 
-    refuse_overwriting_inputs({"--out": args.out, "--label-studio": args.label_studio},
-                              {"model": args.model, "exclude list": args.exclude, "image": files})
+    outputs = {"--out": args.out, "--label-studio": args.label_studio}
+    # Only a name with an image extension can be one of the images (resolving a million names costs).
+    images = files if any(o and o.lower().endswith(IMAGE_EXTENSIONS) for o in outputs.values()) else []
+    refuse_overwriting_inputs(outputs, {"model": args.model, "exclude list": args.exclude, "image": images})
     if args.out and args.label_studio and os.path.realpath(args.out) == os.path.realpath(args.label_studio):
         raise ValueError(f"--out and --label-studio name the same file {args.out}: give two files")
 
