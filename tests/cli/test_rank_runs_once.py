@@ -41,8 +41,9 @@ def test_folder_decodes_and_runs_each_file_once(tmp_path, model_file, capsys, co
     for i in range(25):
         Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(tmp_path / f"img{i:02d}.png")
     decoded = []
-    real_decode = image_folder.decode
-    monkeypatch.setattr(image_folder, "decode", lambda path, shape: decoded.append(path) or real_decode(path, shape))
+    real_decode = image_folder.decode_or_reason  # what ImageFolder reads every file with
+    monkeypatch.setattr(image_folder, "decode_or_reason",
+                        lambda path, shape: decoded.append(path) or real_decode(path, shape))
     code = main(["rank", model_file, str(tmp_path), "-k", "4", "--strategy", "margin", "--format", "csv"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -51,7 +52,7 @@ def test_folder_decodes_and_runs_each_file_once(tmp_path, model_file, capsys, co
     rows = list(csv.DictReader(io.StringIO(out)))
     model = fdal.load(model_file)
     names = sorted(p.name for p in tmp_path.glob("*.png"))
-    pool = np.stack([real_decode(str(tmp_path / n), model.input_shape) for n in names])
+    pool = np.stack([real_decode(str(tmp_path / n), model.input_shape)[0] for n in names])
     want, scores = fdal.rank_pool(model, pool, 4, strategy="margin", return_scores=True)
     assert [r["file"] for r in rows] == [names[i] for i in want]
     np.testing.assert_array_equal([float(r["score"]) for r in rows], scores)
