@@ -33,9 +33,8 @@ def sample_positions(n: int) -> List[int]:
     """The rows hashed for a pool of n: all of them up to SAMPLE_ROWS, else one per stratum."""
     if n <= SAMPLE_ROWS:
         return list(range(n))
-    from .oracle.keys import mix64
-    strata = np.arange(SAMPLE_ROWS, dtype=np.uint64)
-    offsets = mix64(np.uint64(SAMPLE_SEED) + strata * np.uint64(0x9E3779B97F4A7C15))
+    from ._core import random_keys  # the ranker's SplitMix64 keys: one hash for both
+    offsets = random_keys(np.arange(SAMPLE_ROWS, dtype=np.int64), SAMPLE_SEED)
     out = []
     for j in range(SAMPLE_ROWS):
         lo, hi = j * n // SAMPLE_ROWS, (j + 1) * n // SAMPLE_ROWS
