@@ -132,17 +132,8 @@ fdal_rank_key decode_key(fdal::Strategy strategy, std::uint64_t order) {
 fdal_status forward_positional(const fdal_model* model, fdal_workspace* workspace, std::int32_t threads,
                                const fdal_images* images, std::int32_t* logits_raw, std::int32_t* score_raw,
                                float* logits, float* score, std::int8_t* embedding) {
-  fdal_forward_outputs out;
-  fdal_forward_outputs_init(&out);
-  out.logits_raw = logits_raw;
-  out.score_raw = score_raw;
-  out.logits = logits;
-  out.score = score;
-  out.embedding = embedding;
-  fdal_forward_options options;
-  fdal_forward_options_init(&options);
-  options.threads = threads;
-  options.workspace = workspace;
+  const fdal_forward_outputs out{sizeof(fdal_forward_outputs), logits_raw, score_raw, logits, score, embedding};
+  const fdal_forward_options options{sizeof(fdal_forward_options), threads, workspace};
   return fdal_forward_run(model, images, &out, &options);
 }
 

@@ -12,14 +12,7 @@ using fdal::capi::require;
 namespace {
 
 fdal::PoolParams pool_params(const fdal_pool_params& p) {
-  fdal::PoolParams out;
-  out.min_cluster_size = p.min_cluster_size;
-  out.k_nn = p.k_nn;
-  out.max_cells = p.max_cells;
-  out.delta = p.delta;
-  out.beta = p.beta;
-  out.unit = p.unit;
-  return out;
+  return fdal::PoolParams{p.min_cluster_size, p.k_nn, p.max_cells, p.delta, p.beta, p.unit};
 }
 
 // The request's checks that the C++ selection cannot make: its size, the rule name, the fields
@@ -35,17 +28,8 @@ const fdal_pool_request& checked(const fdal_pool_request* r) {
 }
 
 fdal::PoolCandidates candidates(const fdal_pool_request& r) {
-  fdal::PoolCandidates c;
-  c.embeddings = r.embeddings;
-  c.n = r.n;
-  c.d = r.d;
-  c.row_stride = r.row_stride;
-  c.pool_index = r.pool_indices;
-  c.scores = r.scores;
-  c.classes = r.classes;
-  c.labeled_counts = r.labeled_counts;
-  c.num_labeled_counts = r.num_labeled_counts;
-  return c;
+  return fdal::PoolCandidates{r.embeddings, r.n,       r.d,       r.row_stride,     r.pool_indices,
+                              r.scores,     r.classes, r.labeled_counts, r.num_labeled_counts};
 }
 
 // A request from the positional forms' arguments (params NULL: the defaults).
@@ -53,20 +37,12 @@ fdal_pool_request positional(const char* rule, const int8_t* embeddings, int64_t
                              const int64_t* pool_indices, const int64_t* scores, const int64_t* classes,
                              const int64_t* labeled_counts, int64_t num_labeled_counts,
                              const fdal_pool_params* params) {
-  fdal_pool_request r;
-  fdal_pool_request_init(&r);
-  r.rule = rule;
-  r.embeddings = embeddings;
-  r.n = n;
-  r.d = d;
-  r.row_stride = row_stride;
-  r.pool_indices = pool_indices;
-  r.scores = scores;
-  r.classes = classes;
-  r.labeled_counts = labeled_counts;
-  r.num_labeled_counts = num_labeled_counts;
-  if (params != nullptr) r.params = *params;
-  return r;
+  fdal_pool_params p;
+  fdal_pool_params_default(&p);
+  if (params != nullptr) p = *params;
+  // Every field in declaration order (fdal.h); the reserved ones NULL / 0.
+  return fdal_pool_request{sizeof(fdal_pool_request), rule, embeddings, n, d, row_stride, pool_indices, scores,
+                           classes, labeled_counts, num_labeled_counts, nullptr, nullptr, 0, nullptr, p};
 }
 
 }  // namespace

@@ -28,17 +28,10 @@ fdal_pool_request request(const char* rule, const std::int8_t* embeddings, std::
                           const std::int64_t* classes, const std::int64_t* labeled_counts,
                           std::int64_t num_labeled_counts, const fdal_pool_params* params) {
   fdal_pool_request r;
-  fdal_pool_request_init(&r);
-  r.rule = rule;
-  r.embeddings = embeddings;
-  r.n = n;
-  r.d = d;
-  r.row_stride = row_stride;
-  r.pool_indices = pool_indices;
-  r.scores = scores;
-  r.classes = classes;
-  r.labeled_counts = labeled_counts;
-  r.num_labeled_counts = num_labeled_counts;
+  fdal_pool_request_init(&r);  // the size, NULL everywhere, the default params; then the case's fields
+  r.rule = rule, r.embeddings = embeddings, r.n = n, r.d = d, r.row_stride = row_stride;
+  r.pool_indices = pool_indices, r.scores = scores, r.classes = classes;
+  r.labeled_counts = labeled_counts, r.num_labeled_counts = num_labeled_counts;
   if (params != nullptr) r.params = *params;
   return r;
 }

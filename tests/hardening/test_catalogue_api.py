@@ -205,9 +205,12 @@ def test_identity_answer_folder_rename(tmp_path):
                                       ("kcenter", "typiclust", "probcover")])
 def test_ctrl_c_reaches_python_inside_a_selection(strategy):
     """A SIGALRM handler that raises KeyboardInterrupt fires 0.2 s into a selection of 5,000 of
-    20,000 candidates (seconds of work): the selection must stop and let it through, not finish first."""
+    40,000 candidates (seconds of work even on a fast quiet core: typiclust with its default cell cap
+    took 0.07 s on 20,000, so it gets 10,000 cells): the selection must stop and let it through,
+    not finish first."""
     from fdal.runtime import _core
-    emb = np.random.default_rng(0).integers(-128, 128, (20_000, 64), dtype=np.int8)
+    emb = np.random.default_rng(0).integers(-128, 128, (40_000, 64), dtype=np.int8)
+    params = {"max_cells": 10_000} if strategy == "typiclust" else {}
 
     def interrupt(*_):
         raise KeyboardInterrupt
@@ -217,7 +220,7 @@ def test_ctrl_c_reaches_python_inside_a_selection(strategy):
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.2)
         with pytest.raises(KeyboardInterrupt):
-            _core().pool_select(strategy, emb, None, 5000, seed=0)
+            _core().pool_select(strategy, emb, None, 5000, seed=0, **params)
             finished = True
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
