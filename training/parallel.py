@@ -30,7 +30,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from fdal.training.results import FIELDS, read_results
+from fdal.training.results import read_results, record_line
 
 _worker = {}  # per worker process: slot, device, and the dataset/teacher loaded once
 
@@ -133,7 +133,7 @@ def write_results(path: Path, states: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w") as f:
         for r in records:
-            f.write(json.dumps({k: r[k] for k in FIELDS}) + "\n")
+            f.write(record_line(r))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

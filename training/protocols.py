@@ -9,6 +9,9 @@ Presets:
   cpu-research[-imbalanced|-redundant]
                        the no-leak research protocol (teacher on a disjoint half; balanced, long-tailed or
                        burst pools), 500 + 500 -> 2,000, 30 epochs: docs/results.md
+  cpu-research-v2[-imbalanced|-redundant]
+                       the same protocol with a cheaper recipe (teacher outputs cached per view, a
+                       narrower decoder) and fdal's sampler trained as the reference does
   smoke                synthetic data, tiny everything: for tests
 Every cycle scores a random subset of `subset` unlabeled images (min with the pool size).
 """
@@ -21,6 +24,9 @@ from fdal.training.student_training import FdalConfig
 
 
 POOLS = ("balanced", "imbalanced", "redundant")
+# cpu-research-v2's recipe (measured in docs/results.md, "A cheaper trial")
+V2_VIEWS = 8
+V2_DECODER_HIDDEN = 64
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,22 @@ PRESETS = {
     # The CPU research protocol (no label leakage): the teacher trains on a stratified half of the
     # training split, active learning runs on the other half; three pool shapes. The three presets
     # share one teacher (same split, seed and recipe): train it once, pass it with --teacher.
+    # Their recorded results trained fdal's sampler on the whole pool: pinned to that recipe.
     **{name: Protocol(
         name, "cifar10", 500, 500, 2000, subset=5000, teacher_source=0.5, pool=pool,
-        train=FdalConfig(batch_size=32).scaled(30), teacher_arch="small", teacher_epochs=15)
+        train=FdalConfig(batch_size=32, sampler_training="whole-pool").scaled(30), teacher_arch="small",
+        teacher_epochs=15)
        for name, pool in (("cpu-research", "balanced"), ("cpu-research-imbalanced", "imbalanced"),
                           ("cpu-research-redundant", "redundant"))},
+    # cpu-research-v2: the same protocol and teacher, a cheaper recipe (docs/results.md, "A cheaper
+    # trial"): the teacher's outputs once per (image, view) with VIEWS fixed views per image, a
+    # decoder of DECODER_HIDDEN hidden channels; fdal's sampler trained as the reference trains it.
+    **{name: Protocol(
+        name, "cifar10", 500, 500, 2000, subset=5000, teacher_source=0.5, pool=pool,
+        train=FdalConfig(batch_size=32, teacher_views=V2_VIEWS, decoder_hidden=V2_DECODER_HIDDEN).scaled(30),
+        teacher_arch="small", teacher_epochs=15)
+       for name, pool in (("cpu-research-v2", "balanced"), ("cpu-research-v2-imbalanced", "imbalanced"),
+                          ("cpu-research-v2-redundant", "redundant"))},
     "smoke": Protocol(
         "smoke", "synthetic", 40, 40, 120, subset=200,
         train=FdalConfig(batch_size=32).scaled(3), teacher_arch="small", teacher_epochs=2,

@@ -1,7 +1,9 @@
 """Results as JSON lines, one record per (method, trial, cycle); merging files into distinct trials.
 
 Record keys: method, dataset, trial, cycle, n_labeled, accuracy (top-1 on the test set, a
-fraction in [0, 1]), seconds (wall-clock of that cycle: training, test, selection), preset, seed.
+fraction in [0, 1]), seconds (wall-clock of that cycle: training, test, selection), preset, seed;
+optional: phase_seconds (that wall-clock per phase: data, teacher, decoder, student, sampler,
+evaluation, selection; runner.py), absent in records written before 2026-12-08.
 
 A trial is identified by (trial, seed): trial t of a run with --seed s records seed s + t, and the
 run's seed also picks the teacher and the pool, so the same index under another --seed is another
@@ -13,6 +15,7 @@ import json
 import os
 
 FIELDS = ("method", "dataset", "trial", "cycle", "n_labeled", "accuracy", "seconds", "preset", "seed")
+OPTIONAL_FIELDS = ("phase_seconds",)
 _KEY = ("preset", "method", "dataset", "trial", "cycle")
 # One cycle of one trial: the same key in two files is the same measurement, counted once.
 _DISTINCT_KEY = ("dataset", "preset", "method", "trial", "seed", "cycle")
@@ -38,11 +41,17 @@ def check_record(rec: dict) -> dict:
     return rec
 
 
+def record_line(rec: dict) -> str:
+    """The record as one JSON line: FIELDS in order, then the OPTIONAL_FIELDS it has."""
+    check_record(rec)
+    return json.dumps({k: rec[k] for k in FIELDS + OPTIONAL_FIELDS if k in rec}) + "\n"
+
+
 def append_result(path, rec: dict) -> None:
     """Append one record and flush it to disk (a crash loses at most the running cycle)."""
-    check_record(rec)
+    line = record_line(rec)
     with open(path, "a") as f:
-        f.write(json.dumps({k: rec[k] for k in FIELDS}) + "\n")
+        f.write(line)
         f.flush()
         os.fsync(f.fileno())
 

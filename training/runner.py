@@ -17,6 +17,9 @@ Files in the output directory:
 
 Determinism: cycle c of trial t trains with seed (seed + t) * 1000 + c (the same initialization
 for every method), so on CPU a resumed run reproduces an uninterrupted one exactly.
+
+Each record carries `phase_seconds`: the cycle's wall-clock per phase (phase_timer.py): data,
+teacher, decoder, student, sampler, vaal (training) and evaluation, selection.
 """
 from __future__ import annotations
 
@@ -33,13 +36,25 @@ from fdal.training.checkpoint import save_checkpoint
 from fdal.training.data.pools import train_subset
 from fdal.training.protocols import Protocol, get_protocol, teacher_and_pool
 from fdal.training.results import append_result, read_results
-from fdal.training.student_training import accuracy, train_cycle
+from fdal.training.phase_timer import PhaseTimer
+from fdal.training.student_training import TEACHER_MODES, accuracy, train_cycle
 from fdal.training.strategies import METHODS, SelectionContext, needs_teacher, select, training_mode
 
 
 def _protocol_json(p: Protocol) -> dict:
     d = dataclasses.asdict(p)
     return json.loads(json.dumps(d))  # tuples -> lists, so a reloaded file compares equal
+
+
+# Training fields added after runs were recorded, with the value that reproduces those runs: a
+# protocol.json without the field is the same protocol when the current value equals this one.
+LEGACY_TRAIN_FIELDS = {"sampler_training": "whole-pool", "teacher_views": 0, "decoder_hidden": 256}
+
+
+def same_protocol(stored: dict, p: Protocol) -> bool:
+    current = _protocol_json(p)
+    stored = dict(stored, train={**LEGACY_TRAIN_FIELDS, **stored.get("train", {})})
+    return stored == current
 
 
 def _write_json_atomic(path: Path, obj) -> None:
@@ -124,29 +139,46 @@ def _fresh_state(p: Protocol, trial: int, pool_size: int) -> dict:
             "results": []}
 
 
+def trains_on_candidates(p: Protocol, method: str) -> bool:
+    """Whether the method's sampler trains on the cycle's candidate subset (the reference's
+    SUBSET loader, sampler_training "reference") rather than on the whole unlabeled pool."""
+    return training_mode(method) == "fdal" and p.train.sampler_training == "reference"
+
+
 def run_cycle(p: Protocol, method: str, trial: int, state: dict, dataset, teacher, device,
-              progress=False) -> dict:
+              progress=False, teacher_views=None) -> dict:
     """Run the next cycle of `state` (train, test, select the next batch); updates `state` in place
-    and returns the cycle's result record and the trained models."""
+    and returns the cycle's result record and the trained models. teacher_views: the trial's
+    teacher_views.TeacherViews (p.train.teacher_views > 0), kept across its cycles."""
     cycle = state["next_cycle"]
     seed = (p.seed + trial) * 1000 + cycle
     t0 = time.time()
+    timer = PhaseTimer()
     labeled = np.asarray(state["labeled"], dtype=np.int64)
     unlabeled = np.setdiff1d(np.arange(len(dataset.train_y)), labeled)
-    models = train_cycle(training_mode(method), dataset, labeled, unlabeled, p.train, seed=seed,
-                         teacher=teacher, device=device, progress=progress)
-    acc = accuracy(models.student, dataset.test_x, dataset.test_y, p.train.eval_batch_size)
-    if cycle + 1 < p.cycles:
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state["rng_state"]
-        candidates = rng.choice(unlabeled, size=min(p.subset, len(unlabeled)), replace=False)
+    # The candidates are drawn before training (the same draw as after it: nothing else uses the
+    # RNG), so that the reference's sampler can train on them; the last cycle selects nothing and
+    # leaves the saved RNG state as it is.
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng_state"]
+    selects = cycle + 1 < p.cycles
+    candidates = rng.choice(unlabeled, size=min(p.subset, len(unlabeled)), replace=False) \
+        if selects or trains_on_candidates(p, method) else None
+    train_unlabeled = candidates if trains_on_candidates(p, method) else unlabeled
+    models = train_cycle(training_mode(method), dataset, labeled, train_unlabeled, p.train, seed=seed,
+                         teacher=teacher, device=device, progress=progress, timer=timer,
+                         teacher_views=teacher_views)
+    with timer.phase("evaluation"):
+        acc = accuracy(models.student, dataset.test_x, dataset.test_y, p.train.eval_batch_size)
+    if selects:
         state["rng_state"] = rng.bit_generator.state
-        ctx = SelectionContext(dataset, labeled, models, device, p.train.eval_batch_size, teacher)
-        picks = select(method, ctx, candidates, p.step, seed)
+        with timer.phase("selection"):
+            ctx = SelectionContext(dataset, labeled, models, device, p.train.eval_batch_size, teacher)
+            picks = select(method, ctx, candidates, p.step, seed)
         state["labeled"] = labeled.tolist() + picks.tolist()
     rec = {"method": method, "dataset": dataset.name, "trial": trial, "cycle": cycle,
            "n_labeled": int(len(labeled)), "accuracy": acc, "seconds": round(time.time() - t0, 3),
-           "preset": p.name, "seed": p.seed + trial}
+           "preset": p.name, "seed": p.seed + trial, "phase_seconds": timer.rounded()}
     state["results"].append(rec)
     state["next_cycle"] = cycle + 1
     return rec, models
@@ -175,7 +207,7 @@ def run_protocol(preset_or_config, methods, data_dir=None, out_dir="runs/run", t
     (out / "models").mkdir(exist_ok=True)
     results_path = out / "results.jsonl"
     proto_path = out / "protocol.json"
-    if resume and proto_path.exists() and json.loads(proto_path.read_text()) != _protocol_json(p):
+    if resume and proto_path.exists() and not same_protocol(json.loads(proto_path.read_text()), p):
         raise ValueError(f"{out} holds a run of a different protocol; use another --out, or start over there "
                          f"with `fdal al --no-resume` (resume=False in Python)")
     if not resume:
@@ -231,8 +263,13 @@ def run_pair(p: Protocol, method: str, trial: int, state: dict, dataset, teacher
     """Run the remaining cycles of one (method, trial) pair, saving its models and checkpoint after
     each cycle; on_record(rec) is called once the cycle is saved. stop(): asked before each cycle,
     True ends the pair there (a --jobs run being interrupted)."""
+    views = None
+    if p.train.teacher_views and teacher is not None and training_mode(method) in TEACHER_MODES:
+        from fdal.training.teacher_views import TeacherViews  # one cache for all the trial's cycles
+        views = TeacherViews(teacher, dataset.train_x, p.train.teacher_views, p.seed + trial,
+                             augment=p.train.augment)
     while state["next_cycle"] < p.cycles and not (stop is not None and stop()):
-        rec, models = run_cycle(p, method, trial, state, dataset, teacher, device, progress)
+        rec, models = run_cycle(p, method, trial, state, dataset, teacher, device, progress, views)
         save_checkpoint(out / "models" / f"{method}-trial{trial}.pt", models,
                         student_arch=p.train.student_arch, num_classes=dataset.num_classes,
                         n_labeled=rec["n_labeled"], cycle=rec["cycle"], accuracy=rec["accuracy"])

@@ -8,17 +8,18 @@
 FDAL loss per labeled batch (Gaire & Roohi; the kd mode is this without the adversarial term):
     CE + 1.0 * MSE(decoder(z), teacher_feature) + 1.0 * MSE(student_logits, teacher_logits)
        + 0.1 * adversarial                       (adversarial only from `adv_start_epoch` on)
-where `adversarial` asks the (frozen) sampler to call both the labeled and an unlabeled batch
+where `adversarial` asks the sampler to call both the labeled and an unlabeled batch
 "labeled", through the student's z: the MEAN of the two BCEs. After the student's step the sampler
 takes its own step to say 1 for labeled and 0 for unlabeled (again the mean of two BCEs), on the
 student's z recomputed without gradient after that step. The sampler trains only from
-`adv_start_epoch` on, with SGD like the student (lr, momentum, weight decay, milestones).
+`adv_start_epoch` on, with SGD (the student's lr, momentum, weight decay). Which unlabeled images
+it sees, whether it also steps on the adversarial term's gradient, and its learning-rate schedule
+follow FdalConfig.sampler_training: sampler_training.py ("reference" by default).
 Unlabeled batches are not augmented (the reference's unlabeled set uses its test transform).
 That is the reference code (rrgaire/FDAL: train_test.py, main.py, config.py), except: the decoder
-is stepped (it shares the student's optimizer; the reference points it at the sampler's optimizer),
-the feature MSE compares tensors of identical shape (the reference broadcast 7x7 against 1x1), and
-the sampler's learning rate follows the student's epochs (the reference steps the sampler's
-scheduler only from epoch 20 and, through the same aliasing, twice per epoch).
+is stepped (it shares the student's optimizer; the reference points it at the sampler's optimizer)
+and the feature MSE compares tensors of identical shape (the reference broadcast 7x7 against 1x1).
+FdalConfig.teacher_views > 0 computes the teacher's outputs once per (image, view): teacher_views.py.
 
 Labeled batches: each epoch shuffles the labeled set and drops the partial last batch, in every
 mode, as the reference's DataLoader(drop_last=True) does (its first cycle's loader; the later
@@ -33,11 +34,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from contextlib import nullcontext
 from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from fdal.training.sampler_training import (SAMPLER_TRAININGS, _bce, adversarial_loss,  # noqa: F401
+                                            reference_sampler_lr, sampler_loss, sampler_step)
 
 MODES = ("ce", "kd", "fdal", "ll4al", "vaal")
 # The modes that distill from a teacher (train_cycle needs one).
@@ -76,6 +81,12 @@ class FdalConfig:
     bf16: bool = False  # bf16 autocast (GPU); losses are computed in float32 either way
     deterministic: bool = False  # deterministic CUDA kernels, no TF32, no cuDNN autotuning (determinism.py)
     eval_batch_size: int = 1000
+    # fdal mode: "reference" or "whole-pool" (the recipe before 2026-12-08): sampler_training.py
+    sampler_training: str = "reference"
+    # > 0: the teacher's outputs are computed once per (image, view), K fixed views per image, and a
+    # step draws one of them (teacher_views.py); 0: a fresh crop and a teacher forward every step.
+    teacher_views: int = 0
+    decoder_hidden: int = 256  # the decoder's hidden channels (kd and fdal modes)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 2:
@@ -87,6 +98,12 @@ class FdalConfig:
         if self.vaal_vae_steps < 1 or self.vaal_adv_steps < 1:
             raise ValueError(f"vaal_vae_steps and vaal_adv_steps must be >= 1, "
                              f"got {self.vaal_vae_steps}, {self.vaal_adv_steps}")
+        if self.sampler_training not in SAMPLER_TRAININGS:
+            raise ValueError(f"sampler_training must be one of {', '.join(SAMPLER_TRAININGS)}, "
+                             f"got {self.sampler_training!r}")
+        if self.teacher_views < 0 or self.decoder_hidden < 1:
+            raise ValueError(f"teacher_views must be >= 0 and decoder_hidden >= 1, "
+                             f"got {self.teacher_views}, {self.decoder_hidden}")
 
     def scaled(self, epochs: int, **overrides) -> "FdalConfig":
         """The same schedule over `epochs`: milestones, adv_start_epoch and the LL4AL detach epoch
@@ -150,43 +167,19 @@ def labeled_batches(order: torch.Tensor, batch_size: int) -> list:
     return list(order[:len(order) // batch_size * batch_size].split(batch_size))
 
 
-def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
-
-
-def adversarial_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
-    """The student's adversarial term: the frozen sampler should call both batches "labeled";
-    the mean of the two BCEs, as in the reference."""
-    sampler.requires_grad_(False)  # the student's loss does not train the sampler
-    loss = (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 1.0)) / 2
-    sampler.requires_grad_(True)
-    return loss
-
-
-def sampler_loss(sampler, z_labeled: torch.Tensor, z_unlabeled: torch.Tensor) -> torch.Tensor:
-    """The sampler's own loss: 1 for labeled, 0 for unlabeled; the mean of the two BCEs."""
-    return (_bce(sampler.logit(z_labeled), 1.0) + _bce(sampler.logit(z_unlabeled), 0.0)) / 2
-
-
-def _sampler_step(sampler, opt, student, x_labeled, x_unlabeled, autocast) -> torch.Tensor:
-    """One sampler step on the student's features recomputed after the student's step."""
-    with torch.no_grad(), autocast():
-        z_labeled, z_unlabeled = student(x_labeled)[0], student(x_unlabeled)[0]
-    with autocast():
-        loss = sampler_loss(sampler, z_labeled, z_unlabeled)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss.detach()
+_sampler_step = sampler_step  # the name before sampler_training.py
 
 
 def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed: int,
                 teacher: Optional[torch.nn.Module] = None, device="cpu",
-                progress: bool = False) -> CycleModels:
+                progress: bool = False, timer=None, teacher_views=None) -> CycleModels:
     """Train freshly initialized (seeded) models on `labeled` pool indices for one cycle.
 
     `dataset` must already live on `device`. `unlabeled` (pool indices) feeds the sampler (fdal)
     and the VAE/discriminator (vaal). Returns the trained models in eval mode.
+    timer: a phase_timer.PhaseTimer that receives the seconds per phase. teacher_views: the
+    trial's teacher_views.TeacherViews cache when config.teacher_views > 0 (else one is made for
+    this cycle, seeded by `seed`).
     """
     from fdal.training import data as fdata
     from fdal.training import models
@@ -214,13 +207,20 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     student = out.student
     params = list(student.parameters())
     if mode in TEACHER_MODES:
-        out.decoder = models.Decoder(in_channels=64, out_channels=512).to(device)
+        out.decoder = models.Decoder(in_channels=64, out_channels=512,
+                                     hidden_channels=config.decoder_hidden).to(device)
         params += list(out.decoder.parameters())  # the decoder IS stepped (reference bug)
         teacher.eval()
+        if config.teacher_views and teacher_views is None:
+            from fdal.training.teacher_views import TeacherViews
+            teacher_views = TeacherViews(teacher, dataset.train_x, config.teacher_views, seed, augment=config.augment)
+        if timer is not None:
+            hooks = timer.time_module(out.decoder, "decoder")
+    reference_sampler = mode == "fdal" and config.sampler_training == "reference"
     if mode == "fdal":
         out.sampler = models.Sampler(in_features=256).to(device)
         # The reference's sampler optimizer: SGD with the student's lr, momentum and weight decay;
-        # its lr follows the student's schedule (set after each epoch below).
+        # its lr is set per epoch below (sampler_training.py).
         sampler_opt = torch.optim.SGD(out.sampler.parameters(), lr=config.lr, momentum=config.momentum,
                                       weight_decay=config.weight_decay)
     elif mode == "ll4al":
@@ -251,6 +251,9 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
     def autocast():
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16)
 
+    def phase(name):
+        return nullcontext() if timer is None else timer.phase(name)
+
     epochs = range(config.epochs)
     if progress:
         from tqdm import tqdm
@@ -262,59 +265,81 @@ def train_cycle(mode: str, dataset, labeled, unlabeled, config: FdalConfig, seed
         sums: dict = {}
         nb = 0
         order = labeled_t[torch.randperm(len(labeled_t), generator=g, device=device)]
+        if reference_sampler:
+            for group in sampler_opt.param_groups:
+                group["lr"] = reference_sampler_lr(config, epoch)
         for idx in labeled_batches(order, config.batch_size):
-            x, y = batch_input(idx), dataset.train_y[idx]
-            terms = {}
-            with autocast():
-                if mode == "ll4al":
-                    z, logits, feats = student.forward_blocks(x)
+            with phase("data"):
+                if teacher_views is not None and mode in TEACHER_MODES:
+                    x, t_feat, t_logits = teacher_views.batch(idx, g, timer)
+                    x = fdata.pixels_to_unit_float(x)
                 else:
-                    z, logits = student(x)
-                ce_each = F.cross_entropy(logits.float(), y, reduction="none")
-                terms["ce"] = ce_each.mean()
-                loss = terms["ce"]
-                if mode in TEACHER_MODES:
-                    with torch.no_grad():
-                        t_feat, t_logits = teacher(x)
-                    s_feat = out.decoder(z)
-                    if s_feat.shape != t_feat.shape:  # the reference code broadcast 7x7 against 1x1
-                        raise ValueError(f"decoder output {tuple(s_feat.shape)} != teacher feature {tuple(t_feat.shape)}")
-                    terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
-                    terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
-                    loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
-                adversarial_on = mode == "fdal" and epoch >= config.adv_start_epoch
-                if adversarial_on:
-                    xu = batch_input(unl_batches.next(), augment=False)
-                    terms["adversarial"] = adversarial_loss(out.sampler, z, student(xu)[0])
-                    loss = loss + config.adversarial_weight * terms["adversarial"]
-                elif mode == "ll4al":
-                    if epoch >= config.ll4al_detach_epoch:
-                        feats = [f.detach() for f in feats]
-                    pred = out.lossnet(feats)
-                    terms["loss_prediction"] = loss_prediction_loss(pred, ce_each, config.ll4al_margin)
-                    loss = loss + config.ll4al_weight * terms["loss_prediction"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+                    x = batch_input(idx)
+                y = dataset.train_y[idx]
+            terms = {}
+            with phase("student"):  # the teacher and the decoder are timed apart (nested phases)
+                with autocast():
+                    if mode == "ll4al":
+                        z, logits, feats = student.forward_blocks(x)
+                    else:
+                        z, logits = student(x)
+                    ce_each = F.cross_entropy(logits.float(), y, reduction="none")
+                    terms["ce"] = ce_each.mean()
+                    loss = terms["ce"]
+                    if mode in TEACHER_MODES and teacher_views is None:
+                        with torch.no_grad(), phase("teacher"):
+                            t_feat, t_logits = teacher(x)
+                    if mode in TEACHER_MODES:
+                        s_feat = out.decoder(z)
+                        if s_feat.shape != t_feat.shape:  # the reference code broadcast 7x7 against 1x1
+                            raise ValueError(f"decoder output {tuple(s_feat.shape)} != teacher feature {tuple(t_feat.shape)}")
+                        terms["feature"] = F.mse_loss(s_feat.float(), t_feat.float())
+                        terms["logit"] = F.mse_loss(logits.float(), t_logits.float())
+                        loss = loss + config.feature_weight * terms["feature"] + config.logit_weight * terms["logit"]
+                    adversarial_on = mode == "fdal" and epoch >= config.adv_start_epoch
+                    if adversarial_on:
+                        with phase("data"):
+                            xu = batch_input(unl_batches.next(), augment=False)
+                        terms["adversarial"] = adversarial_loss(out.sampler, z, student(xu)[0],
+                                                                freeze_sampler=not reference_sampler)
+                        loss = loss + config.adversarial_weight * terms["adversarial"]
+                    elif mode == "ll4al":
+                        if epoch >= config.ll4al_detach_epoch:
+                            feats = [f.detach() for f in feats]
+                        pred = out.lossnet(feats)
+                        terms["loss_prediction"] = loss_prediction_loss(pred, ce_each, config.ll4al_margin)
+                        loss = loss + config.ll4al_weight * terms["loss_prediction"]
+                opt.zero_grad(set_to_none=True)
+                if adversarial_on and reference_sampler:
+                    sampler_opt.zero_grad(set_to_none=True)  # the last own step's gradient
+                loss.backward()
+                opt.step()
             if adversarial_on:
-                terms["sampler"] = _sampler_step(out.sampler, sampler_opt, student, x, xu, autocast)
+                with phase("sampler"):
+                    if reference_sampler:  # the reference's first step: the adversarial term's gradient
+                        sampler_opt.step()
+                    terms["sampler"] = sampler_step(out.sampler, sampler_opt, student, x, xu, autocast)
             elif mode == "vaal":
-                terms.update(_vaal_iteration(
-                    out, (vaal_input(idx), vaal_input(unl_batches.next())),
-                    lambda: (vaal_input(vaal_labeled.next()), vaal_input(unl_batches.next())),
-                    vae_opt, disc_opt, config, autocast))
+                with phase("vaal"):
+                    terms.update(_vaal_iteration(
+                        out, (vaal_input(idx), vaal_input(unl_batches.next())),
+                        lambda: (vaal_input(vaal_labeled.next()), vaal_input(unl_batches.next())),
+                        vae_opt, disc_opt, config, autocast))
             terms["total"] = loss
             for k, v in terms.items():  # summed on device: no host sync per batch
                 sums[k] = sums.get(k, 0.0) + v.detach().double()
             nb += 1
         sched.step()
-        if mode == "fdal":  # a scheduler of its own would warn: it is not stepped before adv_start_epoch
+        if mode == "fdal" and not reference_sampler:  # "whole-pool": the student's lr (set after each epoch)
             for group in sampler_opt.param_groups:
                 group["lr"] = sched.get_last_lr()[0]
         out.history.append({"epoch": epoch, **{k: float(v) / max(nb, 1) for k, v in sums.items()}})
     for module in (student, out.decoder, out.sampler, out.lossnet, out.vae, out.discriminator):
         if module is not None:
             module.eval()
+    if mode in TEACHER_MODES and timer is not None:
+        for h in hooks:
+            h.remove()
     return out
 
 

@@ -20,6 +20,14 @@ def augment(x, generator, padding=4, flip=True):
     dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=gdev).to(x.device)
     flips = torch.rand(n, generator=generator, device=gdev).to(x.device) < 0.5 if flip else \
         torch.zeros(n, dtype=torch.bool, device=x.device)
+    return crop_flip(x, dy, dx, flips, padding)
+
+
+def crop_flip(x, dy, dx, flips, padding=4):
+    """The views (dy, dx, flips) of the uint8 batch x: rows dy.. and columns dx.. of the image padded
+    with `padding` zero pixels on each side, mirrored where flips is True (augment's draws, or the
+    fixed views of teacher_views.py). dy, dx: int tensors in [0, 2 * padding], one per image."""
+    n, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))  # zeros
     rows = dy[:, None] + torch.arange(h, device=x.device)          # (N, H)
     cols = torch.arange(w, device=x.device).expand(n, w)

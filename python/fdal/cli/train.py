@@ -57,7 +57,9 @@ def register(sub):
                    "models/<method>-trial<t>.pt (the checkpoint `fdal export` reads).\n"
                    "Presets: paper-table2, paper-fig2, paper-fig2-cifar100, cpu-small (CPU-sized: 500 -> 2,000\n"
                    "labels), cpu-research, cpu-research-imbalanced, cpu-research-redundant (the no-leak research\n"
-                   "protocol and its pool shapes, docs/results.md), smoke.\n"
+                   "protocol and its pool shapes, docs/results.md), cpu-research-v2, cpu-research-v2-imbalanced,\n"
+                   "cpu-research-v2-redundant (the same with a cheaper recipe and fdal's sampler trained as the\n"
+                   "reference does), smoke.\n"
                    "kd_random, kd_entropy: distillation only (no sampler, no adversarial term);\n"
                    "fdal_random: FDAL's training (distillation + adversarial sampler), random choice.",
                    "fdal al --preset cpu-small --methods random,kd_random,fdal --data-dir data --out runs/cpu-small\n"
