@@ -33,7 +33,7 @@ def ls_images(label_studio, request):
     return folder
 
 
-N_CLASSES, N_POOL, N_HELDOUT = 3, 240, 90
+N_CLASSES, N_POOL, N_HELDOUT = 3, 300, 90
 
 
 class Shapes:
@@ -68,7 +68,7 @@ class Shapes:
         return self.classes[self.y[int(key.rsplit("/", 1)[1].split(".")[0])]]
 
 
-TEACHER_EPOCHS = 2
+TEACHER_EPOCHS = 4
 
 
 @pytest.fixture(scope="session")

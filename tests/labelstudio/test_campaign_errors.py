@@ -25,25 +25,34 @@ def error_of(capsys) -> str:
 
 
 @pytest.fixture
-def campaign(label_studio, shapes, request, monkeypatch):
-    """A campaign over the shapes with round 1 picked (not pushed); the right token in the environment."""
+def new_campaign(label_studio, shapes, request, monkeypatch):
+    """A new campaign over the shapes, its task URLs relative to the server's document root; the
+    right token in the environment."""
     monkeypatch.setenv(ls.TOKEN_ENV, label_studio.token)
     proj = label_studio.document_root / "shapes" / f"camp-{request.node.name}"
     assert run("cycle", "init", proj, "--pool", shapes.photos, "--teacher", shapes.teacher, "--preset", "smoke",
                "--document-root", label_studio.document_root) == 0
-    assert run("cycle", "pick", proj, "-k", 6) == 0
     return proj
 
 
-def test_unreachable_server_then_retry(label_studio, campaign, capsys):
+@pytest.fixture
+def campaign(new_campaign):
+    """The new campaign with round 1 picked (6 images), not pushed."""
+    assert run("cycle", "pick", new_campaign, "-k", 6) == 0
+    return new_campaign
+
+
+def test_unreachable_server_then_retry(label_studio, new_campaign, capsys):
     capsys.readouterr()
-    assert run("cycle", "pick", campaign, "-k", 4, "--label-studio-url", f"http://127.0.0.1:{free_port()}") == 1
+    dead = f"http://127.0.0.1:{free_port()}"
+    assert run("cycle", "pick", new_campaign, "-k", 6, "--label-studio-url", dead) == 1
     err = error_of(capsys)
-    assert "round 2 is picked but not sent to Label Studio: cannot reach Label Studio at http://127.0.0.1:" in err
-    assert f"send it with `fdal cycle push {campaign}`" in err
-    assert len(state_of(campaign)["rounds"]) == 2  # the pick is kept
-    assert run("cycle", "push", campaign, "--label-studio-url", label_studio.url) == 0
-    assert len(state_of(campaign)["label_studio"]["task_ids"]) == 10
+    assert f"round 1 is picked but not sent to Label Studio: cannot reach Label Studio at {dead}" in err
+    assert f"send it with `fdal cycle push {new_campaign}`" in err
+    state = state_of(new_campaign)
+    assert len(state["rounds"]) == 1 and "url" not in state["label_studio"]  # the pick is kept, the URL is not
+    assert run("cycle", "push", new_campaign, "--label-studio-url", label_studio.url) == 0
+    assert sorted(state_of(new_campaign)["label_studio"]["task_ids"]) == sorted(state["rounds"][0]["picked"])
 
 
 def test_token_refused_and_missing(label_studio, campaign, capsys, monkeypatch):
