@@ -177,3 +177,14 @@ def test_first_round_by_typicality_of_the_teacher_embedding(campaign, teacher):
     expected = [pixels.keys[i] for i in typiclust_picks(feats, 0, 8, 0)]
     assert state["rounds"][0]["picked"] == expected and state["rounds"][0]["first"] == "typicality"
     assert len(set(expected)) == 8
+
+
+def test_decoding_on_several_processes_gives_the_pixels_of_one(campaign, data, monkeypatch, tmp_path):
+    import fdal.campaign.pixel_cache as pixel_cache
+    from fdal.campaign.state import load_state
+    monkeypatch.setattr(pixel_cache, "CHUNK", 16)  # 10 chunks for the worker processes
+    state = load_state(campaign)
+    pixels, stats = pixel_cache.sync_pool(campaign, state, workers=3)
+    assert stats["decoded"] == len(data.x)
+    order = [data.row(k) for k in pixels.keys]
+    assert np.array_equal(pixels.images(np.arange(len(pixels))), data.x[order])
