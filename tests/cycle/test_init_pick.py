@@ -188,3 +188,14 @@ def test_decoding_on_several_processes_gives_the_pixels_of_one(campaign, data, m
     assert stats["decoded"] == len(data.x)
     order = [data.row(k) for k in pixels.keys]
     assert np.array_equal(pixels.images(np.arange(len(pixels))), data.x[order])
+
+
+def test_example_writes_a_pool_a_heldout_folder_and_the_answers(tmp_path, capsys):
+    import csv
+    assert run("cycle", "example", tmp_path / "ex", "--images", 30, "--heldout", 10) == 0
+    assert "wrote 30 unlabeled PNG images" in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "ex" / "truth.csv").read_text().splitlines()))
+    assert len(rows) == 30 and all((tmp_path / "ex" / r["file"]).is_file() for r in rows)
+    assert sum(1 for _ in (tmp_path / "ex" / "heldout").rglob("*.png")) == 10
+    assert run("cycle", "example", tmp_path / "ex") == 1  # never written over
+    assert "not empty" in capsys.readouterr().err
