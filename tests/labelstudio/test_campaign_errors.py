@@ -115,3 +115,18 @@ def test_interrupted_push_finds_its_project_and_tasks(label_studio, campaign):
     assert again["label_studio"]["task_ids"] == after["label_studio"]["task_ids"]
     client = ls.Client(label_studio.url)
     assert len(ls.export_tasks(client, after["label_studio"]["project_id"], all_tasks=True)) == 6
+
+
+def test_npy_pool_rows_are_served_as_png(label_studio, shapes, monkeypatch):
+    """A .npy pool's rows reach the annotators as the PNG files pick writes under the campaign."""
+    monkeypatch.setenv(ls.TOKEN_ENV, label_studio.token)
+    proj = label_studio.document_root / "shapes" / "camp-npy"
+    assert run("cycle", "init", proj, "--pool", f"archive={shapes.npy}", "--teacher", shapes.teacher, "--preset", "smoke",
+               "--document-root", label_studio.document_root) == 0
+    assert run("cycle", "pick", proj, "-k", 5, "--label-studio-url", label_studio.url) == 0
+    state = state_of(proj)
+    client = ls.Client(label_studio.url)
+    [task] = [t for t in ls.export_tasks(client, state["label_studio"]["project_id"], all_tasks=True)
+              if t["data"]["key"] == state["rounds"][0]["picked"][0]]
+    png = proj / "rounds" / "round-1" / "images" / f"{task['data']['key']}.png"
+    assert client.get_bytes(task["data"][ls.IMAGE_FIELD]) == png.read_bytes()
