@@ -142,7 +142,8 @@ class PixelCache:
             os.fsync(f.fileno())
         if progress and todo:
             print(file=sys.stderr)
-        write_json_atomic(self.index_path, self.index)
+        if todo:  # an unchanged pool leaves the index as it is
+            write_json_atomic(self.index_path, self.index)
         return rows, len(todo)
 
     def _decode_chunks(self, chunks, workers):
