@@ -177,3 +177,25 @@ def test_first_round_by_typicality_of_the_teacher_embedding(campaign, teacher):
     expected = [pixels.keys[i] for i in typiclust_picks(feats, 0, 8, 0)]
     assert state["rounds"][0]["picked"] == expected and state["rounds"][0]["first"] == "typicality"
     assert len(set(expected)) == 8
+
+
+def test_decoding_on_several_processes_gives_the_pixels_of_one(campaign, data, monkeypatch, tmp_path):
+    import fdal.campaign.pixel_cache as pixel_cache
+    from fdal.campaign.state import load_state
+    monkeypatch.setattr(pixel_cache, "CHUNK", 16)  # 10 chunks for the worker processes
+    state = load_state(campaign)
+    pixels, stats = pixel_cache.sync_pool(campaign, state, workers=3)
+    assert stats["decoded"] == len(data.x)
+    order = [data.row(k) for k in pixels.keys]
+    assert np.array_equal(pixels.images(np.arange(len(pixels))), data.x[order])
+
+
+def test_example_writes_a_pool_a_heldout_folder_and_the_answers(tmp_path, capsys):
+    import csv
+    assert run("cycle", "example", tmp_path / "ex", "--images", 30, "--heldout", 10) == 0
+    assert "wrote 30 unlabeled PNG images" in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "ex" / "truth.csv").read_text().splitlines()))
+    assert len(rows) == 30 and all((tmp_path / "ex" / r["file"]).is_file() for r in rows)
+    assert sum(1 for _ in (tmp_path / "ex" / "heldout").rglob("*.png")) == 10
+    assert run("cycle", "example", tmp_path / "ex") == 1  # never written over
+    assert "not empty" in capsys.readouterr().err

@@ -4,6 +4,7 @@ server's document root (`ls_images`). Outside CI the tests skip when the server'
 in CI (CI=true or FDAL_REQUIRE_LABEL_STUDIO=1) they fail."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from . import labelstudio_server as ls_server
@@ -33,13 +34,13 @@ def ls_images(label_studio, request):
     return folder
 
 
-N_CLASSES, N_POOL, N_HELDOUT = 3, 240, 90
+N_CLASSES, N_POOL, N_HELDOUT = 3, 300, 90
 
 
 class Shapes:
     """The quickstart's generated shapes (training/data/synthetic.py) as PNG files under the
-    server's document root: photos/<row>.png (the pool) and heldout/<class>/<row>.png, and a
-    teacher trained on them that stores the class names."""
+    server's document root: photos/<row>.png (the pool) and heldout/<class>/<row>.png; the pool
+    also as a .npy file; and a teacher trained on them that stores the class names."""
 
     def __init__(self, root, teacher_dir):
         import torch
@@ -52,8 +53,11 @@ class Shapes:
         self.y = ds.train_y.numpy()
         self.photos, self.heldout = root / "photos", root / "heldout"
         self.photos.mkdir()
-        for i, img in enumerate(ds.train_x.permute(0, 2, 3, 1).numpy()):
+        pixels = ds.train_x.permute(0, 2, 3, 1).numpy()
+        for i, img in enumerate(pixels):
             Image.fromarray(img).save(self.photos / f"{i:04d}.png")
+        self.npy = teacher_dir / "shapes.npy"  # a .npy pool (outside the document root: pick writes PNGs)
+        np.save(self.npy, pixels)
         for i, (img, y) in enumerate(zip(ds.test_x.permute(0, 2, 3, 1).numpy(), ds.test_y.tolist())):
             folder = self.heldout / self.classes[y]
             folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +72,7 @@ class Shapes:
         return self.classes[self.y[int(key.rsplit("/", 1)[1].split(".")[0])]]
 
 
-TEACHER_EPOCHS = 2
+TEACHER_EPOCHS = 4
 
 
 @pytest.fixture(scope="session")

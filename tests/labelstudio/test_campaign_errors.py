@@ -25,25 +25,34 @@ def error_of(capsys) -> str:
 
 
 @pytest.fixture
-def campaign(label_studio, shapes, request, monkeypatch):
-    """A campaign over the shapes with round 1 picked (not pushed); the right token in the environment."""
+def new_campaign(label_studio, shapes, request, monkeypatch):
+    """A new campaign over the shapes, its task URLs relative to the server's document root; the
+    right token in the environment."""
     monkeypatch.setenv(ls.TOKEN_ENV, label_studio.token)
     proj = label_studio.document_root / "shapes" / f"camp-{request.node.name}"
     assert run("cycle", "init", proj, "--pool", shapes.photos, "--teacher", shapes.teacher, "--preset", "smoke",
                "--document-root", label_studio.document_root) == 0
-    assert run("cycle", "pick", proj, "-k", 6) == 0
     return proj
 
 
-def test_unreachable_server_then_retry(label_studio, campaign, capsys):
+@pytest.fixture
+def campaign(new_campaign):
+    """The new campaign with round 1 picked (6 images), not pushed."""
+    assert run("cycle", "pick", new_campaign, "-k", 6) == 0
+    return new_campaign
+
+
+def test_unreachable_server_then_retry(label_studio, new_campaign, capsys):
     capsys.readouterr()
-    assert run("cycle", "pick", campaign, "-k", 4, "--label-studio-url", f"http://127.0.0.1:{free_port()}") == 1
+    dead = f"http://127.0.0.1:{free_port()}"
+    assert run("cycle", "pick", new_campaign, "-k", 6, "--label-studio-url", dead) == 1
     err = error_of(capsys)
-    assert "round 2 is picked but not sent to Label Studio: cannot reach Label Studio at http://127.0.0.1:" in err
-    assert f"send it with `fdal cycle push {campaign}`" in err
-    assert len(state_of(campaign)["rounds"]) == 2  # the pick is kept
-    assert run("cycle", "push", campaign, "--label-studio-url", label_studio.url) == 0
-    assert len(state_of(campaign)["label_studio"]["task_ids"]) == 10
+    assert f"round 1 is picked but not sent to Label Studio: cannot reach Label Studio at {dead}" in err
+    assert f"send it with `fdal cycle push {new_campaign}`" in err
+    state = state_of(new_campaign)
+    assert len(state["rounds"]) == 1 and "url" not in state["label_studio"]  # the pick is kept, the URL is not
+    assert run("cycle", "push", new_campaign, "--label-studio-url", label_studio.url) == 0
+    assert sorted(state_of(new_campaign)["label_studio"]["task_ids"]) == sorted(state["rounds"][0]["picked"])
 
 
 def test_token_refused_and_missing(label_studio, campaign, capsys, monkeypatch):
@@ -106,3 +115,18 @@ def test_interrupted_push_finds_its_project_and_tasks(label_studio, campaign):
     assert again["label_studio"]["task_ids"] == after["label_studio"]["task_ids"]
     client = ls.Client(label_studio.url)
     assert len(ls.export_tasks(client, after["label_studio"]["project_id"], all_tasks=True)) == 6
+
+
+def test_npy_pool_rows_are_served_as_png(label_studio, shapes, monkeypatch):
+    """A .npy pool's rows reach the annotators as the PNG files pick writes under the campaign."""
+    monkeypatch.setenv(ls.TOKEN_ENV, label_studio.token)
+    proj = label_studio.document_root / "shapes" / "camp-npy"
+    assert run("cycle", "init", proj, "--pool", f"archive={shapes.npy}", "--teacher", shapes.teacher, "--preset", "smoke",
+               "--document-root", label_studio.document_root) == 0
+    assert run("cycle", "pick", proj, "-k", 5, "--label-studio-url", label_studio.url) == 0
+    state = state_of(proj)
+    client = ls.Client(label_studio.url)
+    [task] = [t for t in ls.export_tasks(client, state["label_studio"]["project_id"], all_tasks=True)
+              if t["data"]["key"] == state["rounds"][0]["picked"][0]]
+    png = proj / "rounds" / "round-1" / "images" / f"{task['data']['key']}.png"
+    assert client.get_bytes(task["data"][ls.IMAGE_FIELD]) == png.read_bytes()

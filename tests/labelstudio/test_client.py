@@ -14,6 +14,12 @@ from fdal import labelstudio as ls
 ODD_NAMES = ["cat", "a&b", '"quoted"', "<tag>", "Ünï cödé", "it's", "$money", "with space, comma"]
 
 
+@pytest.fixture(scope="module")
+def personal_access_token(label_studio):
+    """The user's personal access token (a JWT; Label Studio makes one per user)."""
+    return client(label_studio).post("/api/token/")["token"]
+
+
 def client(server, token=None):
     return ls.Client(server.url, server.token if token is None else token)
 
@@ -59,7 +65,7 @@ def test_unreachable_server_is_one_clear_line():
         c.get("/api/projects")
 
 
-def test_project_tasks_predictions_annotations_and_export(label_studio, ls_images):
+def test_project_tasks_predictions_annotations_and_export(label_studio, ls_images, personal_access_token):
     c = client(label_studio)
     pid = ls.create_project(c, "fdal test: odd names", ODD_NAMES)
     project = ls.check_project_classes(c, pid, ODD_NAMES)
@@ -87,6 +93,7 @@ def test_project_tasks_predictions_annotations_and_export(label_studio, ls_image
     assert ls.allow_local_folders(c, pid, [ls_images / "sub dir"]) == []  # already covered
     with urllib.request.urlopen(request, timeout=30) as resp:
         assert resp.read() == files[0].read_bytes()
+    assert client(label_studio, personal_access_token).get_bytes(tasks[1]["data"][ls.IMAGE_FIELD]) == files[1].read_bytes()
 
     # The sync export holds only annotated and skipped tasks, with every label as given.
     keys = [t["data"]["key"] for t in tasks]
@@ -119,11 +126,11 @@ def test_project_errors(label_studio):
         ls.export_tasks(c, missing)
 
 
-def test_tokens(label_studio):
+def test_tokens(label_studio, personal_access_token):
     with pytest.raises(ls.LabelStudioAuthError, match=r"refused the API token \(legacy token; HTTP 401.*enable-legacy-api-token"):
         client(label_studio, token="0" * 40).get("/api/projects")
     # A personal access token (a JWT refresh token) works too, exchanged for an access token.
-    pat = client(label_studio).post("/api/token/")["token"]
+    pat = personal_access_token
     assert isinstance(client(label_studio, token=pat).get("/api/projects"), dict)
     forged = pat[:-4] + ("AAAA" if not pat.endswith("AAAA") else "BBBB")
     with pytest.raises(ls.LabelStudioAuthError, match=r"personal access token; HTTP 401"):

@@ -134,8 +134,8 @@ def train_round(proj, state: dict, method: str = "fdal", epochs=None, heldout=No
     held = None
     if heldout is not None:
         hx, hy, _ = load_heldout(heldout, state["classes"], state["image_shape"])
-        held_acc = accuracy(models.student, torch.from_numpy(hx).permute(0, 3, 1, 2), torch.from_numpy(hy),
-                            config.eval_batch_size)
+        hx_nchw = torch.from_numpy(hx).permute(0, 3, 1, 2).contiguous()  # the layout of a Dataset's test_x
+        held_acc = accuracy(models.student, hx_nchw, torch.from_numpy(hy), config.eval_batch_size)
         held = (hx, hy, held_acc)
     if not ckpt_path.is_file() or json.loads(meta_path.read_text() if meta_path.is_file() else "{}") != wanted:
         meta_path.unlink(missing_ok=True)

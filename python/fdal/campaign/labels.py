@@ -101,7 +101,8 @@ def check_records(state: dict, records: list) -> list:
                 continue
             other = given.get(key)
             if other is not None and other[1] != r["label"]:
-                add("two different labels for one file", f"{other[0]} and {where} {key}: {other[1]!r} vs {r['label']!r}")
+                add("two different labels for one file",
+                    f"{other[0]} and {where} {key}: {other[1]!r} vs {r['label']!r}")
                 continue
             given[key] = (where, r["label"])
     return [f"{kind}: {'; '.join(rows[:SHOWN])}" + (f" (and {len(rows) - SHOWN} more)" if len(rows) > SHOWN else "")

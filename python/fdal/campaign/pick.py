@@ -129,7 +129,7 @@ def pick(proj, state: dict, k: int, *, strategy=None, first: str = "random", can
     pixels, stats = sync_pool(proj, state, workers, progress, warn=lambda m: say(f"warning: {m}"))
     if stats["decoded"]:
         say(f"decoded {stats['decoded']:,} new or changed image files in {stats['seconds']:.2f} s "
-            f"({stats['decoded'] / max(stats['seconds'], 1e-9):,.0f} images/s, {workers or os.cpu_count()} processes); "
+            f"({stats['decoded'] / max(stats['seconds'], 1e-9):,.0f} images/s, {stats['processes']} processes); "
             f"pool {len(pixels):,} images")
     else:
         say(f"pool {len(pixels):,} images, all decoded before ({stats['seconds']:.2f} s to check)")

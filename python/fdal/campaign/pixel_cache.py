@@ -15,10 +15,12 @@ Decoding is fdal.image_folder.decode, the one decoder training and ranking share
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import sys
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -140,7 +142,8 @@ class PixelCache:
             os.fsync(f.fileno())
         if progress and todo:
             print(file=sys.stderr)
-        write_json_atomic(self.index_path, self.index)
+        if todo:  # an unchanged pool leaves the index as it is
+            write_json_atomic(self.index_path, self.index)
         return rows, len(todo)
 
     def _decode_chunks(self, chunks, workers):
@@ -151,8 +154,16 @@ class PixelCache:
         import multiprocessing
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as ex:
-            # map() keeps the chunks' order; at most `workers` chunks are decoded ahead.
-            yield from ex.map(_read_decode, [[p for _, p, _ in c] for c in chunks], [self.shape] * len(chunks))
+            # In the chunks' order, with at most 2 x workers chunks in flight: memory stays bounded
+            # however large the pool (Executor.map would submit every chunk at once).
+            todo = iter(chunks)
+            flight = deque(ex.submit(_read_decode, [p for _, p, _ in c], self.shape)
+                           for c in itertools.islice(todo, 2 * workers))
+            while flight:
+                done = flight.popleft().result()
+                for c in itertools.islice(todo, 1):
+                    flight.append(ex.submit(_read_decode, [p for _, p, _ in c], self.shape))
+                yield done
 
     def memmap(self):
         if self.index["rows"] == 0:
@@ -188,7 +199,8 @@ def sync_pool(proj, state: dict, workers: int | None = None, progress: bool = Fa
     if unreadable and warn is not None:
         warn(f"{len(unreadable)} image files cannot be read or decoded and are left out "
              f"(first: {unreadable[0]})")
-    stats = {"files": files, "decoded": decoded, "seconds": time.perf_counter() - t0, "unreadable": unreadable}
+    stats = {"files": files, "decoded": decoded, "seconds": time.perf_counter() - t0, "unreadable": unreadable,
+             "processes": workers if decoded > CHUNK else 1}  # one chunk is decoded in this process
     return PoolPixels(keys, segments, shape), stats
 
 

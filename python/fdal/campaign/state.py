@@ -65,7 +65,8 @@ def new_state(classes, teacher: str, teacher_sha256: str, pools: list, image_sha
     return {"format": FORMAT, "id": uuid.uuid4().hex, "classes": list(classes), "teacher": teacher,
             "teacher_sha256": teacher_sha256, "image_shape": [int(v) for v in image_shape], "seed": int(seed),
             "preset": preset, "pools": pools, "rounds": [], "labels": {}, "skipped": [], "digests": {},
-            "models": [], "label_order": [], "candidate_rng": None, "label_studio": {"project_id": None, "task_ids": {}}}
+            "models": [], "label_order": [], "candidate_rng": None,
+            "label_studio": {"project_id": None, "task_ids": {}}}
 
 
 def load_state(proj) -> dict:
@@ -80,8 +81,8 @@ def load_state(proj) -> dict:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: damaged campaign state ({exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an fdal campaign state (format {state.get('format') if isinstance(state, dict) else None!r}, "
-                         f"expected {FORMAT!r})")
+        found = state.get("format") if isinstance(state, dict) else None
+        raise ValueError(f"{path}: not an fdal campaign state (format {found!r}, expected {FORMAT!r})")
     return state
 
 

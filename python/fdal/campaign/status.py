@@ -55,6 +55,8 @@ def status_text(proj, state: dict) -> str:
             lines.append(f"| {m['dir']} | {m['method']} | {m['labeled']} | {m['epochs']} | {acc_text} | "
                          f"{'-' if agree is None else f'{100 * agree:.2f}%'} |")
     ls = state.get("label_studio") or {}
+    lines.append(f"task image URLs are relative to {state.get('document_root')} "
+                 f"(Label Studio's LOCAL_FILES_DOCUMENT_ROOT)")
     if ls.get("project_id") is not None:
         lines.append(f"Label Studio project {ls['project_id']}" + (f" at {ls['url']}" if ls.get("url") else "")
                      + f", {len(ls.get('task_ids') or {})} tasks pushed")

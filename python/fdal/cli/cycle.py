@@ -150,12 +150,13 @@ def run_pick(args) -> int:
         s = pick(args.proj, state, args.k, strategy=args.strategy, first=args.first, candidates=args.candidates,
                  cap=args.cap, workers=args.decode_workers, threads=threads, progress=sys.stderr.isatty(), say=_say)
         save_state(args.proj, state)
+        pushed = None
         if cycle_labelstudio.connected(state, args.label_studio_url):
             pushed = cycle_labelstudio.push_round(args.proj, state, args.label_studio_url, s["round"])
             save_state(args.proj, state)
     print(f"round {s['round']}: picked {s['picked']} of {s['available']:,} unlabeled images; "
           f"picks {s['picks']}, Label Studio tasks {s['tasks']}")
-    if cycle_labelstudio.connected(state, args.label_studio_url):
+    if pushed:
         print(pushed)
     return 0
 

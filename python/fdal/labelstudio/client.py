@@ -108,10 +108,9 @@ class Client:
 
     def get_bytes(self, path: str) -> bytes:
         """The raw body of GET `path` (an image the server serves to annotators)."""
-        return self._send("GET", path, raw=True)
+        return self._send("GET", path, as_bytes=True)
 
-    def _send(self, method, path, body=None, query=None, authorize=True, raw=False):
-        want_raw = raw
+    def _send(self, method, path, body=None, query=None, authorize=True, as_bytes=False):
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode({k: _query_value(v) for k, v in query.items()})
@@ -125,19 +124,19 @@ class Client:
         req = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
+                answer = resp.read()
         except urllib.error.HTTPError as exc:
             raise self._http_error(method, path, exc.code, exc.read()) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise LabelStudioUnreachable(
                 f"cannot reach Label Studio at {self.url} ({reason}): is the server running, and is the URL right?") from None
-        if want_raw:
-            return raw
-        if not raw.strip():
+        if as_bytes:
+            return answer
+        if not answer.strip():
             return None
         try:
-            return json.loads(raw)
+            return json.loads(answer)
         except ValueError:
             raise LabelStudioError(f"{self.url}{path} did not answer with JSON: is {self.url} a Label Studio server?") from None
 
