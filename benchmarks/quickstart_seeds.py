@@ -27,6 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fast", action="store_true", help="the quickstart --fast protocol")
     ap.add_argument("--out", default="runs/quickstart-seeds")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="epochs per cycle instead of the quickstart's 15")
     args = ap.parse_args(argv)
 
     import torch
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows, seconds = [], {}
     for seed in seeds:
-        p = quick_protocol(None, args.fast, seed)
+        p = quick_protocol(None, args.fast, seed, args.epochs)
         t0 = time.perf_counter()
         records = run_protocol(p, methods, None, Path(args.out) / f"{p.name}-seed{seed}", trials=1,
                                progress=False)
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
             rows.append((seed, m, curve))
 
     budgets = [n for n, _ in rows[0][2]]
-    print(f"{p.name} protocol, seeds {args.seeds}, {cpu_name()} ({os.cpu_count()} CPUs), "
+    print(f"{p.name} protocol ({p.train.epochs} epochs, lr {p.train.lr}, milestones {p.train.milestones}), seeds {args.seeds}, {cpu_name()} ({os.cpu_count()} CPUs), "
           f"{args.threads} torch thread(s)\n")
     print("| seed | method | " + " | ".join(f"{n}" for n in budgets) + " | largest drop |")
     print("|---|---|" + "---|" * (len(budgets) + 1))

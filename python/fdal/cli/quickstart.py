@@ -79,8 +79,9 @@ def register(sub):
     p.set_defaults(func=run_quickstart)
 
 
-def quick_protocol(data_dir=None, fast=False, seed=0):
-    """The scaled-down protocol the quickstart runs (generated data, or CIFAR-10 with a data dir).
+def quick_protocol(data_dir=None, fast=False, seed=0, epochs=None):
+    """The scaled-down protocol the quickstart runs (generated data, or CIFAR-10 with a data dir);
+    `epochs` replaces the generated-data protocol's 15 (benchmarks/quickstart_seeds.py --epochs).
 
     On generated data the student trains at lr QUICK_LR for the first QUICK_MILESTONE of a cycle's
     epochs, then at a tenth of it. The earlier recipe (lr 0.02 and the paper's milestones scaled to
@@ -104,7 +105,7 @@ def quick_protocol(data_dir=None, fast=False, seed=0):
     if data_dir is None:
         # 2,000 test images: one test accuracy's binomial standard error is ~1 point (~2 with 500)
         return Protocol("quickstart", "synthetic", 200, 100, 400, subset=1000, seed=seed,
-                        train=train(15), teacher_arch="small", teacher_epochs=4, synthetic=(10, 2000, 2000))
+                        train=train(epochs or 15), teacher_arch="small", teacher_epochs=4, synthetic=(10, 2000, 2000))
     if fast:
         return Protocol("quickstart-cifar10-fast", "cifar10", 200, 200, 600, subset=1000, seed=seed,
                         train=FdalConfig(batch_size=32, lr=0.02).scaled(5), teacher_arch="small", teacher_epochs=1,
