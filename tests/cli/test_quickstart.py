@@ -1,4 +1,4 @@
-"""`fdal quickstart --fast` end to end: generated data, three methods, int8 export, parity, ranking."""
+"""`fdal quickstart --fast` end to end: generated data, its methods, int8 export, parity, ranking."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
+import torch  # noqa: E402
+
 import fdal  # noqa: E402
 from fdal.cli import main  # noqa: E402
+from fdal.cli.quickstart import (_trial_notes, default_methods, default_rule, largest_drop,  # noqa: E402
+                                 quick_protocol, rule_method)
+from fdal.training.data import images_nhwc  # noqa: E402
+from fdal.training.runner import load_protocol_dataset  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -33,13 +39,35 @@ def test_quickstart_runs_and_reports_every_method(quickstart):
     code, report, out = quickstart
     assert code == 0
     records = [json.loads(line) for line in (out / "run" / "results.jsonl").read_text().splitlines()]
-    assert sorted({r["method"] for r in records}) == ["fdal", "kd_random", "random"]
-    assert sorted({r["n_labeled"] for r in records}) == [40, 80, 120] and len(records) == 9
-    for method in ("random", "kd_random", "fdal"):
+    methods = default_methods()
+    assert {"random", "kd_random", "fdal", rule_method(default_rule()), "kd+classbalanced@labeled"} == set(methods)
+    assert sorted({r["method"] for r in records}) == sorted(methods)
+    assert sorted({r["n_labeled"] for r in records}) == [40, 80, 120] and len(records) == 3 * len(methods)
+    for method in methods:
         row = next(line for line in report.splitlines() if line.startswith(f"| {method} |"))
         assert row.count("(1 trial)") == 4  # 3 budgets and the AUBC
+        assert f"- `{method}`: " in report  # each method is explained
+    assert f"the default rule of `fdal rank` (`--strategy {default_rule()}`)" in report
+    assert "differences of a few points between methods here are noise" in report and "docs/results.md" in report
     assert (out / "report.md").read_text().strip() == report.strip()
     assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_quickstart_report_flags_a_falling_curve():
+    """A curve that loses more than 2 points between consecutive budgets gets a warning; one that
+    rises, or dips by 2 points or less, does not."""
+    def records(method, accs):
+        return [{"method": method, "n_labeled": n, "accuracy": a} for n, a in zip((200, 300, 400), accs)]
+    results = records("random", [0.40, 0.50, 0.49]) + records("kd_random", [0.40, 0.542, 0.272])
+    notes = "\n".join(_trial_notes(results, ["random", "kd_random"]))
+    assert "`kd_random` loses 27.0 points" in notes and "`random` loses" not in notes
+    assert "loses" not in "\n".join(_trial_notes(results, ["random", "kd_random"], fast=True))
+    assert largest_drop([0.3, 0.5, 0.45, 0.6]) == pytest.approx(0.05) and largest_drop([0.1, 0.2]) == 0.0
+
+
+def test_quickstart_fast_says_it_does_not_learn(quickstart):
+    code, report, out = quickstart
+    assert "`--fast` trains a few steps per cycle, too few to learn" in report and "**Warning**" not in report
 
 
 def test_quickstart_exports_a_faithful_int8_model(quickstart):
@@ -51,19 +79,29 @@ def test_quickstart_exports_a_faithful_int8_model(quickstart):
     assert main(["info", str(out / "student.fdal")]) == 0
 
 
-def test_quickstart_picks_unlabeled_images(quickstart):
+def test_quickstart_picks_index_the_saved_pool(quickstart):
+    """next_to_label.npy holds rows of unlabeled_pool.npy (pool[picks] are the images to label);
+    unlabeled_pool_dataset_index.npy maps each row to its index in the generated training set."""
     code, report, out = quickstart
     picks = np.load(out / "next_to_label.npy")
+    pool = np.load(out / "unlabeled_pool.npy")
+    rows = np.load(out / "unlabeled_pool_dataset_index.npy")
     labeled = json.loads((out / "run" / "checkpoints" / "fdal-trial0.json").read_text())["labeled"]
     assert len(picks) == 40 and len(set(picks.tolist())) == 40
-    assert not set(picks.tolist()) & set(labeled)
-    # The saved pool is the unlabeled images in dataset order: ranking it again (the README's Python
-    # example) gives the same picks, as positions in the pool.
-    pool = np.load(out / "unlabeled_pool.npy")
-    unlabeled = np.setdiff1d(np.arange(len(pool) + len(labeled)), labeled)
+    assert picks.min() >= 0 and picks.max() < len(pool)
+    # The map: the still-unlabeled images of the generated training set, in dataset order.
+    ds = load_protocol_dataset(quick_protocol(None, fast=True, seed=0), None, "cpu")
+    np.testing.assert_array_equal(rows, np.setdiff1d(np.arange(len(ds.train_y)), labeled))
+    np.testing.assert_array_equal(pool, images_nhwc(ds.train_x[torch.as_tensor(rows)]))
+    assert not set(rows[picks].tolist()) & set(labeled)
+    # pool[picks] are the images the ranker chose: strategy fdal takes the lowest sampler scores,
+    # so the picked images' own scores are the pool's 40 lowest.
     model = fdal.load(out / "student.fdal")
-    np.testing.assert_array_equal(unlabeled[fdal.rank_pool(model, pool, 40, strategy="fdal")], picks)
+    scores = model.forward(pool)["score"]
+    np.testing.assert_array_equal(np.sort(model.forward(pool[picks])["score"]), np.sort(scores)[:40])
+    np.testing.assert_array_equal(fdal.rank_pool(model, pool, 40, strategy="fdal"), picks)
     assert re.search(r"280 unlabeled images, top 40 by the sampler \(strategy fdal\): [\d,]+ images/s", report)
+    assert "unlabeled_pool_dataset_index.npy" in report and "`pool[picks]` are the images to label" in report
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
