@@ -62,7 +62,7 @@ def register(sub):
                    "Generated data: 15 epochs at lr 0.01, the last 3 at 0.001. CIFAR-10: lr 0.02 and the\n"
                    "paper's milestones scaled down. They show the workflow, not the paper's numbers (for\n"
                    "those: fdal al --preset paper-fig2).",
-                   "fdal quickstart                          # 107 s on a 2-core AMD EPYC (README)\n"
+                   "fdal quickstart                          # 104 s on a 2-core AMD EPYC (README)\n"
                    "  fdal quickstart --fast                   # a smaller run, for CI\n"
                    "  fdal quickstart --data-dir data --out runs/quickstart-cifar10")
     add_data_dir(p, "use CIFAR-10 from this folder (cifar-10-batches-py/) instead of generated data")
