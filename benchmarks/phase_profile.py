@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 PHASES = ("data", "teacher", "decoder", "student", "sampler", "vaal", "evaluation", "selection")
 
@@ -42,7 +41,7 @@ def profile(records: list, trial: int) -> str:
 
 
 def main(argv=None) -> int:
-    from fdal.training.results import read_results
+    from fdal.training.results import read_results, results_path
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="run folders or results.jsonl files")
     ap.add_argument("--trial", type=int, default=0)
@@ -50,11 +49,7 @@ def main(argv=None) -> int:
     try:
         records = []
         for run in args.runs:
-            path = Path(run)
-            path = path / "results.jsonl" if path.is_dir() else path
-            if not path.is_file():
-                raise ValueError(f"{run}: no results.jsonl")
-            records += read_results(path)
+            records += read_results(results_path(run))
         print(profile(records, args.trial), end="")
     except (OSError, ValueError) as exc:
         print(f"phase_profile: {exc}", file=sys.stderr)

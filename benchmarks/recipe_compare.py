@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def load(run: str) -> list:
-    from fdal.training.results import read_results
-    path = Path(run)
-    path = path / "results.jsonl" if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"{run}: no results.jsonl")
-    return read_results(path)
+    from fdal.training.results import read_results, results_path
+    return read_results(results_path(run))
 
 
 def fmt_p(p) -> str:

@@ -27,14 +27,8 @@ END = "<!-- results_report: end -->"
 
 
 def results_files(runs) -> list:
-    paths = []
-    for run in runs:
-        path = Path(run)
-        path = path / "results.jsonl" if path.is_dir() else path
-        if not path.is_file():
-            raise FileNotFoundError(f"{run}: no results.jsonl")
-        paths.append(path)
-    return paths
+    from fdal.training.results import results_path
+    return [results_path(run) for run in runs]
 
 
 def build_block(runs, images: Path, markdown_dir: Path, command: str) -> str:

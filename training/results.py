@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 FIELDS = ("method", "dataset", "trial", "cycle", "n_labeled", "accuracy", "seconds", "preset", "seed")
 OPTIONAL_FIELDS = ("phase_seconds",)
@@ -54,6 +55,15 @@ def append_result(path, rec: dict) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
+
+
+def results_path(run) -> Path:
+    """The results.jsonl of a run: a run folder (holding results.jsonl) or the file itself."""
+    path = Path(run)
+    path = path / "results.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{run}: no results.jsonl")
+    return path
 
 
 def read_results(path) -> list:
