@@ -19,6 +19,8 @@ from fdal import testing
 from fdal.cli import main
 from fdal.testing.tools import find_fdal_rank
 
+from cli_in_process import run
+
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = ["1000000", str(2**31 - 1), str(2**31), "0", "-1"]
 
@@ -43,15 +45,6 @@ def files(tmp_path_factory):
     (d / "results.bin").write_bytes(good)
     os.mkfifo(d / "fifo")
     return d
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse refusing a flag's value
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(capsys, argv, code, *fragments):
